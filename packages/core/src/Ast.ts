@@ -1,0 +1,125 @@
+/**
+ * The query AST: plain data, the one language every store interprets.
+ *
+ * A condition is a tree of `And` / `Or` / `Not` over `Field` predicates. A field predicate names a path of
+ * segments into an encoded document (`["params", "lr"]`), an operator, and an encoded JSON value. The value is
+ * always data: no store may read it as an operator.
+ *
+ * Two trees use this shape. The one the user writes (after normalisation) may have paths that cross relations
+ * (`["transform", "key"]`) or name features; the one a driver receives has been planned by core so every path
+ * stays inside one table's documents.
+ */
+
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+export type Path = ReadonlyArray<string>
+
+export const operators = [
+  "eq",
+  "ne",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "in",
+  "notIn",
+  "contains",
+  "icontains",
+  "startsWith",
+  "istartsWith",
+  "endsWith",
+  "iendsWith",
+  "iexact",
+  "isNull",
+  "range",
+  "regex"
+] as const
+
+export type Operator = (typeof operators)[number]
+
+export const isOperator = (s: string): s is Operator => (operators as ReadonlyArray<string>).includes(s)
+
+/** Operators that only make sense on strings. */
+export const stringOperators: ReadonlySet<Operator> = new Set([
+  "contains",
+  "icontains",
+  "startsWith",
+  "istartsWith",
+  "endsWith",
+  "iendsWith",
+  "iexact",
+  "regex"
+])
+
+/** Operators that compare by order. */
+export const orderOperators: ReadonlySet<Operator> = new Set(["gt", "gte", "lt", "lte", "range"])
+
+export interface Field {
+  readonly _tag: "Field"
+  readonly path: Path
+  readonly op: Operator
+  /** `in`/`notIn`: an array; `range`: `[low, high]` inclusive; `isNull`: a boolean; otherwise a scalar. */
+  readonly value: Json
+}
+
+export interface And {
+  readonly _tag: "And"
+  readonly conds: ReadonlyArray<Cond>
+}
+
+export interface Or {
+  readonly _tag: "Or"
+  readonly conds: ReadonlyArray<Cond>
+}
+
+export interface Not {
+  readonly _tag: "Not"
+  readonly cond: Cond
+}
+
+export type Cond = Field | And | Or | Not
+
+export const field = (path: Path, op: Operator, value: Json): Field => ({ _tag: "Field", path, op, value })
+export const and = (conds: ReadonlyArray<Cond>): Cond => (conds.length === 1 ? conds[0]! : { _tag: "And", conds })
+export const or = (conds: ReadonlyArray<Cond>): Cond => (conds.length === 1 ? conds[0]! : { _tag: "Or", conds })
+export const not = (cond: Cond): Not => ({ _tag: "Not", cond })
+/** `And([])` matches everything; `Or([])` matches nothing. */
+export const always: Cond = { _tag: "And", conds: [] }
+export const never: Cond = { _tag: "Or", conds: [] }
+
+export type Direction = "asc" | "desc"
+
+export interface OrderKey {
+  readonly path: Path
+  readonly direction: Direction
+}
+
+/**
+ * A keyset cursor: the order-key values and the id of the last row of the previous page. Rows strictly after
+ * it in the query's order (which always ends with `id`) come next.
+ */
+export interface Cursor {
+  readonly values: ReadonlyArray<Json>
+  readonly id: number
+}
+
+export interface FindSpec {
+  readonly where: Cond
+  /** Without an explicit `id` key, drivers break ties by ascending `id`. */
+  readonly orderBy: ReadonlyArray<OrderKey>
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+  readonly after?: Cursor | undefined
+}
+
+/** Collects every path a condition reads. */
+export const paths = (cond: Cond): ReadonlyArray<Path> => {
+  switch (cond._tag) {
+    case "Field":
+      return [cond.path]
+    case "Not":
+      return paths(cond.cond)
+    default:
+      return cond.conds.flatMap(paths)
+  }
+}

@@ -1,0 +1,384 @@
+/**
+ * The registries: lamindb's models in TypeScript's words (camelCase of lamindb's snake_case columns). Each is
+ * a `Model` (data) and a `Schema.Class` built from the same fields. References hold the other record's
+ * integer id in a field named `<relation>Id` (`Run.transformId`, as lamindb's `transform_id` column); the
+ * query language reaches the record itself through the relation name (`transform__key`).
+ */
+import { Schema } from "effect"
+import { F, type Fields, type Model, schemaFields } from "./Model.js"
+
+/** Fields every registry has: ids, the trash branch, timestamps and who created it. */
+const base = {
+  id: F.int(),
+  uid: F.string(),
+  branchId: F.int({ index: "hash", default: () => 1 }),
+  createdAt: F.datetime({ index: "sorted" }),
+  updatedAt: F.datetime(),
+  createdById: F.ref.nullable("User", "protect")
+} satisfies Fields
+
+/** Link rows have no trash: they exist or not. */
+const linkBase = { id: F.int(), uid: F.string(), createdAt: F.datetime() } satisfies Fields
+
+const model = <const Fs extends Fields>(m: Model<Fs>): Model<Fs> => m
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const transformKinds = ["pipeline", "notebook", "script", "function"] as const
+export type TransformKind = (typeof transformKinds)[number]
+
+export const TransformModel = model({
+  name: "Transform",
+  table: "transform",
+  uidLength: 16,
+  versioned: true,
+  trash: true,
+  nameField: "key",
+  fields: {
+    ...base,
+    key: F.string({ index: "sorted" }),
+    version: F.string.nullable({ index: "hash" }),
+    kind: F.enum(transformKinds, { index: "hash", default: () => "pipeline" }),
+    description: F.string.nullable(),
+    reference: F.string.nullable(),
+    referenceType: F.string.nullable(),
+    sourceCode: F.string.nullable(),
+    hash: F.string.nullable({ index: "hash" }),
+    isLatest: F.bool({ index: "hash", default: () => true })
+  },
+  unique: [{ name: "transform_key_version", fields: ["key", "version"] }],
+  relations: {
+    runs: { kind: "reverse", to: "Run", field: "transformId" },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class Transform extends Schema.Class<Transform>("Transform")(schemaFields(TransformModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** lamindb's run statuses and their codes (`_status_code`). */
+export const runStatusCodes = {
+  scheduled: -3,
+  restarted: -2,
+  started: -1,
+  completed: 0,
+  errored: 1,
+  aborted: 2
+} as const
+export type RunStatus = keyof typeof runStatusCodes
+export const runStatuses = Object.keys(runStatusCodes) as ReadonlyArray<RunStatus>
+
+export const RunModel = model({
+  name: "Run",
+  table: "run",
+  uidLength: 16,
+  versioned: false,
+  trash: true,
+  nameField: "startedAt",
+  fields: {
+    ...base,
+    transformId: F.ref("Transform", "cascade"),
+    name: F.string.nullable(),
+    description: F.string.nullable(),
+    entrypoint: F.string.nullable(),
+    params: F.json(),
+    reference: F.string.nullable(),
+    referenceType: F.string.nullable(),
+    startedAt: F.datetime({ index: "sorted" }),
+    finishedAt: F.datetime.nullable({ index: "sorted" }),
+    status: F.enum(runStatuses, { index: "hash", default: () => "scheduled" }),
+    initiatedByRunId: F.ref.nullable("Run", "cascade"),
+    environmentId: F.ref.nullable("Artifact", "protect"),
+    reportId: F.ref.nullable("Artifact", "protect"),
+    cliArgs: F.string.nullable()
+  },
+  unique: [],
+  relations: {
+    transform: { kind: "forward", to: "Transform", field: "transformId" },
+    initiatedByRun: { kind: "forward", to: "Run", field: "initiatedByRunId" },
+    initiatedRuns: { kind: "reverse", to: "Run", field: "initiatedByRunId" },
+    environment: { kind: "forward", to: "Artifact", field: "environmentId" },
+    report: { kind: "forward", to: "Artifact", field: "reportId" },
+    outputArtifacts: { kind: "reverse", to: "Artifact", field: "runId" },
+    inputArtifacts: { kind: "link", to: "Artifact", link: "RunInputArtifact", self: "runId", other: "artifactId" },
+    outputCollections: { kind: "reverse", to: "Collection", field: "runId" },
+    inputCollections: {
+      kind: "link",
+      to: "Collection",
+      link: "RunInputCollection",
+      self: "runId",
+      other: "collectionId"
+    },
+    ulabels: { kind: "link", to: "ULabel", link: "RunULabel", self: "runId", other: "ulabelId" },
+    projects: { kind: "link", to: "Project", link: "RunProject", self: "runId", other: "projectId" },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class Run extends Schema.Class<Run>("Run")(schemaFields(RunModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const FeatureModel = model({
+  name: "Feature",
+  table: "feature",
+  uidLength: 12,
+  versioned: false,
+  trash: true,
+  nameField: "name",
+  fields: {
+    ...base,
+    name: F.string({ index: "sorted" }),
+    dtype: F.string({ index: "hash" }),
+    description: F.string.nullable(),
+    unit: F.string.nullable()
+  },
+  unique: [{ name: "feature_name", fields: ["name"] }],
+  relations: { createdBy: { kind: "forward", to: "User", field: "createdById" } }
+})
+
+export class Feature extends Schema.Class<Feature>("Feature")(schemaFields(FeatureModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const ArtifactModel = model({
+  name: "Artifact",
+  table: "artifact",
+  uidLength: 20,
+  versioned: true,
+  trash: true,
+  nameField: "key",
+  fields: {
+    ...base,
+    key: F.string.nullable({ index: "sorted" }),
+    description: F.string.nullable(),
+    suffix: F.string({ default: () => "" }),
+    size: F.int.nullable({ index: "sorted" }),
+    hash: F.string.nullable({ index: "hash" }),
+    version: F.string.nullable(),
+    isLatest: F.bool({ index: "hash", default: () => true }),
+    runId: F.ref.nullable("Run", "protect"),
+    storage: F.string.nullable()
+  },
+  unique: [{ name: "artifact_key_version", fields: ["key", "version"] }],
+  relations: {
+    run: { kind: "forward", to: "Run", field: "runId" },
+    inputOfRuns: { kind: "link", to: "Run", link: "RunInputArtifact", self: "artifactId", other: "runId" },
+    collections: {
+      kind: "link",
+      to: "Collection",
+      link: "CollectionArtifact",
+      self: "artifactId",
+      other: "collectionId"
+    },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class Artifact extends Schema.Class<Artifact>("Artifact")(schemaFields(ArtifactModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const CollectionModel = model({
+  name: "Collection",
+  table: "collection",
+  uidLength: 20,
+  versioned: true,
+  trash: true,
+  nameField: "key",
+  fields: {
+    ...base,
+    key: F.string({ index: "sorted" }),
+    description: F.string.nullable(),
+    hash: F.string.nullable({ index: "hash" }),
+    reference: F.string.nullable(),
+    referenceType: F.string.nullable(),
+    version: F.string.nullable(),
+    isLatest: F.bool({ index: "hash", default: () => true }),
+    runId: F.ref.nullable("Run", "protect")
+  },
+  unique: [{ name: "collection_key_version", fields: ["key", "version"] }],
+  relations: {
+    run: { kind: "forward", to: "Run", field: "runId" },
+    artifacts: { kind: "link", to: "Artifact", link: "CollectionArtifact", self: "collectionId", other: "artifactId" },
+    inputOfRuns: { kind: "link", to: "Run", link: "RunInputCollection", self: "collectionId", other: "runId" },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class Collection extends Schema.Class<Collection>("Collection")(schemaFields(CollectionModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const ULabelModel = model({
+  name: "ULabel",
+  table: "ulabel",
+  uidLength: 8,
+  versioned: false,
+  trash: true,
+  nameField: "name",
+  fields: {
+    ...base,
+    name: F.string({ index: "sorted" }),
+    description: F.string.nullable(),
+    reference: F.string.nullable(),
+    referenceType: F.string.nullable()
+  },
+  unique: [{ name: "ulabel_name", fields: ["name"] }],
+  relations: {
+    runs: { kind: "link", to: "Run", link: "RunULabel", self: "ulabelId", other: "runId" },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class ULabel extends Schema.Class<ULabel>("ULabel")(schemaFields(ULabelModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const ProjectModel = model({
+  name: "Project",
+  table: "project",
+  uidLength: 12,
+  versioned: false,
+  trash: true,
+  nameField: "name",
+  fields: {
+    ...base,
+    name: F.string({ index: "sorted" }),
+    abbr: F.string.nullable(),
+    url: F.string.nullable(),
+    description: F.string.nullable(),
+    startDate: F.datetime.nullable(),
+    endDate: F.datetime.nullable()
+  },
+  unique: [{ name: "project_name", fields: ["name"] }],
+  relations: {
+    runs: { kind: "link", to: "Run", link: "RunProject", self: "projectId", other: "runId" },
+    createdBy: { kind: "forward", to: "User", field: "createdById" }
+  }
+})
+
+export class Project extends Schema.Class<Project>("Project")(schemaFields(ProjectModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+export const UserModel = model({
+  name: "User",
+  table: "user",
+  uidLength: 8,
+  versioned: false,
+  trash: false,
+  nameField: "handle",
+  fields: {
+    id: F.int(),
+    uid: F.string(),
+    handle: F.string({ index: "hash" }),
+    name: F.string.nullable(),
+    createdAt: F.datetime(),
+    updatedAt: F.datetime()
+  },
+  unique: [{ name: "user_handle", fields: ["handle"] }],
+  relations: {}
+})
+
+export class User extends Schema.Class<User>("User")(schemaFields(UserModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+// Link registries: one row per linked pair, unique on the pair, deleted with either side.
+
+const link = <const A extends string, const B extends string>(
+  name: string,
+  table: string,
+  a: { readonly field: A; readonly registry: string },
+  b: { readonly field: B; readonly registry: string }
+) =>
+  model({
+    name,
+    table,
+    uidLength: 16,
+    versioned: false,
+    trash: false,
+    nameField: "id",
+    fields: {
+      ...linkBase,
+      ...({ [a.field]: F.ref(a.registry, "cascade") } as { [K in A]: ReturnType<typeof F.ref> }),
+      ...({ [b.field]: F.ref(b.registry, "cascade") } as { [K in B]: ReturnType<typeof F.ref> })
+    },
+    unique: [{ name: `${table}_pair`, fields: [a.field, b.field] }],
+    relations: {}
+  })
+
+export const RunInputArtifactModel = link(
+  "RunInputArtifact",
+  "run_input_artifact",
+  { field: "runId", registry: "Run" },
+  { field: "artifactId", registry: "Artifact" }
+)
+export class RunInputArtifact extends Schema.Class<RunInputArtifact>("RunInputArtifact")(
+  schemaFields(RunInputArtifactModel.fields)
+) {}
+
+export const RunInputCollectionModel = link(
+  "RunInputCollection",
+  "run_input_collection",
+  { field: "runId", registry: "Run" },
+  { field: "collectionId", registry: "Collection" }
+)
+export class RunInputCollection extends Schema.Class<RunInputCollection>("RunInputCollection")(
+  schemaFields(RunInputCollectionModel.fields)
+) {}
+
+export const RunULabelModel = link(
+  "RunULabel",
+  "run_ulabel",
+  { field: "runId", registry: "Run" },
+  { field: "ulabelId", registry: "ULabel" }
+)
+export class RunULabel extends Schema.Class<RunULabel>("RunULabel")(schemaFields(RunULabelModel.fields)) {}
+
+export const RunProjectModel = link(
+  "RunProject",
+  "run_project",
+  { field: "runId", registry: "Run" },
+  { field: "projectId", registry: "Project" }
+)
+export class RunProject extends Schema.Class<RunProject>("RunProject")(schemaFields(RunProjectModel.fields)) {}
+
+export const CollectionArtifactModel = link(
+  "CollectionArtifact",
+  "collection_artifact",
+  { field: "collectionId", registry: "Collection" },
+  { field: "artifactId", registry: "Artifact" }
+)
+export class CollectionArtifact extends Schema.Class<CollectionArtifact>("CollectionArtifact")(
+  schemaFields(CollectionArtifactModel.fields)
+) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/** Every registry, by name: the graph the query planner and cascading deletes walk. */
+export const models: { readonly [name: string]: Model } = {
+  Transform: TransformModel,
+  Run: RunModel,
+  Feature: FeatureModel,
+  Artifact: ArtifactModel,
+  Collection: CollectionModel,
+  ULabel: ULabelModel,
+  Project: ProjectModel,
+  User: UserModel,
+  RunInputArtifact: RunInputArtifactModel,
+  RunInputCollection: RunInputCollectionModel,
+  RunULabel: RunULabelModel,
+  RunProject: RunProjectModel,
+  CollectionArtifact: CollectionArtifactModel
+}
+
+export const modelOf = (name: string): Model => {
+  const m = models[name]
+  if (m === undefined) throw new Error(`unknown registry ${name}`)
+  return m
+}
+
+/** Any registry's record class. */
+export type RecordClass = Schema.Top & Schema.Codec<{ readonly id: number; readonly uid: string }, unknown>

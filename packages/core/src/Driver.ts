@@ -1,0 +1,124 @@
+/**
+ * The lower level of the store interface: a driver keeps encoded JSON documents in tables and knows nothing of
+ * the domain. Core declares the tables, encodes records, plans relations and features down to single-table
+ * conditions, and lifts a driver into the typed `Store` service.
+ *
+ * Every document has an integer `id` (given by core from `reserveIds`) and a string `uid`.
+ */
+import { Effect } from "effect"
+import type { Cond, FindSpec, Json, Operator } from "./Ast.js"
+import { StoreError } from "./Errors.js"
+import type { Doc } from "./Evaluator.js"
+
+export type { Doc }
+
+/**
+ * A unique constraint over one or more top-level fields. As in SQL, a document with `null` in any of the
+ * fields is not constrained.
+ */
+export interface UniqueSpec {
+  readonly name: string
+  readonly fields: ReadonlyArray<string>
+}
+
+/** What an index serves: `hash` for equality and `in`, `sorted` also for ranges, prefixes and ordering. */
+export interface IndexSpec {
+  readonly path: ReadonlyArray<string>
+  readonly kind: "hash" | "sorted"
+}
+
+export interface TableSpec {
+  readonly name: string
+  readonly unique: ReadonlyArray<UniqueSpec>
+  readonly indexes: ReadonlyArray<IndexSpec>
+}
+
+/** What a driver can do natively. Core and the conformance suite read it; nothing is assumed. */
+export interface Capabilities {
+  /** `batch` applies several writes atomically. */
+  readonly transactions: boolean
+  /** Operators compiled to native queries; the rest fall back to the reference evaluator. */
+  readonly nativeOperators: ReadonlyArray<Operator>
+  /** Several OS processes can share this store (the memory store cannot). */
+  readonly shared: boolean
+}
+
+export type WriteOp =
+  | { readonly _tag: "Insert"; readonly table: string; readonly docs: ReadonlyArray<Doc> }
+  | { readonly _tag: "Update"; readonly table: string; readonly id: number; readonly patch: Doc; readonly expect?: Doc | undefined }
+  | { readonly _tag: "Delete"; readonly table: string; readonly ids: ReadonlyArray<number> }
+
+export interface Driver {
+  readonly name: string
+  readonly capabilities: Capabilities
+  /** Creates tables, unique constraints and indexes if missing. Idempotent. */
+  readonly declare: (tables: ReadonlyArray<TableSpec>) => Effect.Effect<void, StoreError>
+  /** Reserves `count` consecutive ids for `table` and returns the first. Ids are never reused. */
+  readonly reserveIds: (table: string, count: number) => Effect.Effect<number, StoreError>
+  /**
+   * Inserts documents, all or none: a unique violation (with the batch or with stored rows) fails with
+   * `UniqueViolation` naming the constraint and writes nothing.
+   */
+  readonly insert: (table: string, docs: ReadonlyArray<Doc>) => Effect.Effect<void, StoreError>
+  /**
+   * Sets the top-level fields of `patch` on one document and returns the new document. With `expect`, the
+   * update applies only if the stored document has those top-level values (compare-and-set), else `Conflict`.
+   * Missing id: `NotFound`. Unique constraints hold as on insert.
+   */
+  readonly update: (table: string, id: number, patch: Doc, expect?: Doc) => Effect.Effect<Doc, StoreError>
+  /** Removes documents by id; returns how many existed. */
+  readonly remove: (table: string, ids: ReadonlyArray<number>) => Effect.Effect<number, StoreError>
+  /** Documents by id, in the order asked, skipping missing ones. */
+  readonly get: (table: string, ids: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<Doc>, StoreError>
+  readonly find: (table: string, spec: FindSpec) => Effect.Effect<ReadonlyArray<Doc>, StoreError>
+  readonly count: (table: string, where: Cond) => Effect.Effect<number, StoreError>
+  /** Applies writes atomically: all or none. Only when `capabilities.transactions`. */
+  readonly batch?: ((ops: ReadonlyArray<WriteOp>) => Effect.Effect<void, StoreError>) | undefined
+  /** Releases what the driver opened (never a client the user passed in). */
+  readonly close: () => Effect.Effect<void>
+}
+
+/** A driver written with async functions, for implementers who do not use Effect. */
+export interface PromiseDriver {
+  readonly name: string
+  readonly capabilities: Capabilities
+  readonly declare: (tables: ReadonlyArray<TableSpec>) => Promise<void>
+  readonly reserveIds: (table: string, count: number) => Promise<number>
+  readonly insert: (table: string, docs: ReadonlyArray<Doc>) => Promise<void>
+  readonly update: (table: string, id: number, patch: Doc, expect?: Doc) => Promise<Doc>
+  readonly remove: (table: string, ids: ReadonlyArray<number>) => Promise<number>
+  readonly get: (table: string, ids: ReadonlyArray<number>) => Promise<ReadonlyArray<Doc>>
+  readonly find: (table: string, spec: FindSpec) => Promise<ReadonlyArray<Doc>>
+  readonly count: (table: string, where: Cond) => Promise<number>
+  readonly batch?: ((ops: ReadonlyArray<WriteOp>) => Promise<void>) | undefined
+  readonly close: () => Promise<void>
+}
+
+/**
+ * A promise driver signals typed failures by throwing a `StoreError` (use its static constructors, e.g.
+ * `StoreError.uniqueViolation(...)`); anything else thrown is taken as the store being unavailable.
+ */
+const lift =
+  <A extends ReadonlyArray<unknown>, R>(name: string, f: (...args: A) => Promise<R>) =>
+  (...args: A): Effect.Effect<R, StoreError> =>
+    Effect.tryPromise({
+      try: () => f(...args),
+      catch: (e) => (e instanceof StoreError ? e : StoreError.unavailable(`${name} failed: ${String(e)}`, e))
+    })
+
+export const fromPromises = (d: PromiseDriver): Driver => ({
+  name: d.name,
+  capabilities: d.capabilities,
+  declare: lift("declare", d.declare),
+  reserveIds: lift("reserveIds", d.reserveIds),
+  insert: lift("insert", d.insert),
+  update: lift("update", d.update),
+  remove: lift("remove", d.remove),
+  get: lift("get", d.get),
+  find: lift("find", d.find),
+  count: lift("count", d.count),
+  batch: d.batch === undefined ? undefined : lift("batch", d.batch),
+  close: () => Effect.promise(() => d.close())
+})
+
+export type { Json }

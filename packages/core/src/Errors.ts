@@ -1,0 +1,158 @@
+/**
+ * Typed failures. Each carries a stable `_tag`, and the fields a caller needs to act on it; the message is
+ * written for a person and names what was asked.
+ */
+import { Data } from "effect"
+import type { Json } from "./Ast.js"
+
+const show = (v: unknown): string => {
+  if (v instanceof Date) return v.toISOString()
+  try {
+    const s = JSON.stringify(v)
+    if (s === undefined) return String(v)
+    return s.length > 200 ? `${s.slice(0, 200)}…` : s
+  } catch {
+    return String(v)
+  }
+}
+
+/** Why a store failed. `Unavailable` is the only retryable reason. */
+export type StoreErrorReason =
+  | { readonly _tag: "UniqueViolation"; readonly table: string; readonly constraint: string; readonly fields: ReadonlyArray<string>; readonly values: ReadonlyArray<Json> }
+  | { readonly _tag: "NotFound"; readonly table: string; readonly id: number }
+  | { readonly _tag: "Conflict"; readonly table: string; readonly id: number; readonly detail: string }
+  | { readonly _tag: "Unavailable"; readonly detail: string }
+  | { readonly _tag: "Unsupported"; readonly detail: string }
+  | { readonly _tag: "Invalid"; readonly detail: string }
+
+const describeReason = (r: StoreErrorReason): string => {
+  switch (r._tag) {
+    case "UniqueViolation":
+      return `unique constraint "${r.constraint}" on ${r.table} (${r.fields.join(", ")}) violated by ${show(r.values)}`
+    case "NotFound":
+      return `no ${r.table} row with id ${r.id}`
+    case "Conflict":
+      return `${r.table} row ${r.id} changed concurrently: ${r.detail}`
+    case "Unavailable":
+      return `store unavailable: ${r.detail}`
+    case "Unsupported":
+      return `not supported by this store: ${r.detail}`
+    case "Invalid":
+      return `invalid store request: ${r.detail}`
+  }
+}
+
+export class StoreError extends Data.TaggedError("StoreError")<{
+  readonly reason: StoreErrorReason
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return describeReason(this.reason)
+  }
+  get isRetryable(): boolean {
+    return this.reason._tag === "Unavailable"
+  }
+  static uniqueViolation(
+    table: string,
+    constraint: string,
+    fields: ReadonlyArray<string>,
+    values: ReadonlyArray<Json>
+  ): StoreError {
+    return new StoreError({ reason: { _tag: "UniqueViolation", table, constraint, fields, values } })
+  }
+  static notFound(table: string, id: number): StoreError {
+    return new StoreError({ reason: { _tag: "NotFound", table, id } })
+  }
+  static conflict(table: string, id: number, detail: string): StoreError {
+    return new StoreError({ reason: { _tag: "Conflict", table, id, detail } })
+  }
+  static unavailable(detail: string, cause?: unknown): StoreError {
+    return new StoreError({ reason: { _tag: "Unavailable", detail }, cause })
+  }
+  static unsupported(detail: string): StoreError {
+    return new StoreError({ reason: { _tag: "Unsupported", detail } })
+  }
+  static invalid(detail: string): StoreError {
+    return new StoreError({ reason: { _tag: "Invalid", detail } })
+  }
+}
+
+/** A query that cannot mean anything: raised before any store is touched. */
+export class InvalidQuery extends Data.TaggedError("InvalidQuery")<{
+  readonly registry: string
+  readonly field: string
+  readonly operator?: string | undefined
+  readonly value?: unknown
+  readonly expected: string
+}> {
+  override get message(): string {
+    const op = this.operator === undefined ? "" : ` with operator "${this.operator}"`
+    const value = "value" in this && this.value !== undefined ? ` and value ${show(this.value)}` : ""
+    return `Invalid query on ${this.registry}: field "${this.field}"${op}${value}: expected ${this.expected}`
+  }
+}
+
+/** A record value that does not fit its registry's schema. */
+export class ValidationError extends Data.TaggedError("ValidationError")<{
+  readonly registry: string
+  readonly field: string
+  readonly value: unknown
+  readonly expected: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.registry}.${this.field}: got ${show(this.value)}, expected ${this.expected}`
+  }
+}
+
+export class DoesNotExist extends Data.TaggedError("DoesNotExist")<{
+  readonly registry: string
+  readonly query: string
+  readonly hint?: string | undefined
+}> {
+  override get message(): string {
+    return `No ${this.registry} matches ${this.query}.${this.hint === undefined ? "" : ` ${this.hint}`}`
+  }
+}
+
+export class MultipleObjectsReturned extends Data.TaggedError("MultipleObjectsReturned")<{
+  readonly registry: string
+  readonly query: string
+  readonly count: number
+}> {
+  override get message(): string {
+    return `${this.count} ${this.registry} records match ${this.query}; expected exactly one`
+  }
+}
+
+export class UniqueViolation extends Data.TaggedError("UniqueViolation")<{
+  readonly registry: string
+  readonly constraint: string
+  readonly fields: ReadonlyArray<string>
+  readonly values: ReadonlyArray<Json>
+}> {
+  override get message(): string {
+    return `A ${this.registry} with ${this.fields.map((f, i) => `${f}=${show(this.values[i])}`).join(", ")} already exists (unique constraint "${this.constraint}")`
+  }
+}
+
+/** An operation the domain refuses, such as permanently deleting a run that produced artifacts. */
+export class ProtectedRecord extends Data.TaggedError("ProtectedRecord")<{
+  readonly registry: string
+  readonly uid: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Cannot delete ${this.registry} ${this.uid}: ${this.reason}`
+  }
+}
+
+export type LineageError =
+  | StoreError
+  | InvalidQuery
+  | ValidationError
+  | DoesNotExist
+  | MultipleObjectsReturned
+  | UniqueViolation
+  | ProtectedRecord
+
+export { show as showValue }

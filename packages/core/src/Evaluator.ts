@@ -1,0 +1,217 @@
+/**
+ * The reference evaluator: what every query means. Stores may compile queries to native form, but the
+ * conformance suite demands that they return exactly what this module returns over the same documents.
+ *
+ * Semantics, in short:
+ * - A missing path reads as `null`.
+ * - `eq`/`in` use JSON equality (object key order does not matter); `eq null` is `isNull`.
+ * - `ne`/`notIn` are the negations of `eq`/`in`, so they match `null` fields.
+ * - Order operators compare numbers with numbers and strings with strings (by Unicode code point, as MongoDB
+ *   and Redis order bytes); any other pairing, including `null`, does not match.
+ * - String operators match only string fields; the `i` variants compare `toLowerCase()` forms.
+ * - `regex` is an ECMAScript pattern with the `u` flag.
+ * - Sorting puts `null` first ascending (last descending), then booleans, numbers, strings, arrays, objects.
+ */
+import type { Cond, Cursor, Direction, FindSpec, Json, OrderKey, Path } from "./Ast.js"
+
+export type Doc = { readonly [key: string]: Json }
+
+export const read = (doc: Doc, path: Path): Json => {
+  let current: Json | undefined = doc
+  for (const segment of path) {
+    if (current === null || typeof current !== "object" || Array.isArray(current)) return null
+    current = (current as { readonly [key: string]: Json })[segment]
+    if (current === undefined) return null
+  }
+  return current ?? null
+}
+
+/** Compares strings by code point, which is UTF-8 byte order (MongoDB's and Redis's), not UTF-16 unit order. */
+export const compareStrings = (a: string, b: string): number => {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) {
+      // Surrogates (0xD800-0xDFFF) stand for code points above 0xFFFF, so they sort after 0xE000-0xFFFF.
+      const xs = x >= 0xd800 && x <= 0xdfff
+      const ys = y >= 0xd800 && y <= 0xdfff
+      if (xs !== ys) return xs ? 1 : -1
+      return x < y ? -1 : 1
+    }
+  }
+  return a.length - b.length
+}
+
+const rank = (v: Json): number => {
+  if (v === null) return 0
+  switch (typeof v) {
+    case "boolean":
+      return 1
+    case "number":
+      return 2
+    case "string":
+      return 3
+    default:
+      return Array.isArray(v) ? 4 : 5
+  }
+}
+
+/** A total order over JSON values, used for sorting and cursors. */
+export const compareJson = (a: Json, b: Json): number => {
+  const ra = rank(a)
+  const rb = rank(b)
+  if (ra !== rb) return ra - rb
+  switch (ra) {
+    case 0:
+      return 0
+    case 1:
+      return a === b ? 0 : a ? 1 : -1
+    case 2:
+      return (a as number) - (b as number)
+    case 3:
+      return compareStrings(a as string, b as string)
+    default:
+      return compareStrings(canonical(a), canonical(b))
+  }
+}
+
+/** JSON text with object keys sorted: equal values give equal text. */
+export const canonical = (v: Json): string => {
+  if (v === null || typeof v !== "object") return JSON.stringify(v)
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`
+  const obj = v as { readonly [key: string]: Json }
+  return `{${Object.keys(obj)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(obj[k]!)}`)
+    .join(",")}}`
+}
+
+export const equalJson = (a: Json, b: Json): boolean => {
+  if (a === b) return true
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false
+  return canonical(a) === canonical(b)
+}
+
+const comparable = (a: Json, b: Json): boolean =>
+  (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string")
+
+const regexCache = new Map<string, RegExp>()
+export const compileRegex = (pattern: string): RegExp => {
+  let re = regexCache.get(pattern)
+  if (re === undefined) {
+    re = new RegExp(pattern, "u")
+    if (regexCache.size > 1000) regexCache.clear()
+    regexCache.set(pattern, re)
+  }
+  return re
+}
+
+const stringTest = (v: Json, arg: Json, test: (s: string, a: string) => boolean): boolean =>
+  typeof v === "string" && typeof arg === "string" && test(v, arg)
+
+const lower = (s: string) => s.toLowerCase()
+
+export const testValue = (v: Json, op: string, arg: Json): boolean => {
+  switch (op) {
+    case "eq":
+      return arg === null ? v === null : equalJson(v, arg)
+    case "ne":
+      return !testValue(v, "eq", arg)
+    case "gt":
+      return comparable(v, arg) && compareJson(v, arg) > 0
+    case "gte":
+      return comparable(v, arg) && compareJson(v, arg) >= 0
+    case "lt":
+      return comparable(v, arg) && compareJson(v, arg) < 0
+    case "lte":
+      return comparable(v, arg) && compareJson(v, arg) <= 0
+    case "in":
+      return Array.isArray(arg) && arg.some((a) => testValue(v, "eq", a))
+    case "notIn":
+      return !testValue(v, "in", arg)
+    case "range":
+      return Array.isArray(arg) && arg.length === 2 && testValue(v, "gte", arg[0]!) && testValue(v, "lte", arg[1]!)
+    case "isNull":
+      return (v === null) === (arg === true)
+    case "contains":
+      return stringTest(v, arg, (s, a) => s.includes(a))
+    case "icontains":
+      return stringTest(v, arg, (s, a) => lower(s).includes(lower(a)))
+    case "startsWith":
+      return stringTest(v, arg, (s, a) => s.startsWith(a))
+    case "istartsWith":
+      return stringTest(v, arg, (s, a) => lower(s).startsWith(lower(a)))
+    case "endsWith":
+      return stringTest(v, arg, (s, a) => s.endsWith(a))
+    case "iendsWith":
+      return stringTest(v, arg, (s, a) => lower(s).endsWith(lower(a)))
+    case "iexact":
+      return stringTest(v, arg, (s, a) => lower(s) === lower(a))
+    case "regex":
+      return stringTest(v, arg, (s, a) => compileRegex(a).test(s))
+    default:
+      throw new Error(`unknown operator ${op}`)
+  }
+}
+
+export const matches = (doc: Doc, cond: Cond): boolean => {
+  switch (cond._tag) {
+    case "Field":
+      return testValue(read(doc, cond.path), cond.op, cond.value)
+    case "And":
+      return cond.conds.every((c) => matches(doc, c))
+    case "Or":
+      return cond.conds.some((c) => matches(doc, c))
+    case "Not":
+      return !matches(doc, cond.cond)
+  }
+}
+
+const sign = (direction: Direction) => (direction === "asc" ? 1 : -1)
+
+/** The order every query uses: its keys, then `id` ascending unless `id` is already a key. */
+export const fullOrder = (orderBy: ReadonlyArray<OrderKey>): ReadonlyArray<OrderKey> =>
+  orderBy.some((k) => k.path.length === 1 && k.path[0] === "id")
+    ? orderBy
+    : [...orderBy, { path: ["id"], direction: "asc" }]
+
+export const compareDocs =
+  (orderBy: ReadonlyArray<OrderKey>) =>
+  (a: Doc, b: Doc): number => {
+    for (const key of fullOrder(orderBy)) {
+      const c = compareJson(read(a, key.path), read(b, key.path))
+      if (c !== 0) return c * sign(key.direction)
+    }
+    return 0
+  }
+
+/** The cursor that points just past `doc` in this order. */
+export const cursorOf = (orderBy: ReadonlyArray<OrderKey>, doc: Doc): Cursor => ({
+  values: orderBy.map((k) => read(doc, k.path)),
+  id: doc["id"] as number
+})
+
+/** True when `doc` comes strictly after `cursor` in this order. */
+export const isAfter = (orderBy: ReadonlyArray<OrderKey>, cursor: Cursor, doc: Doc): boolean => {
+  const keys = fullOrder(orderBy)
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    const bound: Json = i < orderBy.length ? (cursor.values[i] ?? null) : cursor.id
+    const c = compareJson(read(doc, key.path), bound) * sign(key.direction)
+    if (c !== 0) return c > 0
+  }
+  return false
+}
+
+/** The reference answer of a find over a whole table. */
+export const find = (docs: Iterable<Doc>, spec: FindSpec): Array<Doc> => {
+  const { after, orderBy } = spec
+  const hits: Array<Doc> = []
+  for (const doc of docs) {
+    if (matches(doc, spec.where) && (after === undefined || isAfter(orderBy, after, doc))) hits.push(doc)
+  }
+  hits.sort(compareDocs(orderBy))
+  const start = spec.offset ?? 0
+  return hits.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
+}

@@ -1,0 +1,104 @@
+/**
+ * A registry's description as data: its fields (each once, giving both the Schema and what the query
+ * language and the stores need to know), relations, unique constraints and indexes. Core derives the
+ * `Schema.Class`, the driver's `TableSpec` and query validation from it, so they cannot disagree.
+ */
+import { Schema } from "effect"
+import type { IndexSpec, TableSpec, UniqueSpec } from "./Driver.js"
+
+export type FieldKind = "int" | "float" | "string" | "bool" | "datetime" | "json" | "enum" | "ref"
+
+export type OnDelete = "cascade" | "protect" | "setNull"
+
+export interface FieldDef<S extends Schema.Top = Schema.Top> {
+  readonly schema: S
+  readonly kind: FieldKind
+  readonly nullable: boolean
+  readonly index?: IndexSpec["kind"] | undefined
+  /** Value given on create when the caller leaves the field out (nullable fields default to null). */
+  readonly default?: (() => unknown) | undefined
+  readonly values?: ReadonlyArray<string> | undefined
+  /** For `ref` fields: the registry whose integer id this holds, and what deleting that record does here. */
+  readonly ref?: { readonly registry: string; readonly onDelete: OnDelete } | undefined
+}
+
+const make = <S extends Schema.Top>(schema: S, kind: FieldKind, options: Partial<FieldDef> = {}): FieldDef<S> => ({
+  nullable: false,
+  ...options,
+  schema,
+  kind
+})
+
+type Options = { readonly index?: IndexSpec["kind"]; readonly default?: () => unknown }
+
+/** Field constructors: `F.string()`, `F.string.nullable()`, … */
+export const F = {
+  int: Object.assign((o: Options = {}) => make(Schema.Int, "int", o), {
+    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Int), "int", { ...o, nullable: true })
+  }),
+  float: Object.assign((o: Options = {}) => make(Schema.Finite, "float", o), {
+    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Finite), "float", { ...o, nullable: true })
+  }),
+  string: Object.assign((o: Options = {}) => make(Schema.String, "string", o), {
+    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.String), "string", { ...o, nullable: true })
+  }),
+  bool: (o: Options = {}) => make(Schema.Boolean, "bool", o),
+  datetime: Object.assign((o: Options = {}) => make(Schema.Date, "datetime", o), {
+    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Date), "datetime", { ...o, nullable: true })
+  }),
+  json: (o: Options = {}) => make(Schema.NullOr(Schema.Json), "json", { ...o, nullable: true }),
+  enum: <const L extends ReadonlyArray<string>>(values: L, o: Options = {}) =>
+    make(Schema.Literals(values), "enum", { ...o, values }),
+  ref: Object.assign(
+    (registry: string, onDelete: OnDelete, o: Options = {}) =>
+      make(Schema.Int, "ref", { index: "hash", ...o, ref: { registry, onDelete } }),
+    {
+      nullable: (registry: string, onDelete: OnDelete, o: Options = {}) =>
+        make(Schema.NullOr(Schema.Int), "ref", { index: "hash", ...o, nullable: true, ref: { registry, onDelete } })
+    }
+  )
+}
+
+export type Fields = { readonly [name: string]: FieldDef }
+
+export type SchemaFields<Fs extends Fields> = { readonly [K in keyof Fs]: Fs[K]["schema"] }
+
+export const schemaFields = <Fs extends Fields>(fields: Fs): SchemaFields<Fs> =>
+  Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, f.schema])) as SchemaFields<Fs>
+
+/**
+ * How a registry reaches another one, for queries like `transform__key` or `inputArtifacts__key`:
+ * - `forward`: this record holds the other's id in `field` (many-to-one);
+ * - `reverse`: the other record holds this record's id in `field` (one-to-many);
+ * - `link`: a link registry holds both ids, this one in `self`, the other in `other` (many-to-many).
+ */
+export type Relation =
+  | { readonly kind: "forward"; readonly to: string; readonly field: string }
+  | { readonly kind: "reverse"; readonly to: string; readonly field: string }
+  | { readonly kind: "link"; readonly to: string; readonly link: string; readonly self: string; readonly other: string }
+
+export interface Model<Fs extends Fields = Fields> {
+  readonly name: string
+  readonly table: string
+  readonly fields: Fs
+  readonly uidLength: number
+  /** Versioned registries keep a family stem in the uid and move `isLatest` between versions. */
+  readonly versioned: boolean
+  /** Soft delete moves records to the trash (`branchId = -1`); registries without it delete for good. */
+  readonly trash: boolean
+  /** The field a uid-prefix miss suggests instead (`Transform.get({ key: … })`). */
+  readonly nameField: string
+  readonly unique: ReadonlyArray<UniqueSpec>
+  readonly relations: { readonly [name: string]: Relation }
+}
+
+export const tableSpec = (model: Model): TableSpec => ({
+  name: model.table,
+  unique: [{ name: `${model.table}_uid`, fields: ["uid"] }, ...model.unique],
+  indexes: Object.entries(model.fields).flatMap(([name, f]) =>
+    f.index === undefined || name === "uid" ? [] : [{ path: [name], kind: f.index }]
+  )
+})
+
+export const trashBranch = -1
+export const mainBranch = 1

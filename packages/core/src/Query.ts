@@ -1,0 +1,319 @@
+/**
+ * The query language's front end: typed objects, lamindb keyword lookups and `Q` combinators, normalised
+ * into one AST (`Ast.Cond`) and checked against the registry's model before any store is touched.
+ *
+ * Paths in the normalised tree may cross relations (`["transform", "key"]`); `Planner` turns those into
+ * single-table conditions for a driver. Every value is validated for its field and copied as plain JSON, so
+ * nothing a user passes can become an operator.
+ */
+import * as Ast from "./Ast.js"
+import { modelOf } from "./Domain.js"
+import { InvalidQuery } from "./Errors.js"
+import { F, type FieldDef, type Model } from "./Model.js"
+
+export type Expression = { readonly [key: string]: unknown }
+
+type QNode =
+  | { readonly _tag: "and" | "or"; readonly parts: ReadonlyArray<QueryInput> }
+  | { readonly _tag: "not"; readonly part: QueryInput }
+  | { readonly _tag: "where"; readonly path: ReadonlyArray<string>; readonly op: Ast.Operator; readonly value: unknown }
+
+/** A combinator node. A class, so plain data (e.g. parsed JSON) can never pass for one. */
+export class Q {
+  private constructor(readonly node: QNode) {}
+  static and(...parts: ReadonlyArray<QueryInput>): Q {
+    return new Q({ _tag: "and", parts })
+  }
+  static or(...parts: ReadonlyArray<QueryInput>): Q {
+    return new Q({ _tag: "or", parts })
+  }
+  static not(part: QueryInput): Q {
+    return new Q({ _tag: "not", part })
+  }
+  /** One predicate on an explicit path, for keys that would otherwise read as operators. */
+  static where(path: string | ReadonlyArray<string>, op: Ast.Operator, value: unknown): Q {
+    return new Q({ _tag: "where", path: typeof path === "string" ? path.split("__") : path, op, value })
+  }
+}
+
+export type QueryInput = Expression | Q
+
+// lamindb / Django spell some operators in lower case.
+const operatorAliases: { readonly [k: string]: Ast.Operator } = {
+  exact: "eq",
+  startswith: "startsWith",
+  istartswith: "istartsWith",
+  endswith: "endsWith",
+  iendswith: "iendsWith",
+  isnull: "isNull",
+  notin: "notIn",
+  not_in: "notIn",
+  neq: "ne"
+}
+
+const asOperator = (s: string): Ast.Operator | undefined =>
+  Ast.isOperator(s) ? s : Object.hasOwn(operatorAliases, s) ? operatorAliases[s] : undefined
+
+const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+
+const isPlainObject = (v: unknown): v is { readonly [k: string]: unknown } => {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** A saved record of any registry: what a relation value or `in` list may hold instead of an id. */
+const recordId = (v: unknown): number | undefined =>
+  v !== null && typeof v === "object" && !isPlainObject(v) && typeof (v as { id?: unknown }).id === "number"
+    ? (v as { id: number }).id
+    : undefined
+
+type Resolved =
+  | { readonly _tag: "field"; readonly model: Model; readonly prefix: ReadonlyArray<string>; readonly name: string; readonly def: FieldDef }
+  | { readonly _tag: "relation"; readonly model: Model; readonly prefix: ReadonlyArray<string>; readonly name: string }
+
+class Fail {
+  constructor(readonly error: InvalidQuery) {}
+}
+
+interface Ctx {
+  /** The registry the whole query is on: errors name it. */
+  readonly root: Model
+}
+
+const fail = (ctx: Ctx, field: string, expected: string, operator?: string, value?: unknown): never => {
+  throw new Fail(new InvalidQuery({ registry: ctx.root.name, field, operator, value, expected }))
+}
+
+const lookupName = (model: Model, seg: string): string | undefined => {
+  for (const candidate of [seg, snakeToCamel(seg)]) {
+    if (Object.hasOwn(model.fields, candidate) || Object.hasOwn(model.relations, candidate)) return candidate
+  }
+  return undefined
+}
+
+const available = (model: Model) => [...Object.keys(model.fields), ...Object.keys(model.relations)].join(", ")
+
+// ---------------------------------------------------------------------------------------------------------
+// Values
+
+const isoOf = (ctx: Ctx, field: string, op: string, v: unknown): string => {
+  const d = v instanceof Date ? v : typeof v === "string" ? new Date(v) : undefined
+  if (d === undefined || Number.isNaN(d.getTime())) return fail(ctx, field, "a Date or an ISO 8601 date string", op, v)
+  return d.toISOString()
+}
+
+/** Copies a user value into plain JSON, refusing what JSON cannot hold. */
+const toJson = (ctx: Ctx, field: string, op: string, v: unknown, seen: Set<unknown> = new Set()): Ast.Json => {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return v
+  if (typeof v === "number") return Number.isFinite(v) ? v : fail(ctx, field, "a finite number", op, v)
+  if (v instanceof Date) return isoOf(ctx, field, op, v)
+  if (typeof v === "object") {
+    if (seen.has(v)) return fail(ctx, field, "JSON without cycles", op, "[cycle]")
+    seen.add(v)
+    if (Array.isArray(v)) return v.map((x) => toJson(ctx, field, op, x, seen))
+    if (!isPlainObject(v)) return fail(ctx, field, "plain JSON data", op, v)
+    const out: { [k: string]: Ast.Json } = {}
+    for (const [k, x] of Object.entries(v)) out[k] = toJson(ctx, field, op, x, seen)
+    return out
+  }
+  return fail(ctx, field, "JSON data", op, v)
+}
+
+/** One operand, checked against the field's kind. */
+const scalar = (ctx: Ctx, fieldName: string, def: FieldDef | undefined, op: Ast.Operator, v: unknown): Ast.Json => {
+  // `def === undefined`: a path inside a JSON field.
+  if (def === undefined || def.kind === "json") {
+    const j = toJson(ctx, fieldName, op, v)
+    if (Ast.stringOperators.has(op) && typeof j !== "string") return fail(ctx, fieldName, "a string", op, v)
+    if (Ast.orderOperators.has(op) && typeof j !== "number" && typeof j !== "string")
+      return fail(ctx, fieldName, "a number or a string", op, v)
+    return j
+  }
+  if (Ast.stringOperators.has(op) && def.kind !== "string" && def.kind !== "enum")
+    return fail(ctx, fieldName, `an operator that fits a ${def.kind} field (not ${op})`, op, v)
+  if (Ast.orderOperators.has(op) && def.kind === "bool")
+    return fail(ctx, fieldName, "an operator that fits a bool field (not an order comparison)", op, v)
+  switch (def.kind) {
+    case "int":
+      return Number.isSafeInteger(v) ? (v as number) : fail(ctx, fieldName, "an integer", op, v)
+    case "ref": {
+      const id = recordId(v) ?? v
+      return Number.isSafeInteger(id) ? (id as number) : fail(ctx, fieldName, "a record or an integer id", op, v)
+    }
+    case "float":
+      return typeof v === "number" && Number.isFinite(v) ? v : fail(ctx, fieldName, "a finite number", op, v)
+    case "bool":
+      return typeof v === "boolean" ? v : fail(ctx, fieldName, "a boolean", op, v)
+    case "datetime":
+      return isoOf(ctx, fieldName, op, v)
+    case "string":
+      return typeof v === "string" ? v : fail(ctx, fieldName, "a string", op, v)
+    case "enum":
+      if (typeof v !== "string") return fail(ctx, fieldName, `one of ${def.values?.join(", ")}`, op, v)
+      if ((op === "eq" || op === "ne" || op === "in" || op === "notIn") && !def.values?.includes(v))
+        return fail(ctx, fieldName, `one of ${def.values?.join(", ")}`, op, v)
+      return v
+  }
+}
+
+const operand = (ctx: Ctx, fieldName: string, def: FieldDef | undefined, op: Ast.Operator, v: unknown): Ast.Field["value"] => {
+  switch (op) {
+    case "isNull":
+      return typeof v === "boolean" ? v : fail(ctx, fieldName, "true or false", op, v)
+    case "in":
+    case "notIn":
+      if (!Array.isArray(v)) return fail(ctx, fieldName, "an array of values", op, v)
+      return v.map((x) => scalar(ctx, fieldName, def, "eq", x))
+    case "range":
+      if (!Array.isArray(v) || v.length !== 2) return fail(ctx, fieldName, "[low, high]", op, v)
+      return [scalar(ctx, fieldName, def, "gte", v[0]), scalar(ctx, fieldName, def, "lte", v[1])]
+    case "regex": {
+      const pattern = scalar(ctx, fieldName, def, op, v) as string
+      try {
+        new RegExp(pattern, "u")
+      } catch {
+        return fail(ctx, fieldName, "a valid regular expression", op, v)
+      }
+      return pattern
+    }
+    default:
+      return scalar(ctx, fieldName, def, op, v)
+  }
+}
+
+/** `eq null` means `isNull`: the one place a value picks the operator, and only for null. */
+const leaf = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, op: Ast.Operator, v: unknown): Ast.Cond => {
+  const name = path.join("__")
+  if (v === null && (op === "eq" || op === "ne")) return Ast.field(path, "isNull", op === "eq")
+  if (v === undefined) return fail(ctx, name, "a value (got undefined)", op, v)
+  return Ast.field(path, op, operand(ctx, name, def, op, v))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keys
+
+const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs: ReadonlyArray<string>): Ast.Cond | ((v: unknown) => Ast.Cond) => {
+  const [head, ...rest] = segs
+  const shown = [...prefix, ...segs].join("__")
+  if (head === undefined || head === "") return fail(ctx, shown, "a field name")
+  const name = lookupName(model, head)
+  if (name === undefined) return fail(ctx, [...prefix, head].join("__"), `a field or relation of ${model.name} (${available(model)})`)
+  const path = [...prefix, name]
+  if (Object.hasOwn(model.relations, name)) {
+    const target = modelOf(model.relations[name]!.to)
+    if (rest.length === 0) return (v) => relationValue(ctx, target, path, v)
+    const op = rest.length === 1 ? asOperator(rest[0]!) : undefined
+    if (op !== undefined && !lookupName(target, rest[0]!)) return (v) => relationOperator(ctx, path, op, v)
+    return resolveKey(ctx, target, path, rest)
+  }
+  const def = model.fields[name]!
+  if (def.kind === "json") {
+    const last = rest.at(-1)
+    const op = last === undefined ? undefined : asOperator(last)
+    const jsonPath = [...path, ...(op === undefined ? rest : rest.slice(0, -1))]
+    if (jsonPath.some((s) => s === "")) return fail(ctx, shown, "non-empty path segments")
+    if (op !== undefined) return (v) => leaf(ctx, jsonPath, jsonPath.length === path.length ? def : undefined, op, v)
+    return (v) => fieldValue(ctx, jsonPath, jsonPath.length === path.length ? def : undefined, v)
+  }
+  if (rest.length === 0) return (v) => fieldValue(ctx, path, def, v)
+  const op = rest.length === 1 ? asOperator(rest[0]!) : undefined
+  if (op === undefined) return fail(ctx, shown, `an operator after ${name} (one of ${Ast.operators.join(", ")})`)
+  return (v) => leaf(ctx, path, def, op, v)
+}
+
+/** The value of a field without an operator in its key: a scalar (eq) or an operator object. */
+const fieldValue = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, v: unknown): Ast.Cond => {
+  if (!isPlainObject(v)) return leaf(ctx, path, def, "eq", v)
+  const keys = Object.keys(v)
+  const ops = keys.map(asOperator)
+  if (keys.length > 0 && ops.every((o) => o !== undefined)) return Ast.and(keys.map((k, i) => leaf(ctx, path, def, ops[i]!, v[k])))
+  // Inside JSON, a plain object that is not an operator object walks further down the path.
+  if (def === undefined || def.kind === "json") {
+    if (keys.length === 0) return leaf(ctx, path, def, "eq", v)
+    return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k])))
+  }
+  const bad = keys.find((k) => asOperator(k) === undefined) ?? "{}"
+  return fail(ctx, path.join("__"), `an operator (one of ${Ast.operators.join(", ")})`, bad, v)
+}
+
+const relationOperator = (ctx: Ctx, path: ReadonlyArray<string>, op: Ast.Operator, v: unknown): Ast.Cond =>
+  op === "isNull" ? leaf(ctx, path, undefined, op, v) : leaf(ctx, [...path, "id"], F_ID, op, v)
+
+/** The id of a related record: a record or an integer. */
+const F_ID: FieldDef = F.ref("(related)", "protect")
+
+/** `transform: record | id | null | { key: … } | { in: [...] }` */
+const relationValue = (ctx: Ctx, target: Model, path: ReadonlyArray<string>, v: unknown): Ast.Cond => {
+  if (v === null) return Ast.field(path, "isNull", true)
+  if (isPlainObject(v)) {
+    const keys = Object.keys(v)
+    if (keys.length > 0 && keys.every((k) => asOperator(k) !== undefined && lookupName(target, k) === undefined))
+      return Ast.and(keys.map((k) => relationOperator(ctx, path, asOperator(k)!, v[k])))
+    return expression(ctx, target, path, v)
+  }
+  return leaf(ctx, [...path, "id"], F_ID, "eq", v)
+}
+
+const expression = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, e: Expression): Ast.Cond => {
+  const conds: Array<Ast.Cond> = []
+  for (const [key, value] of Object.entries(e)) {
+    const resolved = resolveKey(ctx, model, prefix, key.split("__"))
+    conds.push(typeof resolved === "function" ? resolved(value) : resolved)
+  }
+  return Ast.and(conds)
+}
+
+const input = (ctx: Ctx, model: Model, q: unknown): Ast.Cond => {
+  if (q instanceof Q) {
+    const node = q.node
+    switch (node._tag) {
+      case "and":
+        return Ast.and(node.parts.map((p) => input(ctx, model, p)))
+      case "or":
+        return node.parts.length === 0 ? Ast.never : Ast.or(node.parts.map((p) => input(ctx, model, p)))
+      case "not":
+        return Ast.not(input(ctx, model, node.part))
+      case "where": {
+        if (!Ast.isOperator(node.op)) return fail(ctx, node.path.join("__"), `an operator (one of ${Ast.operators.join(", ")})`, String(node.op))
+        const resolved = resolveKey(ctx, model, [], [...node.path, node.op])
+        return typeof resolved === "function" ? resolved(node.value) : resolved
+      }
+    }
+  }
+  if (!isPlainObject(q)) return fail(ctx, "(query)", "an object of field lookups or a Q combinator", undefined, q)
+  return expression(ctx, model, [], q)
+}
+
+/** Normalises `filter(...)` arguments into one condition, or explains what is wrong with them. */
+export const normalize = (model: Model, inputs: ReadonlyArray<QueryInput>): Ast.Cond | InvalidQuery => {
+  const ctx: Ctx = { root: model }
+  try {
+    return Ast.and(inputs.map((q) => input(ctx, model, q)))
+  } catch (e) {
+    if (e instanceof Fail) return e.error
+    throw e
+  }
+}
+
+/** `"-startedAt"`, `"started_at"`, `"params__lr"`: ordering on the registry's own fields. */
+export const orderKeys = (model: Model, keys: ReadonlyArray<string>): ReadonlyArray<Ast.OrderKey> | InvalidQuery => {
+  const ctx: Ctx = { root: model }
+  try {
+    return keys.map((raw) => {
+      if (typeof raw !== "string") return fail(ctx, String(raw), "a field name, optionally prefixed by '-'")
+      const direction: Ast.Direction = raw.startsWith("-") ? "desc" : "asc"
+      const segs = (direction === "desc" ? raw.slice(1) : raw).split("__")
+      const name = lookupName(model, segs[0] ?? "")
+      if (name === undefined || !Object.hasOwn(model.fields, name))
+        return fail(ctx, raw, `a field of ${model.name} to order by (${Object.keys(model.fields).join(", ")})`)
+      if (segs.length > 1 && model.fields[name]!.kind !== "json")
+        return fail(ctx, raw, `a plain field (ordering across relations is not supported)`)
+      if (segs.slice(1).some((s) => s === "")) return fail(ctx, raw, "non-empty path segments")
+      return { path: [name, ...segs.slice(1)], direction }
+    })
+  } catch (e) {
+    if (e instanceof Fail) return e.error
+    throw e
+  }
+}

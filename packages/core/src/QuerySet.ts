@@ -1,0 +1,202 @@
+/**
+ * Lazy query sets: `filter`, `orderBy`, `limit`, `offset` build a new value; `all`, `first`, `one`,
+ * `oneOrNone`, `count`, `exists`, `page`, `stream` and `delete` run it. Nothing touches the store until a
+ * terminal method runs, and an invalid query fails before it does.
+ */
+import { Effect, Option, Stream } from "effect"
+import * as Ast from "./Ast.js"
+import {
+  DoesNotExist,
+  InvalidQuery,
+  MultipleObjectsReturned,
+  type ProtectedRecord,
+  type StoreError,
+  type UniqueViolation
+} from "./Errors.js"
+import { cursorOf } from "./Evaluator.js"
+import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
+import { mainBranch, type Model } from "./Model.js"
+import { normalize, orderKeys, type QueryInput } from "./Query.js"
+import { type Entity, Store } from "./Store.js"
+
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  /** Pass as `after` for the next page; absent on the last page. */
+  readonly next: string | undefined
+}
+
+export interface Plan {
+  readonly where: Ast.Cond
+  readonly orderBy: ReadonlyArray<Ast.OrderKey>
+}
+
+/**
+ * lamindb hides trashed and archived records from queries unless the query asks about the branch or names
+ * records by id or uid.
+ */
+const withDefaultBranch = (model: Model, where: Ast.Cond): Ast.Cond =>
+  model.trash && !Ast.paths(where).some((p) => p.length === 1 && (p[0] === "branchId" || p[0] === "id" || p[0] === "uid"))
+    ? Ast.and([where, Ast.field(["branchId"], "eq", mainBranch)])
+    : where
+
+const encodeCursor = (c: Ast.Cursor): string => Buffer.from(JSON.stringify([c.values, c.id])).toString("base64url")
+
+const decodeCursor = (model: Model, token: string, width: number): Ast.Cursor | InvalidQuery => {
+  const invalid = new InvalidQuery({ registry: model.name, field: "after", value: token, expected: "a cursor returned by page()" })
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString())
+    if (!Array.isArray(parsed) || parsed.length !== 2) return invalid
+    const [values, id] = parsed as [unknown, unknown]
+    if (!Array.isArray(values) || values.length !== width || !Number.isSafeInteger(id)) return invalid
+    return { values: values as ReadonlyArray<Ast.Json>, id: id as number }
+  } catch {
+    return invalid
+  }
+}
+
+const count = (model: Model, name: string, n: number | undefined): number | undefined | InvalidQuery =>
+  n === undefined || (Number.isSafeInteger(n) && n >= 0)
+    ? n
+    : new InvalidQuery({ registry: model.name, field: name, value: n, expected: "a non-negative integer" })
+
+export class QuerySet<A extends Base> {
+  constructor(
+    readonly entity: Entity<A>,
+    readonly inputs: ReadonlyArray<QueryInput> = [],
+    readonly ordering: ReadonlyArray<string> = [],
+    readonly limitN?: number | undefined,
+    readonly offsetN?: number | undefined
+  ) {}
+
+  filter(...inputs: ReadonlyArray<QueryInput>): QuerySet<A> {
+    return new QuerySet(this.entity, [...this.inputs, ...inputs], this.ordering, this.limitN, this.offsetN)
+  }
+  /** `"-startedAt"` sorts descending. Ties always break by ascending id, so pages are stable. */
+  orderBy(...keys: ReadonlyArray<string>): QuerySet<A> {
+    return new QuerySet(this.entity, this.inputs, keys, this.limitN, this.offsetN)
+  }
+  limit(n: number): QuerySet<A> {
+    return new QuerySet(this.entity, this.inputs, this.ordering, n, this.offsetN)
+  }
+  offset(n: number): QuerySet<A> {
+    return new QuerySet(this.entity, this.inputs, this.ordering, this.limitN, n)
+  }
+
+  /** The normalised query, with the default branch filter; fails on an invalid query. */
+  get plan(): Effect.Effect<Plan, InvalidQuery> {
+    const model = this.entity.model
+    return Effect.suspend(() => {
+      const where = normalize(model, this.inputs)
+      if (where instanceof InvalidQuery) return Effect.fail(where)
+      const orderBy = orderKeys(model, this.ordering)
+      if (orderBy instanceof InvalidQuery) return Effect.fail(orderBy)
+      for (const [name, n] of [["limit", this.limitN], ["offset", this.offsetN]] as const) {
+        const checked = count(model, name, n)
+        if (checked instanceof InvalidQuery) return Effect.fail(checked)
+      }
+      return Effect.succeed({ where: withDefaultBranch(model, where), orderBy })
+    })
+  }
+
+  all(): Effect.Effect<ReadonlyArray<A>, InvalidQuery | StoreError, Store> {
+    const self = this
+    return Effect.gen(function* () {
+      const { where, orderBy } = yield* self.plan
+      const store = yield* Store
+      return yield* store.find(self.entity, where, { orderBy, limit: self.limitN, offset: self.offsetN })
+    })
+  }
+
+  first(): Effect.Effect<A | undefined, InvalidQuery | StoreError, Store> {
+    return Effect.map(this.limit(1).all(), (rows) => rows[0])
+  }
+
+  count(): Effect.Effect<number, InvalidQuery | StoreError, Store> {
+    const self = this
+    return Effect.gen(function* () {
+      const { where } = yield* self.plan
+      const store = yield* Store
+      if (self.limitN === undefined && (self.offsetN ?? 0) === 0) return yield* store.count(self.entity.model, where)
+      return (yield* self.all()).length
+    })
+  }
+
+  exists(): Effect.Effect<boolean, InvalidQuery | StoreError, Store> {
+    return Effect.map(this.first(), (r) => r !== undefined)
+  }
+
+  oneOrNone(): Effect.Effect<A | undefined, InvalidQuery | MultipleObjectsReturned | StoreError, Store> {
+    const self = this
+    return Effect.gen(function* () {
+      const rows = yield* self.limit(2).all()
+      if (rows.length > 1)
+        return yield* new MultipleObjectsReturned({
+          registry: self.entity.model.name,
+          query: self.describe(),
+          count: yield* self.count()
+        })
+      return rows[0]
+    })
+  }
+
+  one(): Effect.Effect<A, InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError, Store> {
+    return Effect.flatMap(this.oneOrNone(), (row) =>
+      row === undefined ? Effect.fail(new DoesNotExist({ registry: this.entity.model.name, query: this.describe() })) : Effect.succeed(row)
+    )
+  }
+
+  /** A keyset page: stable while records are added, unlike offsets. */
+  page(options: { readonly size: number; readonly after?: string | undefined }): Effect.Effect<Page<A>, InvalidQuery | StoreError, Store> {
+    const self = this
+    return Effect.gen(function* () {
+      const model = self.entity.model
+      const { where, orderBy } = yield* self.plan
+      const size = count(model, "size", options.size)
+      if (size instanceof InvalidQuery) return yield* size
+      if (size === undefined || size === 0)
+        return yield* new InvalidQuery({ registry: model.name, field: "size", value: options.size, expected: "a positive integer" })
+      const after = options.after === undefined ? undefined : decodeCursor(model, options.after, orderBy.length)
+      if (after instanceof InvalidQuery) return yield* after
+      const store = yield* Store
+      const items = yield* store.find(self.entity, where, { orderBy, limit: size, after })
+      const last = items.at(-1)
+      const next =
+        items.length < size || last === undefined
+          ? undefined
+          : encodeCursor(cursorOf(orderBy, self.entity.encode(last)))
+      return { items, next }
+    })
+  }
+
+  /** Every matching record, fetched page by page. */
+  stream(pageSize = 500): Stream.Stream<A, InvalidQuery | StoreError, Store> {
+    return Stream.paginate(undefined as string | undefined, (after) =>
+      Effect.map(this.page({ size: pageSize, after }), (page): readonly [ReadonlyArray<A>, Option.Option<string | undefined>] => [
+        page.items,
+        page.next === undefined ? Option.none() : Option.some(page.next)
+      ])
+    )
+  }
+
+  /**
+   * Deletes every matching record as `Registry.delete` would, one by one so each keeps its versioning and
+   * cascade rules; returns how many were deleted.
+   */
+  delete(options: DeleteOptions = {}): Effect.Effect<number, InvalidQuery | ProtectedRecord | UniqueViolation | DoesNotExist | StoreError, Store> {
+    return Effect.flatMap(this.all(), (rows) =>
+      Effect.as(Effect.forEach(rows, (row) => remove(this.entity, row, options), { discard: true }), rows.length)
+    )
+  }
+
+  /** What was asked, for error messages. */
+  describe(): string {
+    const parts = this.inputs.map((q) => {
+      try {
+        return JSON.stringify(q)
+      } catch {
+        return String(q)
+      }
+    })
+    return parts.length === 0 ? "the query (no filter)" : parts.join(" and ")
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Registry operations written once over `Store`: create (versioned where the registry is), get by id, uid,
+ * uid prefix or expression, getOrCreate, filter, update, trash, restore and permanent delete with lamindb's
+ * cascade and protect rules.
+ */
+import { Effect, Schedule } from "effect"
+import {
+  DoesNotExist,
+  InvalidQuery,
+  MultipleObjectsReturned,
+  StoreError,
+  UniqueViolation,
+  type ValidationError
+} from "./Errors.js"
+import * as Lifecycle from "./Lifecycle.js"
+import type { Expression, QueryInput } from "./Query.js"
+import { QuerySet } from "./QuerySet.js"
+import { type Entity, Store } from "./Store.js"
+import * as Uid from "./Uid.js"
+
+export type { Base } from "./Lifecycle.js"
+type Base = Lifecycle.Base
+export type Input = { readonly [field: string]: unknown }
+
+export type CreateError = ValidationError | UniqueViolation | StoreError
+export type GetError = InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError
+
+/** Lost a race for `isLatest` or a uid: another writer got there first, so look again. */
+const isRace = (e: unknown) =>
+  (e instanceof StoreError && e.reason._tag === "Conflict") ||
+  (e instanceof UniqueViolation && e.fields.length === 1 && e.fields[0] === "uid")
+
+const raceBackoff = Schedule.jittered(Schedule.exponential("1 millis", 1.5))
+
+const latestWithKey = <A extends Lifecycle.Versioned>(entity: Entity<A>, key: unknown) =>
+  new QuerySet(entity).filter({ key, isLatest: true }).orderBy("-createdAt").first()
+
+export const make = <A extends Base>(entity: Entity<A>) => {
+  const model = entity.model
+  const registry = model.name
+
+  const create = (input: Input): Effect.Effect<A, CreateError | InvalidQuery, Store> =>
+    Effect.gen(function* () {
+      const store = yield* Store
+      const key = input["key"]
+      if (model.versioned && typeof key === "string" && input["uid"] === undefined) {
+        // lamindb: a record with the key of an existing family is that family's next version.
+        const ventity = entity as unknown as Entity<Lifecycle.Versioned>
+        return (yield* Effect.gen(function* () {
+          const head = yield* latestWithKey(ventity, key)
+          if (head === undefined) return (yield* store.insert(ventity, [input]))[0]!
+          return yield* Lifecycle.insertVersion(ventity, head, input)
+        }).pipe(Effect.retry({ while: isRace, schedule: raceBackoff, times: 50 }))) as unknown as A
+      }
+      return (yield* store.insert(entity, [input]))[0]!
+    })
+
+  /** Creates records in one all-or-none insert (no versioning): the fast path for bulk loads. */
+  const createMany = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<A>, CreateError, Store> =>
+    Store.use((store) => store.insert(entity, inputs))
+
+  const filter = (...inputs: ReadonlyArray<QueryInput>) => new QuerySet(entity, inputs)
+
+  const byUid = (uid: string): Effect.Effect<A, GetError, Store> =>
+    Effect.gen(function* () {
+      if (uid.length === 0 || uid.length > model.uidLength || !Uid.isBase62(uid))
+        return yield* new InvalidQuery({
+          registry,
+          field: "uid",
+          value: uid,
+          expected: `a uid or uid prefix of at most ${model.uidLength} base62 characters`
+        })
+      const qs = filter({ uid: { startsWith: uid } })
+      if (model.versioned && uid.length <= model.uidLength - Uid.suffixLength) {
+        // A stem names a family: its latest version, else its newest.
+        const found = yield* qs.orderBy("-isLatest", "-createdAt").first()
+        if (found !== undefined) return found
+      } else {
+        const rows = yield* qs.limit(2).all()
+        if (rows.length === 1) return rows[0]!
+        if (rows.length > 1)
+          return yield* new MultipleObjectsReturned({ registry, query: `uid prefix '${uid}'`, count: yield* qs.count() })
+      }
+      return yield* new DoesNotExist({
+        registry,
+        query: `uid '${uid}'`,
+        hint: `Did you forget a keyword as in ${registry}.get({ ${model.nameField}: '${uid}' })?`
+      })
+    })
+
+  const byExpression = (q: QueryInput): Effect.Effect<A, GetError, Store> =>
+    Effect.gen(function* () {
+      if (model.versioned) {
+        // Versioned: the latest version first; failing that, the newest one.
+        const latest = yield* filter(q, { isLatest: true }).oneOrNone()
+        if (latest !== undefined) return latest
+        const newest = yield* filter(q).orderBy("-createdAt").first()
+        if (newest !== undefined) return newest
+        return yield* filter(q).one()
+      }
+      return yield* filter(q).one()
+    })
+
+  /** An integer id, a full uid or uid prefix, or an expression. */
+  const get = (idlike: number | string | QueryInput): Effect.Effect<A, GetError, Store> =>
+    Effect.gen(function* () {
+      if (typeof idlike === "number") {
+        if (!Number.isSafeInteger(idlike))
+          return yield* new InvalidQuery({ registry, field: "id", value: idlike, expected: "an integer id" })
+        const [row] = yield* filter({ id: idlike }).all()
+        return row ?? (yield* new DoesNotExist({ registry, query: `id ${idlike}` }))
+      }
+      if (typeof idlike === "string") return yield* byUid(idlike)
+      return yield* byExpression(idlike)
+    })
+
+  /** The record matching `lookup`, created from `lookup` and `defaults` if there is none; racing callers get the same one. */
+  const getOrCreate = (lookup: Expression, defaults: Input = {}): Effect.Effect<A, GetError | CreateError, Store> =>
+    Effect.catchTag(get(lookup), "DoesNotExist", () =>
+      Effect.catchTag(create({ ...lookup, ...defaults }), "UniqueViolation", (e) =>
+        Effect.catchTag(get(lookup), "DoesNotExist", () => Effect.fail(e))
+      )
+    )
+
+  const update = (record: A, patch: Input): Effect.Effect<A, CreateError, Store> =>
+    Store.use((store) => store.update(entity, record, patch))
+
+  const remove = (record: A, options: Lifecycle.DeleteOptions = {}) => Lifecycle.remove(entity, record, options)
+  const restore = (record: A) => Lifecycle.restore(entity, record)
+  const reload = (record: A) => Lifecycle.reload(entity, record)
+
+  return { entity, model, create, createMany, filter, get, getOrCreate, update, delete: remove, restore, reload }
+}
+
+export type Registry<A extends Base> = ReturnType<typeof make<A>>

@@ -1,0 +1,253 @@
+/**
+ * The typed `Store` service: a driver lifted into domain terms. It owns what every driver would otherwise
+ * repeat: Schema validation and encoding, ids, uids, timestamps and defaults, relation planning, and the
+ * mapping of driver failures onto the domain's errors.
+ */
+import { Context, Effect, Exit, Layer, Schema, SchemaIssue } from "effect"
+import * as Ast from "./Ast.js"
+import { models } from "./Domain.js"
+import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
+import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
+import { type Model, tableSpec } from "./Model.js"
+import * as Planner from "./Planner.js"
+import * as Uid from "./Uid.js"
+
+/** A registry's model with the codecs of its `Schema.Class`. */
+export interface Entity<A> {
+  readonly model: Model
+  /** Encoded document → record. */
+  readonly decode: (doc: Doc) => A
+  /** Record-shaped plain values → record, or the first field that does not fit. */
+  readonly validate: (values: unknown) => A | ValidationError
+  readonly encode: (record: A) => Doc
+}
+
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+
+export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
+  const json = Schema.toCodecJson(schema)
+  const decodeJson = Schema.decodeUnknownSync(json)
+  const encodeJson = Schema.encodeUnknownSync(json)
+  const decodeType = Schema.decodeUnknownExit(schema)
+  return {
+    model,
+    decode: (doc) => decodeJson(doc),
+    encode: (record) => encodeJson(record) as Doc,
+    validate: (values) => {
+      const exit = decodeType(values)
+      if (Exit.isSuccess(exit)) return exit.value
+      const cause = exit.cause
+      const error = cause.reasons.find((r) => r._tag === "Fail")
+      const issue = error?._tag === "Fail" ? formatter((error.error as Schema.SchemaError).issue).issues[0] : undefined
+      const field = String(issue?.path?.[0] ?? "(record)")
+      return new ValidationError({
+        registry: model.name,
+        field,
+        value: (values as Record<string, unknown>)[field],
+        expected: issue?.message.replace(/^Expected /, "") ?? "a valid record"
+      })
+    }
+  }
+}
+
+export interface FindOptions {
+  readonly orderBy?: ReadonlyArray<Ast.OrderKey> | undefined
+  readonly limit?: number | undefined
+  readonly offset?: number | undefined
+  readonly after?: Ast.Cursor | undefined
+}
+
+/** Fields the store sets itself. */
+const managed = new Set(["id", "createdAt", "updatedAt"])
+
+export interface StoreShape {
+  readonly driver: Driver
+  /** Validates, fills defaults, ids, uids and timestamps, and inserts all or none. */
+  readonly insert: <A>(
+    entity: Entity<A>,
+    inputs: ReadonlyArray<{ readonly [k: string]: unknown }>
+  ) => Effect.Effect<ReadonlyArray<A>, ValidationError | UniqueViolation | StoreError>
+  /** The documents `insert` would write, for callers that put them into a `batch`. */
+  readonly prepare: <A>(
+    entity: Entity<A>,
+    inputs: ReadonlyArray<{ readonly [k: string]: unknown }>
+  ) => Effect.Effect<ReadonlyArray<A>, ValidationError | StoreError>
+  readonly update: <A extends { readonly id: number }>(
+    entity: Entity<A>,
+    record: A,
+    patch: { readonly [k: string]: unknown },
+    expect?: Doc
+  ) => Effect.Effect<A, ValidationError | UniqueViolation | StoreError>
+  readonly find: <A>(entity: Entity<A>, where: Ast.Cond, options?: FindOptions) => Effect.Effect<ReadonlyArray<A>, StoreError>
+  readonly count: (model: Model, where: Ast.Cond) => Effect.Effect<number, StoreError>
+  readonly get: <A>(entity: Entity<A>, ids: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<A>, StoreError>
+  readonly remove: (model: Model, ids: ReadonlyArray<number>) => Effect.Effect<number, StoreError>
+  /** Atomic where the driver has transactions; otherwise the writes apply in order. */
+  readonly batch: (ops: ReadonlyArray<WriteOp>) => Effect.Effect<void, UniqueViolation | StoreError>
+}
+
+export class Store extends Context.Service<Store, StoreShape>()("@lineage/Store") {}
+
+const modelByTable = new Map(Object.values(models).map((m) => [m.table, m]))
+
+/** Driver unique violations become the domain's `UniqueViolation`, named after the registry. */
+const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | UniqueViolation | StoreError> =>
+  Effect.catchIf(
+    effect,
+    (e): e is StoreError => e instanceof StoreError && e.reason._tag === "UniqueViolation",
+    (e) => {
+      const r = e.reason as Extract<StoreError["reason"], { _tag: "UniqueViolation" }>
+      return Effect.fail(
+        new UniqueViolation({
+          registry: modelByTable.get(r.table)?.name ?? r.table,
+          constraint: r.constraint,
+          fields: r.fields,
+          values: r.values
+        })
+      )
+    }
+  )
+
+const corrupt = (model: Model, doc: Doc, e: unknown) =>
+  StoreError.invalid(`stored ${model.name} ${String(doc["uid"])} does not decode: ${String(e)}`)
+
+/** Lifts a driver into the typed service. Tables are declared once, here. */
+export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
+  Effect.gen(function* () {
+    yield* driver.declare(Object.values(models).map(tableSpec))
+
+    const decodeAll = <A>(entity: Entity<A>, docs: ReadonlyArray<Doc>) =>
+      Effect.try({ try: () => docs.map(entity.decode), catch: (e) => corrupt(entity.model, docs[0] ?? {}, e) })
+
+    const prepare: StoreShape["prepare"] = (entity, inputs) =>
+      Effect.gen(function* () {
+        const { model } = entity
+        const now = new Date()
+        const first = inputs.length === 0 ? 0 : yield* driver.reserveIds(model.table, inputs.length)
+        const records = []
+        for (const [i, input] of inputs.entries()) {
+          const values: Record<string, unknown> = {}
+          for (const [name, value] of Object.entries(input)) {
+            if (!Object.hasOwn(model.fields, name) || managed.has(name))
+              return yield* new ValidationError({
+                registry: model.name,
+                field: name,
+                value,
+                expected: managed.has(name) ? "no value (the store sets it)" : `a field of ${model.name}`
+              })
+            if (value !== undefined) values[name] = value
+          }
+          for (const [name, def] of Object.entries(model.fields)) {
+            if (name in values) continue
+            if (def.default !== undefined) values[name] = def.default()
+            else if (def.nullable) values[name] = null
+          }
+          values["id"] = first + i
+          // A new family of a versioned registry starts at suffix 0000.
+          values["uid"] ??= model.versioned
+            ? Uid.random(model.uidLength - Uid.suffixLength) + Uid.firstSuffix
+            : Uid.random(model.uidLength)
+          values["createdAt"] = now
+          if ("updatedAt" in model.fields) values["updatedAt"] = now
+          const uid = values["uid"]
+          if (typeof uid !== "string" || uid.length !== model.uidLength || !Uid.isBase62(uid))
+            return yield* new ValidationError({
+              registry: model.name,
+              field: "uid",
+              value: uid,
+              expected: `${model.uidLength} base62 characters (0-9A-Za-z)`
+            })
+          const record = entity.validate(values)
+          if (record instanceof ValidationError) return yield* record
+          records.push(record)
+        }
+        return records
+      })
+
+    const store: StoreShape = {
+      driver,
+      prepare,
+      insert: (entity, inputs) =>
+        Effect.gen(function* () {
+          const records = yield* prepare(entity, inputs)
+          yield* domainErrors(driver.insert(entity.model.table, records.map(entity.encode)))
+          return records
+        }),
+      update: (entity, record, patch, expect) =>
+        Effect.gen(function* () {
+          const { model } = entity
+          for (const [name, value] of Object.entries(patch)) {
+            if (!Object.hasOwn(model.fields, name) || managed.has(name) || name === "uid")
+              return yield* new ValidationError({
+                registry: model.name,
+                field: name,
+                value,
+                expected: Object.hasOwn(model.fields, name) ? "no change (it is fixed)" : `a field of ${model.name}`
+              })
+          }
+          const next = entity.validate({
+            ...record,
+            ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+            ...("updatedAt" in model.fields ? { updatedAt: new Date() } : {})
+          })
+          if (next instanceof ValidationError) return yield* next
+          const encoded = entity.encode(next)
+          const changed = Object.fromEntries(
+            [...Object.keys(patch), "updatedAt"].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
+          )
+          const stored = yield* domainErrors(driver.update(model.table, record.id, changed, expect))
+          return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
+        }),
+      find: (entity, where, options = {}) =>
+        Effect.gen(function* () {
+          const planned = yield* Planner.plan(driver, entity.model, where)
+          const docs = yield* driver.find(entity.model.table, {
+            where: planned,
+            orderBy: options.orderBy ?? [],
+            limit: options.limit,
+            offset: options.offset,
+            after: options.after
+          })
+          return yield* decodeAll(entity, docs)
+        }),
+      count: (model, where) =>
+        Effect.flatMap(Planner.plan(driver, model, where), (planned) => driver.count(model.table, planned)),
+      get: (entity, ids) => Effect.flatMap(driver.get(entity.model.table, ids), (docs) => decodeAll(entity, docs)),
+      remove: (model, ids) => driver.remove(model.table, ids),
+      batch: (ops) =>
+        domainErrors(
+          driver.batch !== undefined && driver.capabilities.transactions
+            ? driver.batch(ops)
+            : Effect.forEach(ops, (op) => applyOne(driver, op), { discard: true })
+        )
+    }
+    return store
+  })
+
+const applyOne = (driver: Driver, op: WriteOp): Effect.Effect<void, StoreError> => {
+  switch (op._tag) {
+    case "Insert":
+      return driver.insert(op.table, op.docs)
+    case "Update":
+      return Effect.asVoid(driver.update(op.table, op.id, op.patch, op.expect))
+    case "Delete":
+      return Effect.asVoid(driver.remove(op.table, op.ids))
+  }
+}
+
+/** A store on a driver the layer opens and closes. */
+export const layer = <E, R>(acquire: Effect.Effect<Driver, E, R>): Layer.Layer<Store, E | StoreError, R> =>
+  Layer.effect(
+    Store,
+    Effect.flatMap(
+      Effect.acquireRelease(acquire, (driver) => driver.close()),
+      make
+    )
+  )
+
+/** A store on a driver the caller keeps (and closes). */
+export const layerFromDriver = (driver: Driver): Layer.Layer<Store, StoreError> => Layer.effect(Store, make(driver))
+
+/** A store on a driver written with async functions (see `PromiseDriver`). */
+export const layerFromPromises = (driver: PromiseDriver): Layer.Layer<Store, StoreError> =>
+  layer(Effect.succeed(fromPromises(driver)))
