@@ -46,7 +46,10 @@ export const TransformModel = model({
     hash: F.string.nullable({ index: "hash" }),
     isLatest: F.bool({ index: "hash", default: () => true })
   },
-  unique: [{ name: "transform_key_version", fields: ["key", "version"] }],
+  unique: [
+    { name: "transform_key_version", fields: ["key", "version"] },
+    { name: "transform_latest_key", fields: ["latestKey"] }
+  ],
   relations: {
     runs: { kind: "reverse", to: "Run", field: "transformId" },
     createdBy: { kind: "forward", to: "User", field: "createdById" }
@@ -85,7 +88,7 @@ export const RunModel = model({
     params: F.json(),
     reference: F.string.nullable(),
     referenceType: F.string.nullable(),
-    startedAt: F.datetime({ index: "sorted" }),
+    startedAt: F.datetime({ index: "sorted", default: () => new Date() }),
     finishedAt: F.datetime.nullable({ index: "sorted" }),
     status: F.enum(runStatuses, { index: "hash", default: () => "scheduled" }),
     initiatedByRunId: F.ref.nullable("Run", "cascade"),
@@ -161,7 +164,10 @@ export const ArtifactModel = model({
     runId: F.ref.nullable("Run", "protect"),
     storage: F.string.nullable()
   },
-  unique: [{ name: "artifact_key_version", fields: ["key", "version"] }],
+  unique: [
+    { name: "artifact_key_version", fields: ["key", "version"] },
+    { name: "artifact_latest_key", fields: ["latestKey"] }
+  ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },
     inputOfRuns: { kind: "link", to: "Run", link: "RunInputArtifact", self: "artifactId", other: "runId" },
@@ -198,7 +204,10 @@ export const CollectionModel = model({
     isLatest: F.bool({ index: "hash", default: () => true }),
     runId: F.ref.nullable("Run", "protect")
   },
-  unique: [{ name: "collection_key_version", fields: ["key", "version"] }],
+  unique: [
+    { name: "collection_key_version", fields: ["key", "version"] },
+    { name: "collection_latest_key", fields: ["latestKey"] }
+  ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },
     artifacts: { kind: "link", to: "Artifact", link: "CollectionArtifact", self: "collectionId", other: "artifactId" },

@@ -6,7 +6,7 @@ import { Data } from "effect"
 import type { Json } from "./Ast.js"
 
 const show = (v: unknown): string => {
-  if (v instanceof Date) return v.toISOString()
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString()
   try {
     const s = JSON.stringify(v)
     if (s === undefined) return String(v)

@@ -12,16 +12,18 @@
  * - `regex` is an ECMAScript pattern with the `u` flag.
  * - Sorting puts `null` first ascending (last descending), then booleans, numbers, strings, arrays, objects.
  */
-import type { Cond, Cursor, Direction, FindSpec, Json, OrderKey, Path } from "./Ast.js"
+import { type Cond, type Cursor, type Direction, type FindSpec, isOperator, type Json, type OrderKey, type Path } from "./Ast.js"
+import { StoreError } from "./Errors.js"
 
 export type Doc = { readonly [key: string]: Json }
 
 export const read = (doc: Doc, path: Path): Json => {
   let current: Json | undefined = doc
   for (const segment of path) {
-    if (current === null || typeof current !== "object" || Array.isArray(current)) return null
+    // Own properties only: a path like ["constructor"] must not reach the prototype.
+    if (current === null || typeof current !== "object" || Array.isArray(current) || !Object.hasOwn(current, segment))
+      return null
     current = (current as { readonly [key: string]: Json })[segment]
-    if (current === undefined) return null
   }
   return current ?? null
 }
@@ -152,6 +154,36 @@ export const testValue = (v: Json, op: string, arg: Json): boolean => {
       return stringTest(v, arg, (s, a) => compileRegex(a).test(s))
     default:
       throw new Error(`unknown operator ${op}`)
+  }
+}
+
+/**
+ * Throws a `StoreError` unless the evaluator can answer `cond`: core only builds valid trees, but a driver
+ * called directly must fail with a typed error, never a defect.
+ */
+export const check = (cond: Cond): void => {
+  switch (cond?._tag) {
+    case "Field":
+      if (!Array.isArray(cond.path) || !cond.path.every((s) => typeof s === "string"))
+        throw StoreError.invalid(`a field path must be an array of strings, got ${JSON.stringify(cond.path)}`)
+      if (!isOperator(cond.op)) throw StoreError.unsupported(`unknown operator "${String(cond.op)}"`)
+      if (cond.op === "regex" && typeof cond.value === "string") {
+        try {
+          compileRegex(cond.value)
+        } catch (e) {
+          throw StoreError.invalid(`invalid regex ${JSON.stringify(cond.value)}: ${String(e)}`)
+        }
+      }
+      return
+    case "And":
+    case "Or":
+      cond.conds.forEach(check)
+      return
+    case "Not":
+      check(cond.cond)
+      return
+    default:
+      throw StoreError.invalid(`not a condition: ${JSON.stringify(cond)}`)
   }
 }
 

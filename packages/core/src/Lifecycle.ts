@@ -19,6 +19,12 @@ export interface Base {
 
 export type Versioned = Base & { readonly isLatest: boolean; readonly branchId: number; readonly key: string | null }
 
+/** The patch that makes a version its family's latest, or not; `latestKey` travels with `isLatest`. */
+export const latestPatch = (record: Versioned, isLatest: boolean): Doc => ({
+  isLatest,
+  latestKey: isLatest ? record.key : null
+})
+
 export interface DeleteOptions {
   /** Remove for good (with what cascades), instead of moving to the trash. */
   readonly permanent?: boolean | undefined
@@ -40,14 +46,14 @@ export const insertVersion = <A extends Versioned>(entity: Entity<A>, head: A, i
     const top = family.map((r) => Uid.suffix(r.uid)).sort(Uid.compareSuffix).at(-1) ?? Uid.firstSuffix
     const [record] = yield* store.prepare(entity, [{ ...input, uid: stem + Uid.increment(top), isLatest: true }])
     const table = entity.model.table
-    const demote: WriteOp = { _tag: "Update", table, id: head.id, patch: { isLatest: false }, expect: { isLatest: true } }
+    const demote: WriteOp = { _tag: "Update", table, id: head.id, patch: latestPatch(head, false), expect: { isLatest: true } }
     const insert: WriteOp = { _tag: "Insert", table, docs: [entity.encode(record!)] }
     if (store.driver.capabilities.transactions) yield* store.batch([demote, insert])
     else {
       yield* store.batch([demote])
       yield* store.batch([insert]).pipe(
         Effect.tapError(() =>
-          store.batch([{ _tag: "Update", table, id: head.id, patch: { isLatest: true }, expect: { isLatest: false } }])
+          store.batch([{ _tag: "Update", table, id: head.id, patch: latestPatch(head, true), expect: { isLatest: false } }])
         )
       )
     }
@@ -74,7 +80,7 @@ const promotion = <A extends Base>(entity: Entity<A>, leaving: A): Effect.Effect
       .at(-1)
     return next === undefined
       ? []
-      : [{ _tag: "Update", table: model.table, id: next.id, patch: { isLatest: true }, expect: { isLatest: false } }]
+      : [{ _tag: "Update", table: model.table, id: next.id, patch: latestPatch(next, true), expect: { isLatest: false } }]
   })
 
 /**
@@ -92,15 +98,18 @@ export const remove = <A extends Base>(
     const current = yield* reload(entity, record)
     if (model.trash && options.permanent !== true) {
       if ((current as unknown as Versioned).branchId === trashBranch) return
-      const patch = model.versioned ? { branchId: trashBranch, isLatest: false } : { branchId: trashBranch }
+      const patch = model.versioned
+        ? { branchId: trashBranch, ...latestPatch(current as unknown as Versioned, false) }
+        : { branchId: trashBranch }
+      // Demote before promoting: at no point may two versions hold the key's latestKey.
       yield* store.batch([
-        ...(yield* promotion(entity, current)),
-        { _tag: "Update", table: model.table, id: current.id, patch }
+        { _tag: "Update", table: model.table, id: current.id, patch },
+        ...(yield* promotion(entity, current))
       ])
       return
     }
     const plan = yield* cascade(model, [entity.encode(current)], new Set())
-    yield* store.batch([...(yield* promotion(entity, current)), ...plan])
+    yield* store.batch([...plan, ...(yield* promotion(entity, current))])
   })
 
 export const restore = <A extends Base>(

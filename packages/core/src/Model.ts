@@ -4,7 +4,7 @@
  * `Schema.Class`, the driver's `TableSpec` and query validation from it, so they cannot disagree.
  */
 import { Schema } from "effect"
-import type { IndexSpec, TableSpec, UniqueSpec } from "./Driver.js"
+import type { Doc, IndexSpec, TableSpec, UniqueSpec } from "./Driver.js"
 
 export type FieldKind = "int" | "float" | "string" | "bool" | "datetime" | "json" | "enum" | "ref"
 
@@ -91,6 +91,18 @@ export interface Model<Fs extends Fields = Fields> {
   readonly unique: ReadonlyArray<UniqueSpec>
   readonly relations: { readonly [name: string]: Relation }
 }
+
+/**
+ * Versioned registries store one field beyond their records: `latestKey`, the key while the record is its
+ * family's latest live version and null otherwise. A unique constraint on it lets every store, with or
+ * without transactions, refuse a second latest version of a key.
+ */
+export const latestKey = "latestKey"
+
+export const withLatestKey = (model: Model, doc: Doc): Doc =>
+  model.versioned
+    ? { ...doc, [latestKey]: doc["isLatest"] === true && doc["branchId"] === mainBranch ? (doc["key"] ?? null) : null }
+    : doc
 
 export const tableSpec = (model: Model): TableSpec => ({
   name: model.table,

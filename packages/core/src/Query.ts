@@ -223,25 +223,34 @@ const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs:
 }
 
 /** The value of a field without an operator in its key: a scalar (eq) or an operator object. */
-const fieldValue = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, v: unknown): Ast.Cond => {
+const fieldValue = (
+  ctx: Ctx,
+  path: ReadonlyArray<string>,
+  def: FieldDef | undefined,
+  v: unknown,
+  seen: ReadonlySet<unknown> = new Set()
+): Ast.Cond => {
   if (!isPlainObject(v)) return leaf(ctx, path, def, "eq", v)
+  if (seen.has(v)) return fail(ctx, path.join("__"), "JSON without cycles", "eq", "[cycle]")
   const keys = Object.keys(v)
   const ops = keys.map(asOperator)
   if (keys.length > 0 && ops.every((o) => o !== undefined)) return Ast.and(keys.map((k, i) => leaf(ctx, path, def, ops[i]!, v[k])))
   // Inside JSON, a plain object that is not an operator object walks further down the path.
   if (def === undefined || def.kind === "json") {
     if (keys.length === 0) return leaf(ctx, path, def, "eq", v)
-    return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k])))
+    const inner = new Set(seen).add(v)
+    return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k], inner)))
   }
   const bad = keys.find((k) => asOperator(k) === undefined) ?? "{}"
   return fail(ctx, path.join("__"), `an operator (one of ${Ast.operators.join(", ")})`, bad, v)
 }
 
+/** The id of a related record: a record or an integer. */
+const F_ID: FieldDef = F.ref("(related)", "protect")
+
 const relationOperator = (ctx: Ctx, path: ReadonlyArray<string>, op: Ast.Operator, v: unknown): Ast.Cond =>
   op === "isNull" ? leaf(ctx, path, undefined, op, v) : leaf(ctx, [...path, "id"], F_ID, op, v)
 
-/** The id of a related record: a record or an integer. */
-const F_ID: FieldDef = F.ref("(related)", "protect")
 
 /** `transform: record | id | null | { key: … } | { in: [...] }` */
 const relationValue = (ctx: Ctx, target: Model, path: ReadonlyArray<string>, v: unknown): Ast.Cond => {

@@ -13,6 +13,7 @@ import {
   type ValidationError
 } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
+import { latestKey } from "./Model.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
 import { type Entity, Store } from "./Store.js"
@@ -25,34 +26,61 @@ export type Input = { readonly [field: string]: unknown }
 export type CreateError = ValidationError | UniqueViolation | StoreError
 export type GetError = InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError
 
-/** Lost a race for `isLatest` or a uid: another writer got there first, so look again. */
+/** Lost a race for `isLatest`, `latestKey` or a uid: another writer got there first, so look again. */
 const isRace = (e: unknown) =>
   (e instanceof StoreError && e.reason._tag === "Conflict") ||
-  (e instanceof UniqueViolation && e.fields.length === 1 && e.fields[0] === "uid")
+  (e instanceof UniqueViolation &&
+    e.fields.length === 1 &&
+    (e.fields[0] === "uid" || (e.fields[0] === latestKey && e.constraint.endsWith("_latest_key"))))
 
-const raceBackoff = Schedule.jittered(Schedule.exponential("1 millis", 1.5))
+const raceBackoff = Schedule.jittered(Schedule.spaced("5 millis"))
 
-const latestWithKey = <A extends Lifecycle.Versioned>(entity: Entity<A>, key: unknown) =>
-  new QuerySet(entity).filter({ key, isLatest: true }).orderBy("-createdAt").first()
+/** A family left without a latest version this long ago lost a writer mid-revision: repair it. */
+const orphanAfterMs = 5_000
+
+/**
+ * The version a new record with this key revises: the family's latest, or `undefined` for a new key. A
+ * family caught between demoting its head and inserting the successor has no latest: wait, or repair it if
+ * the writer that left it so is long gone.
+ */
+const headOf = <A extends Lifecycle.Versioned & { readonly updatedAt: Date }>(entity: Entity<A>, key: string) =>
+  Effect.gen(function* () {
+    const head = yield* new QuerySet(entity).filter({ key }).orderBy("-isLatest", "-createdAt").first()
+    if (head === undefined || head.isLatest) return head
+    if (Date.now() - head.updatedAt.getTime() < orphanAfterMs)
+      return yield* StoreError.conflict(entity.model.table, head.id, "the family is being revised")
+    const store = yield* Store
+    yield* store.batch([
+      { _tag: "Update", table: entity.model.table, id: head.id, patch: Lifecycle.latestPatch(head, true), expect: { isLatest: false } }
+    ])
+    return yield* StoreError.conflict(entity.model.table, head.id, "repaired a family left without a latest version")
+  })
 
 export const make = <A extends Base>(entity: Entity<A>) => {
   const model = entity.model
   const registry = model.name
 
-  const create = (input: Input): Effect.Effect<A, CreateError | InvalidQuery, Store> =>
+  /**
+   * Creates a record. In a versioned registry, a key that already has a family makes the family's next
+   * version (lamindb's inferred `revises`), unless `revise: false`, which refuses it with `UniqueViolation`.
+   */
+  const create = (
+    input: Input,
+    options: { readonly revise?: boolean } = {}
+  ): Effect.Effect<A, CreateError | InvalidQuery, Store> =>
     Effect.gen(function* () {
       const store = yield* Store
       const key = input["key"]
-      if (model.versioned && typeof key === "string" && input["uid"] === undefined) {
-        // lamindb: a record with the key of an existing family is that family's next version.
-        const ventity = entity as unknown as Entity<Lifecycle.Versioned>
-        return (yield* Effect.gen(function* () {
-          const head = yield* latestWithKey(ventity, key)
-          if (head === undefined) return (yield* store.insert(ventity, [input]))[0]!
-          return yield* Lifecycle.insertVersion(ventity, head, input)
-        }).pipe(Effect.retry({ while: isRace, schedule: raceBackoff, times: 50 }))) as unknown as A
-      }
-      return (yield* store.insert(entity, [input]))[0]!
+      if (!model.versioned || typeof key !== "string" || input["uid"] !== undefined || options.revise === false)
+        return (yield* store.insert(entity, [input]))[0]!
+      type V = Lifecycle.Versioned & { readonly updatedAt: Date }
+      const ventity = entity as unknown as Entity<V>
+      const created = yield* Effect.gen(function* () {
+        const head = yield* headOf(ventity, key)
+        if (head === undefined) return (yield* store.insert(ventity, [input]))[0]!
+        return yield* Lifecycle.insertVersion(ventity, head, input)
+      }).pipe(Effect.retry({ while: isRace, schedule: raceBackoff, times: 1_000 }))
+      return created as unknown as A
     })
 
   /** Creates records in one all-or-none insert (no versioning): the fast path for bulk loads. */
@@ -117,7 +145,7 @@ export const make = <A extends Base>(entity: Entity<A>) => {
   /** The record matching `lookup`, created from `lookup` and `defaults` if there is none; racing callers get the same one. */
   const getOrCreate = (lookup: Expression, defaults: Input = {}): Effect.Effect<A, GetError | CreateError, Store> =>
     Effect.catchTag(get(lookup), "DoesNotExist", () =>
-      Effect.catchTag(create({ ...lookup, ...defaults }), "UniqueViolation", (e) =>
+      Effect.catchTag(create({ ...lookup, ...defaults }, { revise: false }), "UniqueViolation", (e) =>
         Effect.catchTag(get(lookup), "DoesNotExist", () => Effect.fail(e))
       )
     )

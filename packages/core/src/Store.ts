@@ -8,7 +8,7 @@ import * as Ast from "./Ast.js"
 import { models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { type Model, tableSpec } from "./Model.js"
+import { latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
@@ -32,7 +32,7 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
   return {
     model,
     decode: (doc) => decodeJson(doc),
-    encode: (record) => encodeJson(record) as Doc,
+    encode: (record) => withLatestKey(model, encodeJson(record) as Doc),
     validate: (values) => {
       const exit = decodeType(values)
       if (Exit.isSuccess(exit)) return exit.value
@@ -58,7 +58,7 @@ export interface FindOptions {
 }
 
 /** Fields the store sets itself. */
-const managed = new Set(["id", "createdAt", "updatedAt"])
+const managed = new Set(["id", "createdAt", "updatedAt", latestKey])
 
 export interface StoreShape {
   readonly driver: Driver
@@ -193,7 +193,7 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
           if (next instanceof ValidationError) return yield* next
           const encoded = entity.encode(next)
           const changed = Object.fromEntries(
-            [...Object.keys(patch), "updatedAt"].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
+            [...Object.keys(patch), "updatedAt", latestKey].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
           )
           const stored = yield* domainErrors(driver.update(model.table, record.id, changed, expect))
           return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })

@@ -1,0 +1,12 @@
+/** The driver-level groups: what every store's driver must do with encoded JSON documents. */
+export { batch } from "./batch.js"
+export { combinators } from "./combinators.js"
+export { concurrency } from "./concurrency.js"
+export { crud } from "./crud.js"
+export { differential } from "./differential.js"
+export { errors } from "./errors.js"
+export { manifest } from "./manifest.js"
+export { operators } from "./operators.js"
+export { ordering } from "./ordering.js"
+export { paging } from "./paging.js"
+export { uniqueness } from "./uniqueness.js"

@@ -1,0 +1,302 @@
+/**
+ * Every operator of `Ast.operators`, several ways each. The hand-written answers pin the traps a native
+ * compilation falls into: MongoDB matching array elements, case-insensitive collations, regex-escaped
+ * `contains`, UTF-16 instead of code-point order, `limit`-like treatment of nulls, numbers vs numeric strings.
+ */
+import { Ast } from "@lineage/core"
+import type { Case } from "../../Case.js"
+import type { Check } from "./queries.js"
+import { allUids, f, queryCase, stringNames } from "./queries.js"
+
+const group = "operators"
+
+const byOperator: Record<Ast.Operator, ReadonlyArray<readonly [string, ReadonlyArray<Check>]>> = {
+  eq: [
+    ["strings are compared exactly (case, whitespace)", [
+      { where: f("name", "eq", "Cell Ranger"), want: ["ranger"] },
+      { where: f("name", "eq", "cell ranger"), want: [] },
+      { where: f("name", "eq", "$where"), want: ["dollar"] },
+      { where: f("name", "eq", "ÄRZTE CAFÉ"), want: ["upper"] }
+    ]],
+    ["numbers never equal numeric strings, arrays or booleans", [
+      { where: f("n", "eq", 10), want: ["ranger", "space"] },
+      { where: f("n", "eq", "10"), want: ["numstr"] },
+      { where: f("n", "eq", 2.5), want: ["cafe"] },
+      { where: f("n", "eq", 9007199254740991), want: ["strasse"] },
+      { where: f("n", "eq", 0), want: ["xgene"] },
+      { where: f("flag", "eq", true), want: ["ranger", "xgene"] }
+    ]],
+    ["eq null matches null and missing fields", [
+      { where: f("name", "eq", null), want: ["nulls", "bare"] },
+      { where: f(["params", "a", "b"], "eq", null), includes: ["scanpy", "cafe", "upper", "bare", "nulls"], excludes: ["ranger", "obj", "numstr"] }
+    ]],
+    ["arrays and objects compare as whole values, never by element", [
+      { where: f("tags", "eq", ["a", "b"]), want: ["ranger"] },
+      { where: f("tags", "eq", ["b", "a"]), want: [] },
+      { where: f("tags", "eq", "a"), want: [] },
+      { where: f("tags", "eq", []), want: ["xgene"] },
+      { where: f(["params", "a", "b"], "eq", { c: 1 }), want: ["obj"] },
+      { where: f("n", "eq", 10), excludes: ["arr", "obj"] }
+    ]],
+    ["nested JSON paths and ISO datetimes", [
+      { where: f(["params", "a", "b"], "eq", 1), want: ["ranger"] },
+      { where: f(["params", "a"], "eq", [{ b: 1 }]), want: ["bool"] },
+      { where: f(["params", "a", "b"], "eq", "1"), want: ["xgene"] },
+      { where: f(["params", "lr"], "eq", 0.01), want: ["ranger", "scanpy"] },
+      { where: f("at", "eq", "2024-03-01T12:34:56.789Z"), want: ["ranger"] },
+      { where: f("at", "eq", "2024-03-01T12:34:56.789"), want: [] }
+    ]]
+  ],
+  ne: [
+    ["ne matches null and missing fields", [
+      { where: f("name", "ne", "Cell Ranger"), includes: ["nulls", "bare", "arr", "space"], excludes: ["ranger"] },
+      { where: f("n", "ne", 10), includes: ["nulls", "bare", "numstr", "arr"], excludes: ["ranger", "space"] }
+    ]],
+    ["ne null matches every present value", [
+      { where: f("name", "ne", null), want: allUids.filter((u) => u !== "nulls" && u !== "bare") },
+      { where: f(["params", "lr"], "ne", null), want: ["ranger", "cellpose", "scanpy", "bool"] }
+    ]],
+    ["ne compares types and whole values", [
+      { where: f("flag", "ne", true), excludes: ["ranger", "xgene"], includes: ["numstr", "obj", "bool", "cellpose", "bare"] },
+      { where: f("tags", "ne", ["a"]), excludes: ["arr"], includes: ["ranger", "xgene", "bare"] }
+    ]]
+  ],
+  gt: [
+    ["numbers compare with numbers only", [
+      { where: f("n", "gt", 2), want: ["ranger", "scanpy", "cafe", "dna", "istanbul", "strasse", "space"] },
+      { where: f("n", "gt", 9007199254740990), want: ["strasse"] },
+      { where: f(["params", "lr"], "gt", 0.01), want: ["cellpose"] }
+    ]],
+    ["strings compare by code point, also beyond the BMP", [
+      { where: f("name", "gt", "a"), want: ["cellpose", "scanpy", "cafe", "upper", "dna", "istanbul", "strasse", "regexy", "space"] },
+      { where: f("name", "gt", "\uFFFD"), want: ["dna"] },
+      { where: f("n", "gt", "1"), want: ["numstr"] }
+    ]],
+    ["ISO datetimes as strings", [
+      { where: f("at", "gt", "2024-03-01T12:34:56.789Z"), want: ["cellpose", "upper"] },
+      { where: f("at", "gt", "2024-12-31T23:59:59.999Z"), want: ["upper"] }
+    ]],
+    ["null never matches an order operator", [
+      { where: f("n", "gt", null), want: [] },
+      { where: f("n", "gt", -1e300), excludes: ["nulls", "bare", "bool", "numstr", "arr"] }
+    ]]
+  ],
+  gte: [
+    ["inclusive bound on numbers and dates", [
+      { where: f("n", "gte", 2), want: ["ranger", "scanpy", "cafe", "upper", "dna", "istanbul", "strasse", "space"] },
+      { where: f("at", "gte", "2024-03-01T12:34:56.789Z"), want: ["ranger", "cellpose", "upper"] },
+      { where: f(["params", "lr"], "gte", 0.01), want: ["ranger", "cellpose", "scanpy"] }
+    ]],
+    ["booleans are not ordered against numbers", [
+      { where: f("n", "gte", 0), excludes: ["bool"] },
+      { where: f("flag", "gte", false), want: [] }
+    ]]
+  ],
+  lt: [
+    ["negative and fractional numbers", [
+      { where: f("n", "lt", 0), want: ["cellpose", "regexy", "empty"] },
+      { where: f("n", "lt", -0.5), want: ["cellpose", "empty"] }
+    ]],
+    ["strings below a bound, by code point", [
+      { where: f("name", "lt", "a"), want: ["ranger", "xgene", "dollar", "empty", "numstr"] },
+      { where: f("name", "lt", "\uFFFD"), want: stringNames.filter((u) => u !== "dna") }
+    ]],
+    ["ISO datetimes before a bound", [
+      { where: f("at", "lt", "2024-01-01T00:00:00.000Z"), want: ["xgene"] }
+    ]]
+  ],
+  lte: [
+    ["inclusive upper bound", [
+      { where: f("n", "lte", 0), want: ["cellpose", "xgene", "regexy", "empty"] },
+      { where: f("at", "lte", "2024-01-01T00:00:00.000Z"), want: ["xgene", "scanpy"] }
+    ]],
+    ["null never compares", [
+      { where: f("n", "lte", null), want: [] },
+      { where: f("name", "lte", "\u{10FFFF}"), excludes: ["nulls", "bare", "arr", "obj", "bool"] }
+    ]]
+  ],
+  in: [
+    ["strings and numbers, with values that match nothing", [
+      { where: f("name", "in", ["Cell Ranger", "scanpy", "nope"]), want: ["ranger", "scanpy"] },
+      { where: f("n", "in", [10, "2.5", 7]), want: ["ranger", "dna", "space"] },
+      { where: f("uid", "in", ["dollar", "DOLLAR"]), want: ["dollar"] }
+    ]],
+    ["an empty list matches nothing; null in the list matches null and missing", [
+      { where: f("name", "in", []), want: [] },
+      { where: f("n", "in", [null, 0]), want: ["xgene", "nulls", "bare"] }
+    ]],
+    ["array fields match whole arrays in the list, never single elements", [
+      { where: f("tags", "in", [["a"], []]), want: ["xgene", "arr"] },
+      { where: f("tags", "in", ["a", "b"]), want: [] },
+      { where: f("at", "in", ["2024-03-01T12:34:56.789Z"]), want: ["ranger"] }
+    ]]
+  ],
+  notIn: [
+    ["notIn matches null and missing fields", [
+      { where: f("name", "notIn", ["Cell Ranger", "scanpy"]), want: allUids.filter((u) => u !== "ranger" && u !== "scanpy") },
+      { where: f("flag", "notIn", [true, false]), includes: ["nulls", "bare", "numstr", "obj"], excludes: ["ranger", "cellpose", "xgene", "bool"] }
+    ]],
+    ["an empty list matches everything; null in the list excludes null and missing", [
+      { where: f("n", "notIn", []), want: allUids },
+      { where: f("n", "notIn", [null]), excludes: ["nulls", "bare"], includes: ["bool", "arr"] }
+    ]],
+    ["array fields are compared whole", [
+      { where: f("tags", "notIn", ["a"]), includes: ["arr", "ranger"] },
+      { where: f("tags", "notIn", [["a"]]), excludes: ["arr"] }
+    ]]
+  ],
+  contains: [
+    ["case-sensitive substring", [
+      { where: f("name", "contains", "Ranger"), want: ["ranger"] },
+      { where: f("name", "contains", "ell"), want: ["ranger", "cellpose", "space"] },
+      { where: f("name", "contains", "🧪"), want: ["dna"] }
+    ]],
+    ["the value is literal text, never a pattern", [
+      { where: f("name", "contains", "."), want: ["regexy"] },
+      { where: f("name", "contains", "*c(d)["), want: ["regexy"] },
+      { where: f("name", "contains", "$"), want: ["dollar"] },
+      { where: f("name", "contains", ".*"), want: [] }
+    ]],
+    ["only string fields match", [
+      { where: f("name", "contains", ""), want: stringNames },
+      { where: f("tags", "contains", "a"), want: [] },
+      { where: f("n", "contains", "1"), want: ["numstr"] }
+    ]]
+  ],
+  icontains: [
+    ["case-insensitive substring: CELL matches Cell Ranger", [
+      { where: f("name", "icontains", "CELL"), want: ["ranger", "cellpose", "xgene", "space"] },
+      { where: f("name", "icontains", "ranger"), want: ["ranger", "space"] }
+    ]],
+    ["unicode case folding is toLowerCase", [
+      { where: f("name", "icontains", "café"), want: ["cafe", "upper"] },
+      { where: f("name", "icontains", "ärzte"), want: ["cafe", "upper"] },
+      { where: f("name", "icontains", "STRASSE"), want: [] },
+      { where: f("name", "icontains", "İSTANBUL"), want: ["istanbul"] },
+      { where: f("name", "icontains", "istanbul"), want: [] }
+    ]],
+    ["literal text, only string fields", [
+      { where: f("name", "icontains", "A.B*C"), want: ["regexy"] },
+      { where: f("name", "icontains", "dna 🧪"), want: ["dna"] },
+      { where: f("tags", "icontains", "A"), want: [] }
+    ]]
+  ],
+  startsWith: [
+    ["uid prefix and case-sensitive prefix", [
+      { where: f("uid", "startsWith", "cell"), want: ["cellpose"] },
+      { where: f("name", "startsWith", "Cell"), want: ["ranger"] },
+      { where: f("name", "startsWith", "cell"), want: ["cellpose", "space"] }
+    ]],
+    ["metacharacters and astral characters are literal", [
+      { where: f("name", "startsWith", "a.b"), want: ["regexy"] },
+      { where: f("name", "startsWith", "a*"), want: [] },
+      { where: f("name", "startsWith", "$"), want: ["dollar"] },
+      { where: f("name", "startsWith", "🧬"), want: ["dna"] }
+    ]],
+    ["the empty prefix matches every string and nothing else", [
+      { where: f("name", "startsWith", ""), want: stringNames },
+      { where: f("n", "startsWith", "1"), want: ["numstr"] }
+    ]]
+  ],
+  istartsWith: [
+    ["case-insensitive prefix", [
+      { where: f("name", "istartsWith", "cell"), want: ["ranger", "cellpose", "xgene", "space"] },
+      { where: f("uid", "istartsWith", "CELL"), want: ["cellpose"] }
+    ]],
+    ["unicode and metacharacters", [
+      { where: f("name", "istartsWith", "är"), want: ["cafe", "upper"] },
+      { where: f("name", "istartsWith", "A.B"), want: ["regexy"] },
+      { where: f("name", "istartsWith", "A.C"), want: [] }
+    ]]
+  ],
+  endsWith: [
+    ["case-sensitive suffix", [
+      { where: f("name", "endsWith", "pose"), want: ["cellpose"] },
+      { where: f("name", "endsWith", "Café"), want: ["cafe"] },
+      { where: f("name", "endsWith", " "), want: ["space"] }
+    ]],
+    ["astral characters and metacharacters", [
+      { where: f("name", "endsWith", "🧪"), want: ["dna"] },
+      { where: f("name", "endsWith", "[e]"), want: ["regexy"] },
+      { where: f("tags", "endsWith", "a"), want: [] }
+    ]]
+  ],
+  iendsWith: [
+    ["case-insensitive suffix", [
+      { where: f("name", "iendsWith", "CAFÉ"), want: ["cafe", "upper"] },
+      { where: f("name", "iendsWith", "RANGER"), want: ["ranger"] },
+      { where: f("name", "iendsWith", "GENE"), want: ["xgene"] }
+    ]],
+    ["lower-casing is not full case folding", [
+      { where: f("name", "iendsWith", "SSE"), want: [] },
+      { where: f("name", "iendsWith", "ẞE"), want: ["strasse"] }
+    ]]
+  ],
+  iexact: [
+    ["whole-string equality ignoring case", [
+      { where: f("name", "iexact", "cell ranger"), want: ["ranger"] },
+      { where: f("name", "iexact", "ärzte café"), want: ["cafe", "upper"] },
+      { where: f("name", "iexact", ""), want: ["empty"] }
+    ]],
+    ["folding by toLowerCase, only string fields", [
+      { where: f("name", "iexact", "STRASSE"), want: [] },
+      { where: f("name", "iexact", "STRAßE"), want: ["strasse"] },
+      { where: f("n", "iexact", "10"), want: ["numstr"] },
+      { where: f("flag", "iexact", "TRUE"), want: ["numstr"] }
+    ]]
+  ],
+  isNull: [
+    ["true matches null and missing, false everything else", [
+      { where: f("name", "isNull", true), want: ["nulls", "bare"] },
+      { where: f("name", "isNull", false), want: allUids.filter((u) => u !== "nulls" && u !== "bare") }
+    ]],
+    ["nested paths: a missing or non-object step reads as null", [
+      { where: f(["params", "a", "b"], "isNull", true), includes: ["cafe", "upper", "dna", "nulls", "scanpy"], excludes: ["ranger", "xgene", "obj", "numstr"] },
+      { where: f(["params", "lr"], "isNull", false), want: ["ranger", "cellpose", "scanpy", "bool"] }
+    ]],
+    ["a path naming an Object.prototype member reads as missing", [
+      { where: f("constructor", "isNull", true), want: allUids },
+      { where: f(["params", "hasOwnProperty"], "isNull", false), want: [] },
+      { where: f(["toString"], "eq", null), want: allUids }
+    ]],
+    ["empty arrays, empty strings and false are not null", [
+      { where: f("tags", "isNull", false), want: ["ranger", "cellpose", "xgene", "regexy", "arr"] },
+      { where: f("name", "isNull", true), excludes: ["empty", "bool"] }
+    ]]
+  ],
+  range: [
+    ["inclusive on both ends, numbers and ISO datetimes", [
+      { where: f("n", "range", [0, 10]), want: ["ranger", "xgene", "cafe", "upper", "dna", "dollar", "space"] },
+      { where: f("at", "range", ["2024-03-01T00:00:00.000Z", "2024-03-01T12:34:56.789Z"]), want: ["ranger", "cafe", "dna"] }
+    ]],
+    ["strings by code point; types never mix", [
+      { where: f("n", "range", ["0", "9"]), want: ["numstr"] },
+      { where: f("name", "range", ["a", "c"]), want: ["regexy"] }
+    ]],
+    ["an inverted or null bound matches nothing", [
+      { where: f("n", "range", [10, 0]), want: [] },
+      { where: f("n", "range", [null, 10]), want: [] }
+    ]]
+  ],
+  regex: [
+    ["ECMAScript patterns, anchored and not", [
+      { where: f("name", "regex", "^Cell"), want: ["ranger"] },
+      { where: f("name", "regex", "[Cc][Ee][Ll][Ll]"), want: ["ranger", "cellpose", "xgene", "space"] },
+      { where: f("name", "regex", "e$"), want: ["cellpose", "strasse", "dollar"] },
+      { where: f("name", "regex", "^$"), want: ["empty"] },
+      { where: f("name", "regex", "\\d"), want: ["numstr"] }
+    ]],
+    ["the u flag: astral characters are one character, property escapes work", [
+      { where: f("name", "regex", "^. DNA .$"), want: ["dna"] },
+      { where: f("name", "regex", "^\\p{Lu}"), want: ["ranger", "xgene", "cafe", "upper", "istanbul"] }
+    ]],
+    ["only string fields match", [
+      { where: f("tags", "regex", "a"), want: [] },
+      { where: f("n", "regex", "^1"), want: ["numstr"] }
+    ]]
+  ]
+}
+
+export const operators: ReadonlyArray<Case> = Ast.operators.flatMap((op) =>
+  byOperator[op].map(([name, checks]) => queryCase(group, `${op}: ${name}`, checks))
+)

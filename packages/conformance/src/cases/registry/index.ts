@@ -1,0 +1,26 @@
+/**
+ * The registry-level groups: the same contract as the driver groups, seen through the domain (`Transform`,
+ * `Run`, …) on a `Store` built from the driver under test.
+ */
+import type { Group } from "../../Case.js"
+import { constraints } from "./constraints.js"
+import { errors } from "./errors.js"
+import { filters } from "./filters.js"
+import { get } from "./get.js"
+import { querysets } from "./querysets.js"
+import { records } from "./records.js"
+import { trash } from "./trash.js"
+import { versioning } from "./versioning.js"
+
+export const registryGroups = {
+  records,
+  get,
+  constraints,
+  filters,
+  querysets,
+  trash,
+  versioning,
+  domainErrors: errors
+} satisfies { readonly [name: string]: Group }
+
+export const registryCases: Group = Object.values(registryGroups).flat()

@@ -1,0 +1,127 @@
+/**
+ * Runs a plan. Whatever the access path, each candidate is checked against the whole condition (and cursor)
+ * by the reference evaluator, so answers are exactly `Evaluator.find`'s.
+ */
+import { Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import { equalityValues, rangesFor } from "./Indexes.js"
+import type { Access, FilterAccess, IndexAccess, Plan } from "./Planner.js"
+import type { Table } from "./Table.js"
+
+type Doc = Evaluator.Doc
+
+/** Work done by queries, for tests and diagnostics. */
+export interface Counters {
+  /** Documents visited by full scans. */
+  scanned: number
+  /** Documents checked with the evaluator. */
+  examined: number
+}
+
+const lookupIds = (table: Table, access: Extract<IndexAccess, { _tag: "Lookup" }>): Iterable<number> => {
+  if (access.index === "sorted") {
+    const index = table.sortedIndex(access.path)!
+    return rangesFor(access.op, access.value)!.flatMap((range) => [...index.ids(range)])
+  }
+  const index = table.equalityIndex(access.path)!
+  return equalityValues(access.op, access.value)!.flatMap((value) => [...index.ids(value)])
+}
+
+/** Candidate ids of an index access, each once. */
+const candidateIds = (table: Table, access: IndexAccess): Iterable<number> => {
+  switch (access._tag) {
+    case "Lookup":
+      return lookupIds(table, access)
+    case "Union": {
+      const ids = new Set<number>()
+      for (const part of access.parts) for (const id of candidateIds(table, part)) ids.add(id)
+      return ids
+    }
+    case "Intersect": {
+      const [first, ...rest] = access.parts
+      let ids = [...candidateIds(table, first!)]
+      for (const part of rest) {
+        const other = new Set(candidateIds(table, part))
+        ids = ids.filter((id) => other.has(id))
+      }
+      return ids
+    }
+  }
+}
+
+/** The documents an access may match, counting the work. */
+function* candidates(table: Table, access: FilterAccess, counters: Counters): Generator<Doc> {
+  if (access._tag === "Scan") {
+    for (const doc of table.docs.values()) {
+      counters.scanned++
+      yield doc
+    }
+    return
+  }
+  for (const id of candidateIds(table, access)) yield table.docs.get(id)!
+}
+
+const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
+  Evaluator.matches(doc, spec.where) && (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc))
+
+const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
+  const start = spec.offset ?? 0
+  return docs.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
+}
+
+/**
+ * Reads documents in query order from the index on the first order key. Documents with equal first keys come
+ * out by ascending id, which is already final when nothing but `id asc` follows; otherwise each run of equal
+ * values is sorted on its own before the next is read.
+ */
+const walk = (
+  table: Table,
+  access: Extract<Access, { _tag: "IndexOrder" }>,
+  spec: Ast.FindSpec,
+  counters: Counters
+): Array<Doc> => {
+  const keys = Evaluator.fullOrder(spec.orderBy)
+  const tail = keys[1]
+  const runsInOrder = tail === undefined || (keys.length === 2 && tail.direction === "asc" && tail.path.length === 1 && tail.path[0] === "id")
+  const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit
+  const compare = Evaluator.compareDocs(spec.orderBy)
+  // Documents before the cursor's first key cannot come after the cursor.
+  const from = spec.after === undefined ? undefined : spec.orderBy.length > 0 ? (spec.after.values[0] ?? null) : spec.after.id
+
+  const out: Array<Doc> = []
+  let run: Array<Doc> = []
+  let runValue: Ast.Json = null
+  const flush = () => {
+    out.push(...run.sort(compare))
+    run = []
+  }
+  for (const key of table.sortedIndex(access.path)!.walk(access.direction, from)) {
+    if (!runsInOrder && run.length > 0 && Evaluator.compareJson(key.value, runValue) !== 0) flush()
+    if (out.length >= wanted) break
+    runValue = key.value
+    const doc = table.docs.get(key.id)!
+    counters.examined++
+    if (accepts(spec, doc)) (runsInOrder ? out : run).push(doc)
+  }
+  flush()
+  return page(out, spec)
+}
+
+export const find = (table: Table, plan: Plan, spec: Ast.FindSpec, counters: Counters): Array<Doc> => {
+  if (plan.access._tag === "IndexOrder") return walk(table, plan.access, spec, counters)
+  const hits: Array<Doc> = []
+  for (const doc of candidates(table, plan.access, counters)) {
+    counters.examined++
+    if (accepts(spec, doc)) hits.push(doc)
+  }
+  return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
+}
+
+export const count = (table: Table, access: FilterAccess, where: Ast.Cond, counters: Counters): number => {
+  let n = 0
+  for (const doc of candidates(table, access, counters)) {
+    counters.examined++
+    if (Evaluator.matches(doc, where)) n++
+  }
+  return n
+}

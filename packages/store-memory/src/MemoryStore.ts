@@ -1,0 +1,137 @@
+/**
+ * The embedded default store: tables in process memory behind the `Driver` interface. Everything is
+ * synchronous underneath; the Effect face only turns thrown `StoreError`s into typed failures.
+ */
+import { Effect, type Layer } from "effect"
+import { Evaluator, Store, StoreError } from "@lineage/core"
+import type { Ast, Driver } from "@lineage/core"
+import * as Executor from "./Executor.js"
+import { planCount, planFind, type Plan } from "./Planner.js"
+import { Table } from "./Table.js"
+
+type Doc = Evaluator.Doc
+
+export interface Stats {
+  /** Documents visited by full scans. */
+  readonly scanned: number
+  /** Documents checked with the reference evaluator (after an index or a scan proposed them). */
+  readonly examined: number
+}
+
+export interface MemoryDriver extends Driver.Driver {
+  readonly batch: (ops: ReadonlyArray<Driver.WriteOp>) => Effect.Effect<void, StoreError>
+  /** Work done by queries since creation or the last `resetStats`. */
+  readonly stats: () => Stats
+  readonly resetStats: () => void
+  /** The plan `find` would run, without running it. Throws `StoreError` for an unknown table. */
+  readonly explain: (table: string, spec: Ast.FindSpec) => Plan
+}
+
+/** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
+const nativeOperators: ReadonlyArray<Ast.Operator> = ["eq", "in", "gt", "gte", "lt", "lte", "range", "startsWith", "isNull"]
+
+const attempt = <A>(f: () => A): Effect.Effect<A, StoreError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(f())
+    } catch (e) {
+      // Anything else is a bug in this store and surfaces as a defect.
+      if (e instanceof StoreError) return Effect.fail(e)
+      throw e
+    }
+  })
+
+export const makeDriver = (): MemoryDriver => {
+  const tables = new Map<string, Table>()
+  const counters: Executor.Counters = { scanned: 0, examined: 0 }
+
+  const table = (name: string): Table => {
+    const found = tables.get(name)
+    if (found === undefined) throw StoreError.invalid(`unknown table "${name}": declare it first`)
+    return found
+  }
+
+  const declare = (specs: ReadonlyArray<Driver.TableSpec>): void => {
+    for (const spec of specs) {
+      let found = tables.get(spec.name)
+      if (found === undefined) {
+        found = new Table(spec.name)
+        tables.set(spec.name, found)
+      }
+      found.declare(spec)
+    }
+  }
+
+  // Each write is all-or-none on its own, so a batch only has to undo the writes before the one that failed.
+  const batch = (ops: ReadonlyArray<Driver.WriteOp>): void => {
+    const undo: Array<() => void> = []
+    try {
+      for (const op of ops) {
+        const target = table(op.table)
+        switch (op._tag) {
+          case "Insert": {
+            const inserted = target.insert(op.docs)
+            undo.push(() => target.remove(inserted.map((doc) => doc["id"] as number)))
+            break
+          }
+          case "Update": {
+            const { before, after } = target.update(op.id, op.patch, op.expect)
+            undo.push(() => target.replace(after, before))
+            break
+          }
+          case "Delete": {
+            const removed = target.remove(op.ids)
+            undo.push(() => target.restore(removed))
+            break
+          }
+        }
+      }
+    } catch (e) {
+      for (const step of undo.reverse()) step()
+      throw e
+    }
+  }
+
+  return {
+    name: "memory",
+    capabilities: { transactions: true, shared: false, nativeOperators },
+    declare: (specs) => attempt(() => declare(specs)),
+    reserveIds: (name, count) => attempt(() => table(name).reserveIds(count)),
+    insert: (name, docs) => attempt(() => void table(name).insert(docs)),
+    update: (name, id, patch, expect) => attempt((): Doc => table(name).update(id, patch, expect).after),
+    remove: (name, ids) => attempt(() => table(name).remove(ids).length),
+    get: (name, ids) =>
+      attempt(() => {
+        const docs = table(name).docs
+        return ids.flatMap((id): ReadonlyArray<Doc> => {
+          const doc = docs.get(id)
+          return doc === undefined ? [] : [doc]
+        })
+      }),
+    find: (name, spec) =>
+      attempt(() => {
+        const target = table(name)
+        Evaluator.check(spec.where)
+        return Executor.find(target, planFind(target, spec), spec, counters)
+      }),
+    count: (name, where) =>
+      attempt(() => {
+        const target = table(name)
+        Evaluator.check(where)
+        return Executor.count(target, planCount(target, where).access, where, counters)
+      }),
+    batch: (ops) => attempt(() => batch(ops)),
+    close: () => Effect.sync(() => tables.clear()),
+    stats: () => ({ scanned: counters.scanned, examined: counters.examined }),
+    resetStats: () => {
+      counters.scanned = 0
+      counters.examined = 0
+    },
+    explain: (name, spec) => planFind(table(name), spec)
+  }
+}
+
+export const make = (): Effect.Effect<MemoryDriver> => Effect.sync(makeDriver)
+
+/** The `Store` service on a fresh in-memory driver: the embedded default. */
+export const layer = (): Layer.Layer<Store.Store, StoreError> => Store.layer(make())

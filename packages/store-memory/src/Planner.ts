@@ -1,0 +1,126 @@
+/**
+ * Chooses how a query reads a table. A plan is plain data, so tests and `explain` can inspect it; the
+ * executor interprets it. Plans only choose candidates: the full condition is always re-checked with the
+ * reference evaluator, so a plan can never change an answer, only its cost.
+ */
+import { Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import { equalityValues, rangesFor } from "./Indexes.js"
+import type { Table } from "./Table.js"
+
+/** Candidates from indexes; `estimated` is how many the evaluator will be asked to check. */
+export type IndexAccess =
+  | {
+      readonly _tag: "Lookup"
+      readonly index: "primary" | "hash" | "sorted"
+      readonly path: Ast.Path
+      readonly op: Ast.Operator
+      readonly value: Ast.Json
+      readonly estimated: number
+    }
+  | { readonly _tag: "Intersect"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+  | { readonly _tag: "Union"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+
+/** Candidates for a filter: from indexes, or every document. */
+export type FilterAccess = IndexAccess | { readonly _tag: "Scan"; readonly estimated: number }
+
+/** Where the documents a query checks come from. */
+export type Access =
+  | FilterAccess
+  /** Walks a sorted index in the query's order, stopping once offset + limit documents matched. */
+  | { readonly _tag: "IndexOrder"; readonly path: Ast.Path; readonly direction: Ast.Direction; readonly estimated: number }
+
+export interface Plan {
+  readonly table: string
+  readonly access: Access
+  /** Every document of the table is visited. */
+  readonly fullScan: boolean
+  /** Documents come out of an index already in order, so no sort of all matches is needed. */
+  readonly orderedByIndex: boolean
+}
+
+/** Conjuncts whose candidates are at most this many times the smallest set are intersected with it. */
+const INTERSECT_RATIO = 4
+
+const lookup = (table: Table, cond: Ast.Field, cap: number): IndexAccess | undefined => {
+  const values = equalityValues(cond.op, cond.value)
+  const equality = table.equalityIndex(cond.path)
+  if (values !== undefined && equality !== undefined) {
+    const estimated = values.reduce<number>((n, v) => n + equality.count(v), 0)
+    return { _tag: "Lookup", index: equality.kind, path: cond.path, op: cond.op, value: cond.value, estimated }
+  }
+  const sorted = table.sortedIndex(cond.path)
+  const ranges = sorted === undefined ? undefined : rangesFor(cond.op, cond.value)
+  if (sorted === undefined || ranges === undefined) return undefined
+  // Counting a range walks it, so stop once it is clearly worse than what the caller already has.
+  const estimated = ranges.reduce<number>((n, r) => (n > cap ? n : n + sorted.count(r, cap - n)), 0)
+  return { _tag: "Lookup", index: "sorted", path: cond.path, op: cond.op, value: cond.value, estimated }
+}
+
+/** The cheapest index access covering every document `cond` can match, or undefined when none exists. */
+export const planAccess = (table: Table, cond: Ast.Cond, cap: number): IndexAccess | undefined => {
+  switch (cond._tag) {
+    case "Field":
+      return lookup(table, cond, cap)
+    case "Not":
+      return undefined
+    case "Or": {
+      const parts: Array<IndexAccess> = []
+      let estimated = 0
+      for (const branch of cond.conds) {
+        const part = planAccess(table, branch, cap)
+        // One branch without an index means any document may match.
+        if (part === undefined) return undefined
+        parts.push(part)
+        estimated += part.estimated
+      }
+      return parts.length === 1 ? parts[0] : { _tag: "Union", parts, estimated }
+    }
+    case "And": {
+      const parts: Array<IndexAccess> = []
+      let best = Infinity
+      for (const conjunct of cond.conds) {
+        const part = planAccess(table, conjunct, Math.min(cap, best * INTERSECT_RATIO))
+        if (part === undefined) continue
+        parts.push(part)
+        best = Math.min(best, part.estimated)
+      }
+      if (parts.length === 0) return undefined
+      parts.sort((a, b) => a.estimated - b.estimated)
+      const chosen = parts.filter((p) => p.estimated <= best * INTERSECT_RATIO)
+      return chosen.length === 1 ? chosen[0] : { _tag: "Intersect", parts: chosen, estimated: best }
+    }
+  }
+}
+
+/**
+ * Walking an index in order reads about `wanted * size / candidates` documents when matches are spread
+ * evenly; fetching candidates reads `candidates` and sorts them. Walk when that is no more.
+ */
+const walkIsCheaper = (candidates: number, wanted: number, size: number): boolean =>
+  candidates * candidates >= wanted * size
+
+export const planFind = (table: Table, spec: Ast.FindSpec): Plan => {
+  const size = table.size
+  const first = Evaluator.fullOrder(spec.orderBy)[0]!
+  const wanted = Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
+  const walkable = table.sortedIndex(first.path) !== undefined
+  // Past sqrt(wanted * size) candidates the ordered walk wins anyway, so counting further would be waste.
+  const cap = walkable ? Math.ceil(Math.sqrt(wanted * size)) : size
+  const access: FilterAccess = planAccess(table, spec.where, cap) ?? { _tag: "Scan", estimated: size }
+  if (walkable && walkIsCheaper(access.estimated, wanted, size)) {
+    const estimated = Math.min(size, Math.ceil((wanted * size) / Math.max(1, access.estimated)))
+    return {
+      table: table.name,
+      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
+      fullScan: false,
+      orderedByIndex: true
+    }
+  }
+  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+}
+
+export const planCount = (table: Table, where: Ast.Cond): Plan & { readonly access: FilterAccess } => {
+  const access: FilterAccess = planAccess(table, where, table.size) ?? { _tag: "Scan", estimated: table.size }
+  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+}
