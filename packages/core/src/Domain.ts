@@ -94,7 +94,11 @@ export const RunModel = model({
     initiatedByRunId: F.ref.nullable("Run", "cascade"),
     environmentId: F.ref.nullable("Artifact", "protect"),
     reportId: F.ref.nullable("Artifact", "protect"),
-    cliArgs: F.string.nullable()
+    cliArgs: F.string.nullable(),
+    /** Feature values, by feature name, validated against each feature's dtype (see `Features`). */
+    featureValues: F.json({ default: () => ({}) }),
+    /** Refreshed while the tracking process lives: a started run whose heartbeat stops is stale. */
+    lastHeartbeatAt: F.datetime.nullable({ index: "sorted" })
   },
   unique: [],
   relations: {
@@ -105,6 +109,13 @@ export const RunModel = model({
     report: { kind: "forward", to: "Artifact", field: "reportId" },
     outputArtifacts: { kind: "reverse", to: "Artifact", field: "runId" },
     inputArtifacts: { kind: "link", to: "Artifact", link: "RunInputArtifact", self: "runId", other: "artifactId" },
+    recreatedArtifacts: {
+      kind: "link",
+      to: "Artifact",
+      link: "RunRecreatedArtifact",
+      self: "runId",
+      other: "artifactId"
+    },
     outputCollections: { kind: "reverse", to: "Collection", field: "runId" },
     inputCollections: {
       kind: "link",
@@ -162,15 +173,21 @@ export const ArtifactModel = model({
     version: F.string.nullable(),
     isLatest: F.bool({ index: "hash", default: () => true }),
     runId: F.ref.nullable("Run", "protect"),
-    storage: F.string.nullable()
+    storage: F.string.nullable(),
+    /** `dataset`, `model`, … or `__lineage_run__` for what tracking records about a run (its environment). */
+    kind: F.string.nullable({ index: "hash" }),
+    featureValues: F.json({ default: () => ({}) })
   },
   unique: [
     { name: "artifact_key_version", fields: ["key", "version"] },
-    { name: "artifact_latest_key", fields: ["latestKey"] }
+    { name: "artifact_latest_key", fields: ["latestKey"] },
+    // The same bytes are one artifact: registering them again returns it.
+    { name: "artifact_hash", fields: ["hash"] }
   ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },
     inputOfRuns: { kind: "link", to: "Run", link: "RunInputArtifact", self: "artifactId", other: "runId" },
+    recreatingRuns: { kind: "link", to: "Run", link: "RunRecreatedArtifact", self: "artifactId", other: "runId" },
     collections: {
       kind: "link",
       to: "Collection",
@@ -328,6 +345,16 @@ export class RunInputArtifact extends Schema.Class<RunInputArtifact>("RunInputAr
   schemaFields(RunInputArtifactModel.fields)
 ) {}
 
+export const RunRecreatedArtifactModel = link(
+  "RunRecreatedArtifact",
+  "run_recreated_artifact",
+  { field: "runId", registry: "Run" },
+  { field: "artifactId", registry: "Artifact" }
+)
+export class RunRecreatedArtifact extends Schema.Class<RunRecreatedArtifact>("RunRecreatedArtifact")(
+  schemaFields(RunRecreatedArtifactModel.fields)
+) {}
+
 export const RunInputCollectionModel = link(
   "RunInputCollection",
   "run_input_collection",
@@ -377,6 +404,7 @@ export const models: { readonly [name: string]: Model } = {
   Project: ProjectModel,
   User: UserModel,
   RunInputArtifact: RunInputArtifactModel,
+  RunRecreatedArtifact: RunRecreatedArtifactModel,
   RunInputCollection: RunInputCollectionModel,
   RunULabel: RunULabelModel,
   RunProject: RunProjectModel,

@@ -112,5 +112,8 @@ export const tableSpec = (model: Model): TableSpec => ({
   )
 })
 
+/** The JSON field where registries with features keep their values, by feature name. */
+export const featureValues = "featureValues"
+
 export const trashBranch = -1
 export const mainBranch = 1

@@ -9,7 +9,7 @@
 import * as Ast from "./Ast.js"
 import { modelOf } from "./Domain.js"
 import { InvalidQuery } from "./Errors.js"
-import { F, type FieldDef, type Model } from "./Model.js"
+import { F, type FieldDef, featureValues, type Model } from "./Model.js"
 
 export type Expression = { readonly [key: string]: unknown }
 
@@ -92,7 +92,7 @@ const lookupName = (model: Model, seg: string): string | undefined => {
   return undefined
 }
 
-const available = (model: Model) => [...Object.keys(model.fields), ...Object.keys(model.relations)].join(", ")
+export const available = (model: Model) => [...Object.keys(model.fields), ...Object.keys(model.relations)].join(", ")
 
 // ---------------------------------------------------------------------------------------------------------
 // Values
@@ -198,6 +198,9 @@ const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs:
   const shown = [...prefix, ...segs].join("__")
   if (head === undefined || head === "") return fail(ctx, shown, "a field name")
   const name = lookupName(model, head)
+  // Not a field or relation: on a registry with features, a feature name (checked against the Feature
+  // registry when the query runs).
+  if (name === undefined && Object.hasOwn(model.fields, featureValues)) return resolveKey(ctx, model, prefix, [featureValues, ...segs])
   if (name === undefined) return fail(ctx, [...prefix, head].join("__"), `a field or relation of ${model.name} (${available(model)})`)
   const path = [...prefix, name]
   if (Object.hasOwn(model.relations, name)) {

@@ -14,6 +14,7 @@ import {
   type UniqueViolation
 } from "./Errors.js"
 import { cursorOf } from "./Evaluator.js"
+import { checkQuery } from "./Features.js"
 import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
 import { mainBranch, type Model } from "./Model.js"
 import { normalize, orderKeys, type QueryInput } from "./Query.js"
@@ -83,7 +84,7 @@ export class QuerySet<A extends Base> {
   }
 
   /** The normalised query, with the default branch filter; fails on an invalid query. */
-  get plan(): Effect.Effect<Plan, InvalidQuery> {
+  get plan(): Effect.Effect<Plan, InvalidQuery | StoreError, Store> {
     const model = this.entity.model
     return Effect.suspend(() => {
       const where = normalize(model, this.inputs)
@@ -94,7 +95,8 @@ export class QuerySet<A extends Base> {
         const checked = count(model, name, n)
         if (checked instanceof InvalidQuery) return Effect.fail(checked)
       }
-      return Effect.succeed({ where: withDefaultBranch(model, where), orderBy })
+      // Feature names and values are checked against the Feature registry, still before the query runs.
+      return Effect.as(checkQuery(model, where), { where: withDefaultBranch(model, where), orderBy })
     })
   }
 

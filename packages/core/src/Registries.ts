@@ -2,9 +2,12 @@
  * The registries a user works with, each its record class's operations (`Transform.create`, `Run.filter`,
  * …) and, under the same name, the record type.
  */
+import { Effect } from "effect"
 import * as Domain from "./Domain.js"
+import * as Dtype from "./Dtype.js"
+import { ValidationError } from "./Errors.js"
 import * as Registry from "./Registry.js"
-import { entity } from "./Store.js"
+import { entity, Store } from "./Store.js"
 
 const registry = <S extends Domain.RecordClass>(model: Parameters<typeof entity>[0], schema: S) =>
   Object.assign(Registry.make(entity(model, schema)), { schema })
@@ -13,7 +16,43 @@ export const Transform = registry(Domain.TransformModel, Domain.Transform)
 export type Transform = Domain.Transform
 export const Run = registry(Domain.RunModel, Domain.Run)
 export type Run = Domain.Run
-export const Feature = registry(Domain.FeatureModel, Domain.Feature)
+const features = registry(Domain.FeatureModel, Domain.Feature)
+
+/** A feature's dtype must parse; once created, queries on it are served by an index on every store. */
+const createFeature = (input: Registry.Input) =>
+  Effect.gen(function* () {
+    const dtype = input["dtype"]
+    if (typeof dtype !== "string" || Dtype.parse(dtype) === undefined)
+      return yield* new ValidationError({ registry: "Feature", field: "dtype", value: dtype, expected: Dtype.expectedDtypes })
+    const feature = yield* features.create(input)
+    yield* Store.use((store) => store.indexFeatures([feature.name]))
+    return feature
+  })
+
+export const Feature = {
+  ...features,
+  create: createFeature,
+  getOrCreate: (lookup: Registry.Input, defaults: Registry.Input = {}) =>
+    Effect.gen(function* () {
+      const existing = yield* features.filter({ name: lookup["name"] }).first()
+      if (existing === undefined) {
+        const created = yield* Effect.result(createFeature({ ...lookup, ...defaults }))
+        if (created._tag === "Success") return created.success
+        if (created.failure._tag !== "UniqueViolation") return yield* created.failure
+        return yield* features.get({ name: lookup["name"] })
+      }
+      // lamindb: asking for a feature under another dtype is an error (defaults only apply to a new one).
+      const dtype = lookup["dtype"]
+      if (dtype !== undefined && dtype !== existing.dtype)
+        return yield* new ValidationError({
+          registry: "Feature",
+          field: "dtype",
+          value: dtype,
+          expected: `${existing.dtype}: Feature ${existing.name} already exists with dtype ${existing.dtype}, you passed ${String(dtype)}`
+        })
+      return existing
+    })
+}
 export type Feature = Domain.Feature
 export const Artifact = registry(Domain.ArtifactModel, Domain.Artifact)
 export type Artifact = Domain.Artifact

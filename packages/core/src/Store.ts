@@ -5,10 +5,10 @@
  */
 import { Context, Effect, Exit, Layer, Schema, SchemaIssue } from "effect"
 import * as Ast from "./Ast.js"
-import { models } from "./Domain.js"
+import { FeatureModel, models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
+import { featureValues, latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
@@ -62,6 +62,8 @@ const managed = new Set(["id", "createdAt", "updatedAt", latestKey])
 
 export interface StoreShape {
   readonly driver: Driver
+  /** Declares the indexes that serve queries on these features (idempotent). */
+  readonly indexFeatures: (names: ReadonlyArray<string>) => Effect.Effect<void, StoreError>
   /** Validates, fills defaults, ids, uids and timestamps, and inserts all or none. */
   readonly insert: <A>(
     entity: Entity<A>,
@@ -111,10 +113,32 @@ const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Ef
 const corrupt = (model: Model, doc: Doc, e: unknown) =>
   StoreError.invalid(`stored ${model.name} ${String(doc["uid"])} does not decode: ${String(e)}`)
 
+/**
+ * Every table, with a sorted index per feature on the registries that hold feature values, so a query on
+ * a feature is served by an index on every store.
+ */
+const tableSpecs = (features: Iterable<string>) =>
+  Object.values(models).map((model) => {
+    const spec = tableSpec(model)
+    if (!Object.hasOwn(model.fields, featureValues)) return spec
+    const indexes = [...features].map((name) => ({ path: [featureValues, name], kind: "sorted" as const }))
+    return { ...spec, indexes: [...spec.indexes, ...indexes] }
+  })
+
 /** Lifts a driver into the typed service. Tables are declared once, here. */
 export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
   Effect.gen(function* () {
-    yield* driver.declare(Object.values(models).map(tableSpec))
+    yield* driver.declare(tableSpecs([]))
+    const indexedFeatures = new Set<string>()
+    const indexFeatures = (names: ReadonlyArray<string>) =>
+      Effect.suspend(() => {
+        const fresh = names.filter((n) => !indexedFeatures.has(n))
+        if (fresh.length === 0) return Effect.void
+        for (const n of fresh) indexedFeatures.add(n)
+        return driver.declare(tableSpecs(indexedFeatures))
+      })
+    const existing = yield* driver.find(FeatureModel.table, { where: Ast.always, orderBy: [] })
+    yield* indexFeatures(existing.map((f) => String(f["name"])))
 
     const decodeAll = <A>(entity: Entity<A>, docs: ReadonlyArray<Doc>) =>
       Effect.try({ try: () => docs.map(entity.decode), catch: (e) => corrupt(entity.model, docs[0] ?? {}, e) })
@@ -166,6 +190,7 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
 
     const store: StoreShape = {
       driver,
+      indexFeatures,
       prepare,
       insert: (entity, inputs) =>
         Effect.gen(function* () {

@@ -129,16 +129,28 @@ describe("Q combinators", () => {
   })
   it("plain data can never pass for a Q", () => {
     const forged = JSON.parse('{"node":{"_tag":"or","parts":[]}}') as QueryInput
-    expect(invalid(RunModel, forged).field).toBe("node")
+    expect(invalid(TransformModel, forged).field).toBe("node")
+  })
+})
+
+describe("features", () => {
+  it("on a registry with features, a key that is no field or relation is a feature path", () => {
+    expect(normalize(RunModel, [{ learningRate: 1 }])).toEqual(Ast.field(["featureValues", "learningRate"], "eq", 1))
+    expect(normalize(RunModel, [{ learning_rate__gt: 0.1, transform__key: "k" }])).toEqual(
+      Ast.and([Ast.field(["featureValues", "learning_rate"], "gt", 0.1), Ast.field(["transform", "key"], "eq", "k")])
+    )
+    expect(normalize(RunModel, [{ config: { depth: { gte: 3 } } }])).toEqual(
+      Ast.field(["featureValues", "config", "depth"], "gte", 3)
+    )
   })
 })
 
 describe("InvalidQuery", () => {
   it("unknown fields name the registry and list what is available", () => {
-    const e = invalid(RunModel, { learningRate: 1 })
-    expect(e.registry).toBe("Run")
+    const e = invalid(TransformModel, { learningRate: 1 })
+    expect(e.registry).toBe("Transform")
     expect(e.field).toBe("learningRate")
-    expect(e.expected).toContain("startedAt")
+    expect(e.expected).toContain("sourceCode")
     expect(invalid(RunModel, { transform__nope: 1 }).field).toBe("transform__nope")
     expect(invalid(ArtifactModel, { run__transform__nope: 1 }).registry).toBe("Artifact")
   })

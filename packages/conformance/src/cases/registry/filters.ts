@@ -289,12 +289,16 @@ export const filters: ReadonlyArray<Case> = [
     const spy = counting(s.ctx.driver)
     const t = await open(s.ctx, spy.driver)
     spy.reset()
-    await t.fail(Run.filter({ nope: 1 }).all(), "InvalidQuery")
+    await t.fail(Transform.filter({ nope: 1 }).all(), "InvalidQuery")
     await t.fail(Run.filter({ inputArtifacts__key: 5 }).count(), "InvalidQuery")
     await t.fail(Run.filter({ transform: { key__regex: "[" } }).exists(), "InvalidQuery")
     await t.fail(Run.get({ startedAt: "soon" }), "InvalidQuery")
     await t.fail(Run.get("not-a-uid"), "InvalidQuery")
     await t.fail(Run.filter().limit(-1).all(), "InvalidQuery")
     assert.equal(spy.calls(), 0, "the driver was called for a query that cannot mean anything")
+    // On a registry with features, an unknown key may name a feature: only the Feature registry is read.
+    const feature = await t.fail(Run.filter({ nope: 1 }).all(), "InvalidQuery")
+    assert.equal(feature.field, "nope")
+    assert.equal(spy.callsOn("run"), 0, "the run table was read for a query on a feature that does not exist")
   })
 ]

@@ -77,28 +77,52 @@ export const registryCase = (group: string, name: string, body: (s: Session) => 
 })
 
 /** Wraps a driver so every call is counted: a query refused "before any store is touched" leaves it at 0. */
-export const counting = (driver: Driver.Driver): { readonly driver: Driver.Driver; readonly calls: () => number; readonly reset: () => void } => {
+export const counting = (
+  driver: Driver.Driver
+): {
+  readonly driver: Driver.Driver
+  readonly calls: () => number
+  /** Calls that touched `table` (batches count for every table they write). */
+  readonly callsOn: (table: string) => number
+  readonly reset: () => void
+} => {
   let n = 0
-  const count = <A>(effect: Effect.Effect<A, StoreError>) => Effect.suspend(() => {
+  let tables: Array<string> = []
+  const count = <A>(effect: Effect.Effect<A, StoreError>, ...touched: ReadonlyArray<string>) => Effect.suspend(() => {
     n++
+    tables.push(...touched)
     return effect
   })
   const wrapped: Driver.Driver = {
     name: driver.name,
     capabilities: driver.capabilities,
     declare: (tables) => driver.declare(tables),
-    reserveIds: (table, c) => count(Effect.suspend(() => driver.reserveIds(table, c))),
-    insert: (table, docs) => count(Effect.suspend(() => driver.insert(table, docs))),
+    reserveIds: (table, c) => count(Effect.suspend(() => driver.reserveIds(table, c)), table),
+    insert: (table, docs) => count(Effect.suspend(() => driver.insert(table, docs)), table),
     update: (table, id, patch, expect) =>
-      count(Effect.suspend(() => (expect === undefined ? driver.update(table, id, patch) : driver.update(table, id, patch, expect)))),
-    remove: (table, ids) => count(Effect.suspend(() => driver.remove(table, ids))),
-    get: (table, ids) => count(Effect.suspend(() => driver.get(table, ids))),
-    find: (table, spec) => count(Effect.suspend(() => driver.find(table, spec))),
-    count: (table, where) => count(Effect.suspend(() => driver.count(table, where))),
-    batch: driver.batch === undefined ? undefined : (ops) => count(Effect.suspend(() => driver.batch!(ops))),
+      count(
+        Effect.suspend(() => (expect === undefined ? driver.update(table, id, patch) : driver.update(table, id, patch, expect))),
+        table
+      ),
+    remove: (table, ids) => count(Effect.suspend(() => driver.remove(table, ids)), table),
+    get: (table, ids) => count(Effect.suspend(() => driver.get(table, ids)), table),
+    find: (table, spec) => count(Effect.suspend(() => driver.find(table, spec)), table),
+    count: (table, where) => count(Effect.suspend(() => driver.count(table, where)), table),
+    batch:
+      driver.batch === undefined
+        ? undefined
+        : (ops) => count(Effect.suspend(() => driver.batch!(ops)), ...ops.map((op) => op.table)),
     close: () => Effect.void
   }
-  return { driver: wrapped, calls: () => n, reset: () => void (n = 0) }
+  return {
+    driver: wrapped,
+    calls: () => n,
+    callsOn: (table) => tables.filter((t) => t === table).length,
+    reset: () => {
+      n = 0
+      tables = []
+    }
+  }
 }
 
 export const base62 = /^[0-9A-Za-z]+$/

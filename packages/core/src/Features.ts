@@ -1,0 +1,229 @@
+/**
+ * Feature values on runs and artifacts: lamindb's `features.add / set / get / remove / describe`.
+ *
+ * Values live in the record's `featureValues` (by feature name, encoded for the feature's dtype), which every
+ * store indexes per feature; there is no second copy that could disagree with it. Every write validates all
+ * values first and writes nothing if one fails; concurrent writers to one record never lose each other's
+ * values (compare-and-set, retried).
+ */
+import { Effect, Schedule } from "effect"
+import * as Ast from "./Ast.js"
+import * as Domain from "./Domain.js"
+import * as Dtype from "./Dtype.js"
+import { type InvalidQuery as InvalidQueryT, InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
+import { featureValues, type Model } from "./Model.js"
+import { available } from "./Query.js"
+import { type Entity, entity, Store } from "./Store.js"
+
+export type WithFeatures = Domain.Run | Domain.Artifact
+
+const runEntity = entity(Domain.RunModel, Domain.Run)
+const artifactEntity = entity(Domain.ArtifactModel, Domain.Artifact)
+const featureEntity = entity(Domain.FeatureModel, Domain.Feature)
+
+const entityOf = (record: WithFeatures): Entity<WithFeatures> =>
+  (record instanceof Domain.Artifact ? artifactEntity : runEntity) as Entity<WithFeatures>
+
+const storedValues = (record: WithFeatures): { readonly [name: string]: Ast.Json } =>
+  (record.featureValues ?? {}) as { readonly [name: string]: Ast.Json }
+
+const createHint = (name: string) => `Feature.create({ name: "${name}", dtype: "float" })`
+
+/** The Feature records for `names`, or a ValidationError listing those that do not exist and how to make them. */
+const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const found = yield* store.find(featureEntity, Ast.field(["name"], "in", [...names]))
+    const byName = new Map(found.map((f) => [f.name, f]))
+    const missing = names.filter((n) => !byName.has(n))
+    return { byName, missing, registry }
+  })
+
+/** Validates and encodes `values`: all of them, before anything is written. */
+const encodeValues = (registry: string, values: { readonly [name: string]: unknown }) =>
+  Effect.gen(function* () {
+    // lamindb skips None values.
+    const names = Object.keys(values).filter((n) => values[n] !== null && values[n] !== undefined)
+    const { byName, missing } = yield* featuresNamed(registry, names)
+    if (missing.length > 0)
+      return yield* new ValidationError({
+        registry,
+        field: "features",
+        value: missing,
+        expected: `names of existing features. These keys could not be validated: ${JSON.stringify(missing)}; create each with e.g. ${createHint(missing[0]!)}`
+      })
+    const encoded: Record<string, Ast.Json> = {}
+    const categorical = new Map<string, Set<string>>()
+    for (const name of names) {
+      const feature = byName.get(name)!
+      const dtype = Dtype.parse(feature.dtype)
+      const value = dtype === undefined ? undefined : Dtype.encode(dtype, values[name])
+      if (dtype === undefined || value === undefined)
+        return yield* new ValidationError({
+          registry,
+          field: name,
+          value: values[name],
+          expected: `a value of dtype ${feature.dtype} (feature "${name}")`
+        })
+      encoded[name] = value
+      const cat = dtype._tag === "cat" ? dtype : dtype._tag === "list" && dtype.item._tag === "cat" ? dtype.item : undefined
+      if (cat !== undefined) {
+        const labels = categorical.get(cat.registry) ?? new Set<string>()
+        for (const v of Array.isArray(value) ? value : [value]) labels.add(v as string)
+        categorical.set(cat.registry, labels)
+      }
+    }
+    // Categorical values must name existing records (lamindb: "These values could not be validated").
+    const store = yield* Store
+    for (const [target, labels] of categorical) {
+      const model = Domain.modelOf(target)
+      const field = Dtype.categoricalRegistries[target]!
+      const rows = yield* store.driver.find(model.table, { where: Ast.field([field], "in", [...labels]), orderBy: [] })
+      const known = new Set(rows.map((r) => r[field]))
+      const unknown = [...labels].filter((l) => !known.has(l))
+      if (unknown.length > 0)
+        return yield* new ValidationError({
+          registry,
+          field: "features",
+          value: unknown,
+          expected: `names of existing ${target} records. These values could not be validated: ${JSON.stringify(unknown)}; create them with ${target}.create({ ${field}: "${unknown[0]}" })`
+        })
+    }
+    return encoded
+  })
+
+const retryConflicts = { while: (e: unknown) => e instanceof StoreError && e.reason._tag === "Conflict", schedule: Schedule.spaced("2 millis"), times: 100 }
+
+/** Applies `change` to the stored values by compare-and-set, so concurrent writers never lose updates. */
+const modify = <A extends WithFeatures>(
+  record: A,
+  change: (current: { readonly [name: string]: Ast.Json }) => Effect.Effect<{ readonly [name: string]: Ast.Json }, ValidationError>
+): Effect.Effect<A, ValidationError | UniqueViolation | StoreError, Store> => {
+  const ent = entityOf(record)
+  return Effect.gen(function* () {
+    const store = yield* Store
+    const [fresh] = yield* store.get(ent, [record.id])
+    if (fresh === undefined) return yield* StoreError.notFound(ent.model.table, record.id)
+    const before = storedValues(fresh)
+    const after = yield* change(before)
+    return (yield* store.update(ent, fresh, { [featureValues]: after }, { [featureValues]: before })) as A
+  }).pipe(Effect.retry(retryConflicts))
+}
+
+/**
+ * Adds values. A feature that already holds a different value is refused (lamindb would keep both and
+ * return a set; here one feature has one value, and `set` replaces it); `list[...]` features append.
+ */
+export const add = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
+  Effect.flatMap(encodeValues(entityOf(record).model.name, values), (encoded) =>
+    modify(record, (current) =>
+      Effect.gen(function* () {
+        const next: Record<string, Ast.Json> = { ...current }
+        for (const [name, value] of Object.entries(encoded)) {
+          const old = current[name]
+          if (old === undefined || old === null) next[name] = value
+          else if (Array.isArray(old) && Array.isArray(value))
+            next[name] = [...old, ...value.filter((v) => !old.some((o) => JSON.stringify(o) === JSON.stringify(v)))]
+          else if (JSON.stringify(old) !== JSON.stringify(value))
+            return yield* new ValidationError({
+              registry: entityOf(record).model.name,
+              field: name,
+              value: values[name],
+              expected: `no second value: feature "${name}" already holds ${JSON.stringify(old)} here; use set() to replace it`
+            })
+        }
+        return next
+      })
+    )
+  )
+
+/** Replaces all values with `values`. */
+export const set = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
+  Effect.flatMap(encodeValues(entityOf(record).model.name, values), (encoded) => modify(record, () => Effect.succeed(encoded)))
+
+/** Removes the named features' values (all values without names). */
+export const remove = <A extends WithFeatures>(record: A, names?: string | ReadonlyArray<string>) =>
+  modify(record, (current) => {
+    if (names === undefined) return Effect.succeed({})
+    const drop = new Set(typeof names === "string" ? [names] : names)
+    return Effect.succeed(Object.fromEntries(Object.entries(current).filter(([n]) => !drop.has(n))))
+  })
+
+/** The record's values by feature name, as readers expect them (datetimes as `Date`). */
+export const get = (record: WithFeatures) =>
+  Effect.gen(function* () {
+    const stored = storedValues(record)
+    const { byName } = yield* featuresNamed(entityOf(record).model.name, Object.keys(stored))
+    return Object.fromEntries(
+      Object.entries(stored).map(([name, v]) => {
+        const dtype = Dtype.parse(byName.get(name)?.dtype ?? "object")
+        return [name, dtype === undefined ? v : Dtype.decode(dtype, v)]
+      })
+    ) as { readonly [name: string]: unknown }
+  })
+
+/** lamindb's `describe()`: the record, then one line per feature with its dtype and value. */
+export const describe = (record: WithFeatures) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const stored = storedValues(record)
+    const { byName } = yield* featuresNamed(entityOf(record).model.name, Object.keys(stored))
+    let title = `${entityOf(record).model.name}: ${record.uid.slice(0, 7)}`
+    if (record instanceof Domain.Run) {
+      const [transform] = yield* store.get(entity(Domain.TransformModel, Domain.Transform), [record.transformId])
+      if (transform !== undefined) title += ` (${transform.key})`
+    } else if (record.key !== null) title += ` (${record.key})`
+    const rows = Object.keys(stored)
+      .sort()
+      .map((name) => `  ${name.padEnd(24)} ${(byName.get(name)?.dtype ?? "?").padEnd(16)} ${JSON.stringify(stored[name])}`)
+    return [title, "Features", ...(rows.length === 0 ? ["  (none)"] : rows)].join("\n")
+  })
+
+// ---------------------------------------------------------------------------------------------------------
+// Queries
+
+/** `[featureName, path]` for every condition on a feature of `model` (directly, not through relations). */
+const featurePaths = (model: Model, cond: Ast.Cond): Array<Ast.Field> =>
+  Object.hasOwn(model.fields, featureValues)
+    ? (function collect(c: Ast.Cond): Array<Ast.Field> {
+        switch (c._tag) {
+          case "Field":
+            return c.path[0] === featureValues && c.path.length >= 2 ? [c] : []
+          case "Not":
+            return collect(c.cond)
+          default:
+            return c.conds.flatMap(collect)
+        }
+      })(cond)
+    : []
+
+/**
+ * Checks a query's feature conditions against the Feature registry before the query runs: every named
+ * feature exists, and values compared with a feature's top-level value fit its dtype.
+ */
+export const checkQuery = (model: Model, cond: Ast.Cond): Effect.Effect<void, InvalidQueryT | StoreError, Store> =>
+  Effect.gen(function* () {
+    const fields = featurePaths(model, cond)
+    if (fields.length === 0) return
+    const names = [...new Set(fields.map((f) => f.path[1]!))]
+    const { byName, missing } = yield* featuresNamed(model.name, names)
+    if (missing.length > 0)
+      return yield* new InvalidQuery({
+        registry: model.name,
+        field: missing[0]!,
+        expected: `a field or relation of ${model.name} (${available(model)}), or the name of a feature; no feature is named ${missing.map((m) => `"${m}"`).join(", ")} (create one with ${createHint(missing[0]!)})`
+      })
+    for (const f of fields) {
+      if (f.path.length !== 2 || f.op === "isNull") continue
+      const dtype = Dtype.parse(byName.get(f.path[1]!)!.dtype)
+      const operands = f.op === "in" || f.op === "notIn" || f.op === "range" ? (f.value as ReadonlyArray<Ast.Json>) : [f.value]
+      if (dtype !== undefined && !operands.every((v) => Dtype.fitsOperand(dtype, v)))
+        return yield* new InvalidQuery({
+          registry: model.name,
+          field: f.path[1]!,
+          operator: f.op,
+          value: f.value,
+          expected: `a value that fits the feature's dtype ${Dtype.format(dtype)}`
+        })
+    }
+  })
