@@ -154,5 +154,13 @@ export type LineageError =
   | MultipleObjectsReturned
   | UniqueViolation
   | ProtectedRecord
+  | TrackNotCalled
 
 export { show as showValue }
+
+/** A tracking call out of order: `finish()` before `track()`, a `step` with no current run, … */
+export class TrackNotCalled extends Data.TaggedError("TrackNotCalled")<{ readonly detail: string }> {
+  override get message(): string {
+    return this.detail
+  }
+}

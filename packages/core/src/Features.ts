@@ -39,8 +39,8 @@ const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
     return { byName, missing, registry }
   })
 
-/** Validates and encodes `values`: all of them, before anything is written. */
-const encodeValues = (registry: string, values: { readonly [name: string]: unknown }) =>
+/** Validates and encodes `values`, all of them, before anything is written: what `add` and `set` store. */
+export const validate = (registry: string, values: { readonly [name: string]: unknown }) =>
   Effect.gen(function* () {
     // lamindb skips None values.
     const names = Object.keys(values).filter((n) => values[n] !== null && values[n] !== undefined)
@@ -102,11 +102,11 @@ const modify = <A extends WithFeatures>(
   const ent = entityOf(record)
   return Effect.gen(function* () {
     const store = yield* Store
-    const [fresh] = yield* store.get(ent, [record.id])
-    if (fresh === undefined) return yield* StoreError.notFound(ent.model.table, record.id)
-    const before = storedValues(fresh)
+    const [stored] = yield* store.get(ent, [record.id])
+    if (stored === undefined) return yield* StoreError.notFound(ent.model.table, record.id)
+    const before = storedValues(stored)
     const after = yield* change(before)
-    return (yield* store.update(ent, fresh, { [featureValues]: after }, { [featureValues]: before })) as A
+    return (yield* store.update(ent, stored, { [featureValues]: after }, { [featureValues]: before })) as A
   }).pipe(Effect.retry(retryConflicts))
 }
 
@@ -115,7 +115,7 @@ const modify = <A extends WithFeatures>(
  * return a set; here one feature has one value, and `set` replaces it); `list[...]` features append.
  */
 export const add = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
-  Effect.flatMap(encodeValues(entityOf(record).model.name, values), (encoded) =>
+  Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) =>
     modify(record, (current) =>
       Effect.gen(function* () {
         const next: Record<string, Ast.Json> = { ...current }
@@ -139,7 +139,7 @@ export const add = <A extends WithFeatures>(record: A, values: { readonly [name:
 
 /** Replaces all values with `values`. */
 export const set = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
-  Effect.flatMap(encodeValues(entityOf(record).model.name, values), (encoded) => modify(record, () => Effect.succeed(encoded)))
+  Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) => modify(record, () => Effect.succeed(encoded)))
 
 /** Removes the named features' values (all values without names). */
 export const remove = <A extends WithFeatures>(record: A, names?: string | ReadonlyArray<string>) =>
@@ -149,9 +149,14 @@ export const remove = <A extends WithFeatures>(record: A, names?: string | Reado
     return Effect.succeed(Object.fromEntries(Object.entries(current).filter(([n]) => !drop.has(n))))
   })
 
+/** The record as stored now: another writer may have changed its values since it was read. */
+const fresh = <A extends WithFeatures>(record: A) =>
+  Store.use((store) => Effect.map(store.get(entityOf(record), [record.id]), ([row]) => (row ?? record) as A))
+
 /** The record's values by feature name, as readers expect them (datetimes as `Date`). */
-export const get = (record: WithFeatures) =>
+export const get = (given: WithFeatures) =>
   Effect.gen(function* () {
+    const record = yield* fresh(given)
     const stored = storedValues(record)
     const { byName } = yield* featuresNamed(entityOf(record).model.name, Object.keys(stored))
     return Object.fromEntries(
@@ -163,9 +168,10 @@ export const get = (record: WithFeatures) =>
   })
 
 /** lamindb's `describe()`: the record, then one line per feature with its dtype and value. */
-export const describe = (record: WithFeatures) =>
+export const describe = (given: WithFeatures) =>
   Effect.gen(function* () {
     const store = yield* Store
+    const record = yield* fresh(given)
     const stored = storedValues(record)
     const { byName } = yield* featuresNamed(entityOf(record).model.name, Object.keys(stored))
     let title = `${entityOf(record).model.name}: ${record.uid.slice(0, 7)}`

@@ -57,6 +57,24 @@ export interface FindOptions {
   readonly after?: Ast.Cursor | undefined
 }
 
+/**
+ * Lets callers name a reference by its relation: `{ transform: record }` (or an id) for `{ transformId: id }`,
+ * as in lamindb's `Run(transform)`.
+ */
+const byField = (model: Model, input: { readonly [k: string]: unknown }): { readonly [k: string]: unknown } => {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(input)) {
+    const relation = Object.hasOwn(model.relations, name) ? model.relations[name] : undefined
+    if (relation?.kind !== "forward") {
+      out[name] = value
+      continue
+    }
+    const id = value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
+    out[relation.field] = id
+  }
+  return out
+}
+
 /** Fields the store sets itself. */
 const managed = new Set(["id", "createdAt", "updatedAt", latestKey])
 
@@ -151,7 +169,7 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
         const records = []
         for (const [i, input] of inputs.entries()) {
           const values: Record<string, unknown> = {}
-          for (const [name, value] of Object.entries(input)) {
+          for (const [name, value] of Object.entries(byField(model, input))) {
             if (!Object.hasOwn(model.fields, name) || managed.has(name))
               return yield* new ValidationError({
                 registry: model.name,
@@ -201,6 +219,7 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
       update: (entity, record, patch, expect) =>
         Effect.gen(function* () {
           const { model } = entity
+          patch = byField(model, patch)
           for (const [name, value] of Object.entries(patch)) {
             if (!Object.hasOwn(model.fields, name) || managed.has(name) || name === "uid")
               return yield* new ValidationError({

@@ -135,3 +135,9 @@ export const make = (): Effect.Effect<MemoryDriver> => Effect.sync(makeDriver)
 
 /** The `Store` service on a fresh in-memory driver: the embedded default. */
 export const layer = (): Layer.Layer<Store.Store, StoreError> => Store.layer(make())
+
+/** `memory:` (the only URL of this store), for `Lineage.connect`. */
+export const fromUrl = (url: string): Effect.Effect<MemoryDriver, StoreError> =>
+  /^memory:(\/\/)?$/.test(url)
+    ? make()
+    : Effect.fail(StoreError.invalid(`a memory store URL is "memory:", got "${url}"`))

@@ -3,10 +3,12 @@
  * `Run`, …) on a `Store` built from the driver under test.
  */
 import type { Group } from "../../Case.js"
+import { artifacts } from "./artifacts.js"
 import { constraints } from "./constraints.js"
 import { errors } from "./errors.js"
 import { filters } from "./filters.js"
 import { get } from "./get.js"
+import { lineageCases } from "./lineage.js"
 import { querysets } from "./querysets.js"
 import { records } from "./records.js"
 import { trash } from "./trash.js"
@@ -20,6 +22,8 @@ export const registryGroups = {
   querysets,
   trash,
   versioning,
+  artifacts,
+  lineage: lineageCases,
   domainErrors: errors
 } satisfies { readonly [name: string]: Group }
 

@@ -1,0 +1,174 @@
+/**
+ * Artifacts through the store: the same bytes are one artifact (also under racing writers, which the
+ * `artifact_hash` constraint decides); a run that registers bytes is their producer or recreating run; a run
+ * that loads an artifact is its input, once, and never for what it made; bad input writes nothing.
+ */
+import assert from "node:assert/strict"
+import { createHash } from "node:crypto"
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Artifact, Artifacts, Current, type Domain, Run, type Store, Transform } from "@lineage/core"
+import { Effect } from "effect"
+import type { Case } from "../../Case.js"
+import { registryCase, type Session } from "./support.js"
+
+/** A session whose effects also see a storage root of their own, removed after the case. */
+export interface StorageSession extends Session {
+  readonly storage: string
+  /** File names under the storage root. */
+  readonly stored: () => Promise<ReadonlyArray<string>>
+  /** A scratch directory for source files, outside the storage root. */
+  readonly scratch: string
+}
+
+const provideStorage =
+  (storage: string) =>
+  <A, E>(effect: Effect.Effect<A, E, Store.Store>): Effect.Effect<A, E, Store.Store> =>
+    Effect.provideService(effect, Artifacts.ArtifactStorage, storage)
+
+export const storageCase = (group: string, name: string, body: (s: StorageSession) => Promise<void>): Case =>
+  registryCase(group, name, async (s) => {
+    const dir = await mkdtemp(join(tmpdir(), "lineage-conformance-"))
+    const storage = join(dir, "storage")
+    const scratch = join(dir, "scratch")
+    const within = provideStorage(storage)
+    await mkdir(scratch)
+    try {
+      await body({
+        ...s,
+        run: (effect) => s.run(within(effect)),
+        fail: (effect, tag) => s.fail(within(effect), tag),
+        storage,
+        scratch,
+        stored: async () => (await readdir(storage).catch(() => [])).sort()
+      })
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
+export const newTrackedRun = async (s: Session, key = "script.ts", input: { readonly [k: string]: unknown } = {}) => {
+  const transform = await s.run(Transform.getOrCreate({ key }))
+  return s.run(Run.create({ transformId: transform.id, ...input }))
+}
+
+/** Registers bytes as an output of `run` (or of no run). */
+export const produce = (s: Session, run: Domain.Run | null, bytes: string, key?: string) =>
+  s.run(run === null ? Artifacts.fromBytes(bytes, { key, run: null }) : Current.withRun(run)(Artifacts.fromBytes(bytes, { key })))
+
+/** Loads an artifact as an input of `run`. */
+export const consume = (s: Session, run: Domain.Run, artifact: Domain.Artifact) => s.run(Current.withRun(run)(Artifacts.load(artifact)))
+
+const group = "artifacts"
+const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
+
+const md5 = (bytes: string | Uint8Array) => createHash("md5").update(bytes).digest("base64url").slice(0, 22)
+
+export const artifacts: ReadonlyArray<Case> = [
+  c("a registered file has lamindb's hash, its size and suffix, and its bytes under <root>/<uid><suffix>", async (s) => {
+    const bytes = "gene,count\nTP53,7\n"
+    const source = join(s.scratch, "counts.tar.gz")
+    await writeFile(source, bytes)
+    const a = await s.run(Artifacts.fromPath(source, { key: "counts.tar.gz", run: null }))
+    const doc = await s.persisted("artifact", a.id)
+    assert.equal(doc?.["hash"], md5(bytes))
+    assert.equal(doc?.["size"], Buffer.byteLength(bytes))
+    assert.equal(doc?.["suffix"], ".tar.gz")
+    assert.equal(doc?.["storage"], pathToFileURL(s.storage).href)
+    assert.deepStrictEqual(await s.stored(), [`${a.uid}.tar.gz`])
+    assert.equal(await readFile(join(s.storage, `${a.uid}.tar.gz`), "utf8"), bytes)
+    assert.equal(new TextDecoder().decode(await s.run(Artifacts.load(a))), bytes)
+  }),
+  c("the same bytes registered in a second run are the same artifact, recreated by that run", async (s) => {
+    const first = await newTrackedRun(s)
+    const second = await newTrackedRun(s)
+    const a = await produce(s, first, "same bytes", "a.txt")
+    const again = await produce(s, second, "same bytes", "b.txt")
+    assert.equal(again.id, a.id)
+    assert.equal((await s.persisted("artifact", a.id))?.["runId"], first.id)
+    const links = await s.persistedAll("run_recreated_artifact")
+    assert.deepStrictEqual(links.map((l) => [l["runId"], l["artifactId"]]), [[second.id, a.id]])
+    assert.equal((await s.persistedAll("artifact")).length, 1)
+    await produce(s, second, "same bytes")
+    await produce(s, first, "same bytes")
+    assert.equal((await s.persistedAll("run_recreated_artifact")).length, 1, "recorded once, never for the producer")
+  }),
+  c("an artifact registered in a run is its output; loaded in another run, that run's input", async (s) => {
+    const maker = await newTrackedRun(s, "make.ts")
+    const reader = await newTrackedRun(s, "read.ts")
+    const a = await produce(s, maker, "made here")
+    await consume(s, reader, a)
+    assert.deepStrictEqual((await s.run(Artifacts.outputs(maker))).map((x) => x.id), [a.id])
+    assert.deepStrictEqual((await s.run(Artifacts.inputs(reader))).map((x) => x.id), [a.id])
+    assert.deepStrictEqual((await s.run(Artifacts.consumers(a))).map((r) => r.id), [reader.id])
+    assert.equal((await s.run(Artifacts.producer(a)))?.id, maker.id)
+    const links = await s.persistedAll("run_input_artifact")
+    assert.deepStrictEqual(links.map((l) => [l["runId"], l["artifactId"]]), [[reader.id, a.id]])
+  }),
+  c("an artifact is never input and output of the same run", async (s) => {
+    const maker = await newTrackedRun(s)
+    const remaker = await newTrackedRun(s)
+    const reader = await newTrackedRun(s)
+    const a = await produce(s, maker, "mine")
+    await produce(s, remaker, "mine")
+    await consume(s, maker, a)
+    await s.run(Current.withRun(remaker)(Artifacts.cache(a)))
+    assert.equal((await s.persistedAll("run_input_artifact")).length, 0)
+    await consume(s, reader, a)
+    await produce(s, reader, "mine")
+    assert.deepStrictEqual(
+      (await s.persistedAll("run_recreated_artifact")).map((l) => l["runId"]),
+      [remaker.id],
+      "a run that read the bytes did not recreate them"
+    )
+  }),
+  c("racing registrations of the same bytes end with one artifact and one stored file", async (s) => {
+    const runs = [await newTrackedRun(s), await newTrackedRun(s)]
+    const all = Array.from({ length: 8 }, (_, i) => Current.withRun(runs[i % 2]!)(Artifacts.fromBytes("race", { key: `race-${i}.txt` })))
+    const results = await s.run(Effect.all(all, { concurrency: "unbounded" }))
+    assert.equal(new Set(results.map((a) => a.id)).size, 1)
+    assert.equal((await s.persistedAll("artifact")).length, 1)
+    assert.deepStrictEqual(await s.stored(), [`${results[0]!.uid}.txt`])
+    assert.equal((await s.persistedAll("run_recreated_artifact")).length, 1)
+  }),
+  c("racing and repeated loads in one run record a single input link", async (s) => {
+    const r = await newTrackedRun(s)
+    const a = await produce(s, null, "read often")
+    await s.run(Current.withRun(r)(Effect.all(Array.from({ length: 6 }, () => Artifacts.load(a)), { concurrency: "unbounded" })))
+    await consume(s, r, a)
+    assert.equal((await s.persistedAll("run_input_artifact")).length, 1)
+  }),
+  c("loads without a current run, or with isRunInput: false, record no input", async (s) => {
+    const r = await newTrackedRun(s)
+    const a = await produce(s, null, "untracked")
+    await s.run(Artifacts.load(a))
+    await s.run(Current.withRun(r)(Artifacts.load(a, { isRunInput: false })))
+    assert.equal((await s.persistedAll("run_input_artifact")).length, 0)
+  }),
+  c("a missing path is a ValidationError naming it, and nothing is written", async (s) => {
+    const missing = join(s.scratch, "absent.csv")
+    const e = await s.fail(Artifacts.fromPath(missing), "ValidationError")
+    assert.equal(e.field, "path")
+    assert.equal(e.value, missing)
+    const k = await s.fail(Artifacts.fromBytes("x", { key: "" }), "ValidationError")
+    assert.equal(k.field, "key")
+    assert.equal((await s.persistedAll("artifact")).length, 0)
+    assert.deepStrictEqual(await s.stored(), [])
+  }),
+  c("registering the bytes of a trashed artifact restores it", async (s) => {
+    const a = await produce(s, null, "trash me")
+    await s.run(Artifact.delete(a))
+    const back = await produce(s, null, "trash me")
+    assert.equal(back.id, a.id)
+    assert.equal((await s.persisted("artifact", a.id))?.["branchId"], 1)
+  }),
+  c("new bytes under an existing key are the key's next version", async (s) => {
+    const v1 = await produce(s, null, "first", "model.bin")
+    const v2 = await produce(s, null, "second", "model.bin")
+    assert.equal(v2.uid.slice(0, 16), v1.uid.slice(0, 16))
+    assert.equal((await s.persisted("artifact", v1.id))?.["isLatest"], false)
+    assert.equal((await s.persisted("artifact", v2.id))?.["isLatest"], true)
+  })
+]

@@ -1,0 +1,208 @@
+/**
+ * Runs a plan. Whatever the access path, each candidate document is checked against the whole condition
+ * (and cursor) by the reference evaluator, so answers are exactly `Evaluator.find`'s. Only candidates are
+ * fetched, in MGETs of bounded size; no query reads keys by pattern.
+ */
+import { Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import { type Bound, idOfMember, rangesFor, valueOfMember, walkStart } from "./Encoding.js"
+import type { Access, FilterAccess, IndexAccess } from "./Planner.js"
+import type { StoredTable } from "./Tables.js"
+import type { Namespace } from "./Writes.js"
+
+type Doc = Evaluator.Doc
+
+/** Work done by queries, for tests and diagnostics. */
+export interface Counters {
+  /** Documents read by full scans. */
+  scanned: number
+  /** Documents fetched, whatever the access path. */
+  fetched: number
+  /** Documents checked with the evaluator. */
+  examined: number
+  /** Index entries read. */
+  entries: number
+}
+
+const chunk = 500
+
+/** Documents by id, in the order asked, skipping ids deleted since the index named them. */
+export const fetchDocs = async (ns: Namespace, table: string, ids: ReadonlyArray<number>, counters?: Counters): Promise<Array<Doc>> => {
+  const out: Array<Doc> = []
+  for (let i = 0; i < ids.length; i += chunk) {
+    const keys = ids.slice(i, i + chunk).map((id) => ns.keys.doc(table, id))
+    const raws = await ns.client.mget(...keys)
+    for (const raw of raws) if (raw !== null) out.push(JSON.parse(raw) as Doc)
+  }
+  if (counters !== undefined) counters.fetched += out.length
+  return out
+}
+
+const lookupIds = async (ns: Namespace, table: StoredTable, access: Extract<IndexAccess, { _tag: "Lookup" }>, counters: Counters): Promise<Array<number>> => {
+  const ranges = rangesFor(access.op, access.value) ?? []
+  if (ranges.length === 0) return []
+  const key = ns.keys.index(table.name, access.path)
+  const pipeline = ns.client.pipeline()
+  for (const r of ranges) pipeline.zrangebylex(key, r.min, r.max)
+  const ids = new Set<number>()
+  for (const [err, members] of (await pipeline.exec()) ?? []) {
+    if (err) throw err
+    for (const m of members as Array<string>) ids.add(idOfMember(m))
+    counters.entries += (members as Array<string>).length
+  }
+  return [...ids]
+}
+
+/** Candidate ids of an index access, each once. */
+const candidateIds = async (ns: Namespace, table: StoredTable, access: IndexAccess, counters: Counters): Promise<Array<number>> => {
+  switch (access._tag) {
+    case "Lookup":
+      return lookupIds(ns, table, access, counters)
+    case "Union": {
+      const parts = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, counters)))
+      return [...new Set(parts.flat())]
+    }
+    case "Intersect": {
+      const [first, ...rest] = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, counters)))
+      const others = rest.map((ids) => new Set(ids))
+      return (first ?? []).filter((id) => others.every((s) => s.has(id)))
+    }
+  }
+}
+
+/** Every document of a table, a chunk at a time, through the id index. */
+export async function* scan(ns: Namespace, table: string, counters?: Counters): AsyncGenerator<Doc> {
+  const key = ns.keys.index(table, ["id"])
+  let min: Bound = "-"
+  for (;;) {
+    const members: Array<string> = await ns.client.zrangebylex(key, min, "+", "LIMIT", 0, chunk)
+    if (counters !== undefined) counters.entries += members.length
+    if (members.length === 0) return
+    const docs = await fetchDocs(ns, table, members.map(idOfMember), counters)
+    if (counters !== undefined) counters.scanned += docs.length
+    yield* docs
+    if (members.length < chunk) return
+    min = `(${members[members.length - 1]!}`
+  }
+}
+
+const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
+  Evaluator.matches(doc, spec.where) && (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc))
+
+const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
+  const start = spec.offset ?? 0
+  return docs.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
+}
+
+/**
+ * Reads documents in query order from the index on the first order key, a growing chunk at a time. When
+ * the index order is already the query's whole order (the first key ascending with nothing but `id`
+ * after it, or `id` itself) it stops at offset + limit matches. Otherwise it also reads the rest of the run
+ * of equal first-key values holding the last of them (fetching only that run), and orders the matches by
+ * the remaining keys. Top-k reads about k entries and documents, plus ties.
+ */
+const walk = async (
+  ns: Namespace,
+  table: StoredTable,
+  access: Extract<Access, { _tag: "IndexOrder" }>,
+  spec: Ast.FindSpec,
+  counters: Counters
+): Promise<Array<Doc>> => {
+  const asc = access.direction === "asc"
+  const key = ns.keys.index(table.name, access.path)
+  const order = Evaluator.fullOrder(spec.orderBy)
+  const tail = order[1]
+  const exact =
+    order.length === 1 || (asc && order.length === 2 && tail!.direction === "asc" && tail!.path.length === 1 && tail!.path[0] === "id")
+  const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit
+  const after = spec.after
+  // Documents before the cursor's first key cannot come after the cursor.
+  let bound: Bound =
+    after === undefined ? (asc ? "-" : "+") : walkStart(access.direction, spec.orderBy.length > 0 ? (after.values[0] ?? null) : after.id)
+  const out: Array<Doc> = []
+  let boundary: string | undefined
+  let growth = 1
+  for (;;) {
+    const remaining = wanted - out.length
+    const size = Number.isFinite(remaining) ? Math.min(Math.max(remaining + (exact ? 0 : 1), 1) * growth, 1_000) : chunk
+    let members: Array<string> = asc
+      ? await ns.client.zrangebylex(key, bound, "+", "LIMIT", 0, size)
+      : await ns.client.zrevrangebylex(key, bound, "-", "LIMIT", 0, size)
+    counters.entries += members.length
+    const full = members.length === size
+    let finished = false
+    if (boundary !== undefined) {
+      // Only the rest of the last run is still needed: do not fetch past it.
+      const cut = members.findIndex((m) => valueOfMember(m) !== boundary)
+      if (cut >= 0) {
+        members = members.slice(0, cut)
+        finished = true
+      }
+    }
+    if (members.length === 0) break
+    const docs = new Map((await fetchDocs(ns, table.name, members.map(idOfMember), counters)).map((d) => [d["id"] as number, d]))
+    for (const m of members) {
+      const value = valueOfMember(m)
+      if (boundary !== undefined && value !== boundary) {
+        finished = true
+        break
+      }
+      const doc = docs.get(idOfMember(m))
+      if (doc === undefined) continue
+      counters.examined++
+      if (!accepts(spec, doc)) continue
+      out.push(doc)
+      if (out.length >= wanted) {
+        if (exact) {
+          finished = true
+          break
+        }
+        boundary ??= value
+      }
+    }
+    if (finished || !full) break
+    bound = `(${members[members.length - 1]!}`
+    // Matches are sparser than hoped: read more at a time.
+    if (boundary === undefined) growth = Math.min(growth * 2, 64)
+  }
+  return page(out.sort(Evaluator.compareDocs(spec.orderBy)), spec)
+}
+
+export const find = async (ns: Namespace, table: StoredTable, access: Access, spec: Ast.FindSpec, counters: Counters): Promise<Array<Doc>> => {
+  if (access._tag === "IndexOrder") return walk(ns, table, access, spec, counters)
+  const hits: Array<Doc> = []
+  if (access._tag === "Scan") {
+    for await (const doc of scan(ns, table.name, counters)) {
+      counters.examined++
+      if (accepts(spec, doc)) hits.push(doc)
+    }
+  } else {
+    for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, counters), counters)) {
+      counters.examined++
+      if (accepts(spec, doc)) hits.push(doc)
+    }
+  }
+  return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
+}
+
+/**
+ * Counts matches. An index entry's value is exact (see Encoding), so a lone indexed predicate is counted
+ * from the index alone; anything else is checked document by document.
+ */
+export const count = async (ns: Namespace, table: StoredTable, access: FilterAccess, where: Ast.Cond, tableSize: number, counters: Counters): Promise<number> => {
+  if (where._tag === "And" && where.conds.length === 0) return tableSize
+  if (where._tag === "Field" && access._tag === "Lookup") return access.estimated
+  let n = 0
+  if (access._tag === "Scan") {
+    for await (const doc of scan(ns, table.name, counters)) {
+      counters.examined++
+      if (Evaluator.matches(doc, where)) n++
+    }
+    return n
+  }
+  for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, counters), counters)) {
+    counters.examined++
+    if (Evaluator.matches(doc, where)) n++
+  }
+  return n
+}

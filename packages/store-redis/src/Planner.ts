@@ -1,0 +1,159 @@
+/**
+ * Chooses how a query reads a table, from index sizes Redis reports in one round trip (ZLEXCOUNT per
+ * indexed predicate, ZCARD of the id index). A plan is plain data, so `explain` and tests can inspect it.
+ * Plans only choose candidates: the executor re-checks every candidate with the reference evaluator, so a
+ * plan can change the cost of an answer, never the answer.
+ */
+import { Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import { type LexRange, rangesFor } from "./Encoding.js"
+import { hasIndex, type StoredTable } from "./Tables.js"
+import type { Namespace } from "./Writes.js"
+
+/** Candidates from indexes; `estimated` is how many index entries (and so documents) they propose. */
+export type IndexAccess =
+  | {
+      readonly _tag: "Lookup"
+      readonly path: Ast.Path
+      readonly op: Ast.Operator
+      readonly value: Ast.Json
+      readonly estimated: number
+    }
+  | { readonly _tag: "Intersect"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+  | { readonly _tag: "Union"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+
+/** Candidates for a filter: from indexes, or every document (through the id index). */
+export type FilterAccess = IndexAccess | { readonly _tag: "Scan"; readonly estimated: number }
+
+/** Where the documents a query checks come from. */
+export type Access =
+  | FilterAccess
+  /** Walks an index in the query's order, stopping once offset + limit documents matched. */
+  | { readonly _tag: "IndexOrder"; readonly path: Ast.Path; readonly direction: Ast.Direction; readonly estimated: number }
+
+export interface Plan {
+  readonly table: string
+  readonly access: Access
+  /** Every document of the table is read. */
+  readonly fullScan: boolean
+  /** Documents come out of an index already in order, so only `limit` of them (about) are read. */
+  readonly orderedByIndex: boolean
+}
+
+/** Conjuncts whose candidates are at most this many times the smallest set are intersected with it. */
+const INTERSECT_RATIO = 4
+
+/** An indexed predicate: the ranges it reads. */
+export const lookupRanges = (table: StoredTable, cond: Ast.Field): ReadonlyArray<LexRange> | undefined =>
+  hasIndex(table, cond.path) ? rangesFor(cond.op, cond.value) : undefined
+
+const indexedFields = (table: StoredTable, cond: Ast.Cond, out: Array<Ast.Field>): Array<Ast.Field> => {
+  switch (cond._tag) {
+    case "Field":
+      if (lookupRanges(table, cond) !== undefined) out.push(cond)
+      break
+    case "And":
+    case "Or":
+      for (const c of cond.conds) indexedFields(table, c, out)
+      break
+    case "Not":
+      break
+  }
+  return out
+}
+
+/** Sizes: the table's, and each indexed predicate's (by identity). */
+export interface Sizes {
+  /** The schema version Redis holds now: a newer one than the plan's tables may offer more indexes. */
+  readonly version: string
+  readonly table: number
+  readonly of: ReadonlyMap<Ast.Field, number>
+}
+
+/** One pipelined round trip: the schema version, ZCARD of the id index and ZLEXCOUNT of every range of every indexed predicate. */
+export const measure = async (ns: Namespace, table: StoredTable, where: Ast.Cond): Promise<Sizes> => {
+  const fields = indexedFields(table, where, [])
+  const pipeline = ns.client.pipeline().get(ns.keys.schemaVersion).zcard(ns.keys.index(table.name, ["id"]))
+  const spans: Array<number> = []
+  for (const f of fields) {
+    const ranges = lookupRanges(table, f)!
+    spans.push(ranges.length)
+    for (const r of ranges) pipeline.zlexcount(ns.keys.index(table.name, f.path), r.min, r.max)
+  }
+  const replies = (await pipeline.exec()) ?? []
+  const numbers = replies.map(([err, n]) => {
+    if (err) throw err
+    return n
+  })
+  const of = new Map<Ast.Field, number>()
+  let at = 2
+  fields.forEach((f, i) => {
+    let n = 0
+    for (let k = 0; k < spans[i]!; k++) n += Number(numbers[at++])
+    of.set(f, n)
+  })
+  return { version: (numbers[0] as string | null) ?? "0", table: Number(numbers[1] ?? 0), of }
+}
+
+/** The cheapest index access covering every document `cond` can match, or undefined when none exists. */
+const planAccess = (sizes: Sizes, cond: Ast.Cond): IndexAccess | undefined => {
+  switch (cond._tag) {
+    case "Field": {
+      const estimated = sizes.of.get(cond)
+      return estimated === undefined ? undefined : { _tag: "Lookup", path: cond.path, op: cond.op, value: cond.value, estimated }
+    }
+    case "Not":
+      return undefined
+    case "Or": {
+      if (cond.conds.length === 0) return { _tag: "Union", parts: [], estimated: 0 }
+      const parts: Array<IndexAccess> = []
+      for (const branch of cond.conds) {
+        const part = planAccess(sizes, branch)
+        // One branch without an index means any document may match.
+        if (part === undefined) return undefined
+        parts.push(part)
+      }
+      const estimated = parts.reduce((n, p) => n + p.estimated, 0)
+      return parts.length === 1 ? parts[0] : { _tag: "Union", parts, estimated }
+    }
+    case "And": {
+      const parts = cond.conds.flatMap((c) => {
+        const part = planAccess(sizes, c)
+        return part === undefined ? [] : [part]
+      })
+      if (parts.length === 0) return undefined
+      parts.sort((a, b) => a.estimated - b.estimated)
+      const best = parts[0]!.estimated
+      const chosen = parts.filter((p) => p.estimated <= best * INTERSECT_RATIO)
+      return chosen.length === 1 ? chosen[0] : { _tag: "Intersect", parts: chosen, estimated: best }
+    }
+  }
+}
+
+/**
+ * Walking an index in order reads about `wanted * size / candidates` documents when matches are spread
+ * evenly; fetching candidates reads `candidates` and sorts them. Walk when that is no more.
+ */
+const walkIsCheaper = (candidates: number, wanted: number, size: number): boolean => candidates * candidates >= wanted * size
+
+export const planFind = (table: StoredTable, sizes: Sizes, spec: Ast.FindSpec): Plan => {
+  const size = sizes.table
+  const first = Evaluator.fullOrder(spec.orderBy)[0]!
+  const wanted = Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
+  const access: FilterAccess = planAccess(sizes, spec.where) ?? { _tag: "Scan", estimated: size }
+  if (hasIndex(table, first.path) && walkIsCheaper(access.estimated, wanted, size)) {
+    const estimated = Math.min(size, Math.ceil((wanted * size) / Math.max(1, access.estimated)))
+    return {
+      table: table.name,
+      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
+      fullScan: false,
+      orderedByIndex: true
+    }
+  }
+  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+}
+
+export const planCount = (table: StoredTable, sizes: Sizes, where: Ast.Cond): Plan & { readonly access: FilterAccess } => {
+  const access: FilterAccess = planAccess(sizes, where) ?? { _tag: "Scan", estimated: sizes.table }
+  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+}

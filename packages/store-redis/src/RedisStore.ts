@@ -1,0 +1,225 @@
+/**
+ * The Redis store: the `Driver` on an ioredis client, in one namespace (`{prefix}`) of one Redis database.
+ * See the package README for the key layout and what it means on Redis Cluster.
+ */
+import type { Redis } from "ioredis"
+import { Config, Effect, Layer, Redacted } from "effect"
+import { Evaluator, Store, StoreError } from "@lineage/core"
+import type { Ast, Driver } from "@lineage/core"
+import { Catalog } from "./Catalog.js"
+import {
+  type Connection,
+  defaultPrefix,
+  defaultRetry,
+  failure,
+  open,
+  type RedisStoreOptions,
+  resolve,
+  withRetry
+} from "./Connection.js"
+import { declare } from "./Declare.js"
+import * as Executor from "./Executor.js"
+import { invalidPrefix, keySpace, type KeySpace } from "./Keys.js"
+import { measure, planCount, planFind, type Plan } from "./Planner.js"
+import { type IndexReport, verifyIndexes } from "./Verify.js"
+import { applied, type Namespace, newToken, type Planned, write } from "./Writes.js"
+
+type Doc = Evaluator.Doc
+
+export interface Stats {
+  /** Documents read by full scans. */
+  readonly scanned: number
+  /** Documents fetched by queries, whatever the access path. */
+  readonly fetched: number
+  /** Documents checked with the reference evaluator. */
+  readonly examined: number
+  /** Index entries read by queries. */
+  readonly entries: number
+  /** Writes whose reply was lost with a connection and which were found already applied (not applied twice). */
+  readonly replayedWrites: number
+}
+
+export interface RedisDriver extends Driver.Driver {
+  readonly batch: (ops: ReadonlyArray<Driver.WriteOp>) => Effect.Effect<void, StoreError>
+  /** The namespace: every key is `{prefix}:…`. */
+  readonly prefix: string
+  readonly keys: KeySpace
+  /** The ioredis client (the caller's, from `fromClient`, or the one `make` opened). */
+  readonly client: Redis
+  /** The plan `find` would run (index sizes are read from Redis), without running it. */
+  readonly explain: (table: string, spec: Ast.FindSpec) => Effect.Effect<Plan, StoreError>
+  /** Checks every document against every index and unique constraint; see `IndexReport`. */
+  readonly verifyIndexes: () => Effect.Effect<IndexReport, StoreError>
+  /** Deletes every key of the namespace (SCAN + UNLINK) and returns how many. For tests and teardown. */
+  readonly drop: () => Effect.Effect<number, StoreError>
+  /** Work done by queries since creation or the last `resetStats`. */
+  readonly stats: () => Stats
+  readonly resetStats: () => void
+}
+
+/** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
+export const nativeOperators: ReadonlyArray<Ast.Operator> = ["eq", "in", "gt", "gte", "lt", "lte", "range", "startsWith", "isNull"]
+
+/** How long a write's token is kept: longer than any reconnect-and-resend can take. */
+const defaultTokenTtlMs = 120_000
+
+interface Built {
+  readonly client: Redis
+  readonly prefix: string
+  readonly owned: boolean
+  readonly secret?: Redacted.Redacted<string> | undefined
+  readonly options: RedisStoreOptions
+}
+
+const build = ({ client, prefix, owned, secret, options }: Built): RedisDriver => {
+  const keys = keySpace(prefix)
+  const ns: Namespace = { client, keys, catalog: new Catalog(client, keys), tokenTtlMs: options.writeTokenTtlMs ?? defaultTokenTtlMs, replays: { count: 0 } }
+  const retry = options.retry ?? defaultRetry
+  const counters: Executor.Counters = { scanned: 0, fetched: 0, examined: 0, entries: 0 }
+
+  /** A request that may be retried as is: reads, and writes made idempotent by their token. */
+  const request = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, StoreError> =>
+    withRetry(Effect.tryPromise({ try: f, catch: (e) => failure(what, e, secret) }), retry)
+
+  const writeOps = (what: string, ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<Planned, StoreError> =>
+    Effect.suspend(() => {
+      const token = newToken()
+      let inFlight: Planned | undefined
+      return request(what, async () => {
+        // A previous attempt lost its connection after sending its script: it may have applied.
+        if (inFlight !== undefined && (await applied(ns, token))) return inFlight
+        return write(ns, ops, token, (planned) => (inFlight = planned))
+      })
+    })
+
+  /** Index sizes for `where`; if another handle has declared since, with this handle's tables refreshed. */
+  const measured = async (name: string, where: Ast.Cond) => {
+    let table = await ns.catalog.table(name)
+    Evaluator.check(where)
+    let sizes = await measure(ns, table, where)
+    if (sizes.version !== (await ns.catalog.current()).version) {
+      table = (await ns.catalog.reload()).tables.get(name) ?? table
+      sizes = await measure(ns, table, where)
+    }
+    return { table, sizes }
+  }
+
+  const explainFind = async (name: string, spec: Ast.FindSpec) => {
+    const { table, sizes } = await measured(name, spec.where)
+    return { table, sizes, plan: planFind(table, sizes, spec) }
+  }
+
+  return {
+    name: "redis",
+    capabilities: { transactions: true, shared: true, nativeOperators },
+    prefix,
+    keys,
+    client,
+    declare: (specs) => request("declare", () => declare(ns, specs)),
+    reserveIds: (name, count) =>
+      request("reserveIds", async () => {
+        if (!Number.isSafeInteger(count) || count < 0)
+          throw StoreError.invalid(`cannot reserve ${count} ids on ${name}: expected a non-negative integer`)
+        await ns.catalog.table(name)
+        const last = await client.incrby(keys.seq(name), count)
+        return last - count + 1
+      }),
+    insert: (table, docs) => Effect.asVoid(writeOps("insert", [{ _tag: "Insert", table, docs }])),
+    update: (table, id, patch, expect) =>
+      Effect.map(writeOps("update", [{ _tag: "Update", table, id, patch, expect }]), (p): Doc => p.updated[0]!),
+    remove: (table, ids) => Effect.map(writeOps("remove", [{ _tag: "Delete", table, ids }]), (p) => p.removed),
+    batch: (ops) => Effect.asVoid(writeOps("batch", ops)),
+    get: (name, ids) =>
+      request("get", async () => {
+        await ns.catalog.table(name)
+        return Executor.fetchDocs(ns, name, ids)
+      }),
+    find: (name, spec) =>
+      request("find", async () => {
+        const { table, plan } = await explainFind(name, spec)
+        return Executor.find(ns, table, plan.access, spec, counters)
+      }),
+    count: (name, where) =>
+      request("count", async () => {
+        const { table, sizes } = await measured(name, where)
+        return Executor.count(ns, table, planCount(table, sizes, where).access, where, sizes.table, counters)
+      }),
+    explain: (name, spec) => request("explain", async () => (await explainFind(name, spec)).plan),
+    verifyIndexes: () => request("verifyIndexes", () => verifyIndexes(ns)),
+    drop: () =>
+      request("drop", async () => {
+        let cursor = "0"
+        let removed = 0
+        do {
+          const [next, found] = await client.scan(cursor, "MATCH", keys.all, "COUNT", 1_000)
+          cursor = next
+          if (found.length > 0) removed += await client.unlink(...found)
+        } while (cursor !== "0")
+        await ns.catalog.reload()
+        return removed
+      }),
+    stats: () => ({ ...counters, replayedWrites: ns.replays.count }),
+    resetStats: () => {
+      counters.scanned = 0
+      counters.fetched = 0
+      counters.examined = 0
+      counters.entries = 0
+      ns.replays.count = 0
+    },
+    close: () =>
+      owned
+        ? Effect.promise(async () => {
+            try {
+              await client.quit()
+            } catch {
+              // Already gone: make sure no reconnect keeps the process alive.
+              client.disconnect()
+            }
+          })
+        : Effect.void
+  }
+}
+
+export interface FromClientOptions {
+  readonly prefix?: string | undefined
+  readonly retry?: RedisStoreOptions["retry"]
+  readonly writeTokenTtlMs?: number | undefined
+}
+
+/** A driver on a client the caller owns: `close` leaves it open. */
+export const fromClient = (client: Redis, options: FromClientOptions = {}): Effect.Effect<RedisDriver, StoreError> =>
+  Effect.suspend(() => {
+    const prefix = options.prefix ?? defaultPrefix
+    const why = invalidPrefix(prefix)
+    if (why !== undefined) return Effect.fail(StoreError.invalid(`invalid Redis store prefix: ${why}`))
+    return Effect.succeed(build({ client, prefix, owned: false, options }))
+  })
+
+/** Opens a client from options or a URL; the driver's `close` closes it. */
+export const make = (options: RedisStoreOptions = {}): Effect.Effect<RedisDriver, StoreError> =>
+  Effect.gen(function* () {
+    const { connection, prefix } = yield* resolve(options)
+    const retry = options.retry ?? defaultRetry
+    const client = yield* withRetry(open(connection, options.connectTimeoutMs ?? 2_000, options.connectionName), retry)
+    return build({ client, prefix, owned: true, secret: connection.password, options })
+  })
+
+/** `make({ ...options, url })`. */
+export const fromUrl = (url: string | Redacted.Redacted<string>, options: Omit<RedisStoreOptions, "url"> = {}): Effect.Effect<RedisDriver, StoreError> =>
+  make({ ...options, url })
+
+/** The `Store` service on a Redis driver the layer opens and closes. */
+export const layer = (options: RedisStoreOptions = {}): Layer.Layer<Store.Store, StoreError> => Store.layer(make(options))
+
+/** The `Store` service on a client the caller owns (and closes). */
+export const layerFromClient = (client: Redis, options: FromClientOptions = {}): Layer.Layer<Store.Store, StoreError> =>
+  Store.layer(fromClient(client, options))
+
+/**
+ * The `Store` service from configuration, e.g.
+ * `layerConfig({ url: Config.Redacted("REDIS_URL"), prefix: Config.String("LINEAGE_PREFIX") })`.
+ */
+export const layerConfig = (config: Config.Wrap<RedisStoreOptions>): Layer.Layer<Store.Store, StoreError | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(Config.unwrap(config), layer))
+
+export type { Connection }

@@ -1,0 +1,20 @@
+/**
+ * `@lineage/store-redis`: the lineage store on Redis (ioredis), with secondary indexes kept atomically by Lua
+ * and queries planned over them.
+ */
+export {
+  fromClient,
+  fromUrl,
+  layer,
+  layerConfig,
+  layerFromClient,
+  make,
+  nativeOperators,
+  type FromClientOptions,
+  type RedisDriver,
+  type Stats
+} from "./RedisStore.js"
+export { describe as describeConnection, parseUrl, redactUrl, type Connection, type ParsedUrl, type RedisStoreOptions, type RetryOptions } from "./Connection.js"
+export { keySpace, type KeySpace } from "./Keys.js"
+export type { Access, FilterAccess, IndexAccess, Plan } from "./Planner.js"
+export type { Drift, DriftKind, IndexReport } from "./Verify.js"

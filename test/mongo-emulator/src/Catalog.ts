@@ -1,0 +1,168 @@
+/**
+ * Databases and collections. A collection keeps records in insertion order (a Map keyed by record id, so an
+ * updated document keeps its place, like mongod's natural order) and one key table per unique index.
+ */
+import { UUID, type Document } from "bson"
+import { CommandError } from "./Errors.js"
+import type { StoredDoc } from "./Documents.js"
+import { ID_INDEX, UniqueIndex, type IndexSpec } from "./Indexes.js"
+
+export class Collection {
+  readonly uuid = new UUID()
+  private readonly records = new Map<number, StoredDoc>()
+  private nextRecord = 1
+  private specs: Array<IndexSpec> = [ID_INDEX]
+  private uniques: Array<UniqueIndex>
+
+  constructor(
+    readonly db: string,
+    readonly name: string,
+    readonly options: Document = {}
+  ) {
+    this.uniques = [new UniqueIndex(ID_INDEX, this.ns)]
+  }
+
+  get ns(): string {
+    return `${this.db}.${this.name}`
+  }
+
+  get size(): number {
+    return this.records.size
+  }
+
+  /** Snapshot of [recordId, doc] in natural order. */
+  entries(): Array<[number, StoredDoc]> {
+    return [...this.records.entries()]
+  }
+
+  docs(): Array<StoredDoc> {
+    return [...this.records.values()]
+  }
+
+  get(record: number): StoredDoc | undefined {
+    return this.records.get(record)
+  }
+
+  insert(doc: StoredDoc): number {
+    for (const u of this.uniques) u.check(doc, undefined)
+    const record = this.nextRecord++
+    this.records.set(record, doc)
+    for (const u of this.uniques) u.add(doc, record)
+    return record
+  }
+
+  replace(record: number, doc: StoredDoc): void {
+    const old = this.records.get(record)
+    if (old === undefined) throw CommandError.of("InternalError", "record vanished")
+    for (const u of this.uniques) u.check(doc, record)
+    for (const u of this.uniques) u.remove(old, record)
+    this.records.set(record, doc)
+    for (const u of this.uniques) u.add(doc, record)
+  }
+
+  remove(record: number): void {
+    const old = this.records.get(record)
+    if (old === undefined) return
+    for (const u of this.uniques) u.remove(old, record)
+    this.records.delete(record)
+  }
+
+  indexes(): ReadonlyArray<IndexSpec> {
+    return this.specs
+  }
+
+  /** Adds an index; a unique one is first built over existing documents (E11000 if they collide). */
+  addIndex(spec: IndexSpec): void {
+    if (spec.unique) {
+      const index = new UniqueIndex(spec, this.ns)
+      for (const [record, doc] of this.records) {
+        index.check(doc, record)
+        index.add(doc, record)
+      }
+      this.uniques.push(index)
+    }
+    this.specs.push(spec)
+  }
+
+  dropIndex(name: string): void {
+    this.specs = this.specs.filter((s) => s.name !== name)
+    this.uniques = this.uniques.filter((u) => u.spec.name !== name)
+  }
+}
+
+const INVALID_DB_CHARS = /[/\\. "$\0]/
+
+export const validateDbName = (db: string): void => {
+  if (db.length === 0 || db.length >= 64 || INVALID_DB_CHARS.test(db)) {
+    throw CommandError.of("InvalidNamespace", `Invalid database name: '${db}'`)
+  }
+}
+
+export const validateCollectionName = (db: string, name: string): void => {
+  if (name.length === 0 || name.includes("$") || name.includes("\0") || name.startsWith(".")) {
+    throw CommandError.of("InvalidNamespace", `Invalid namespace specified '${db}.${name}'`)
+  }
+}
+
+export class Catalog {
+  private readonly dbs = new Map<string, Map<string, Collection>>()
+
+  databases(): Array<[string, ReadonlyMap<string, Collection>]> {
+    return [...this.dbs.entries()]
+  }
+
+  collections(db: string): Array<Collection> {
+    return [...(this.dbs.get(db)?.values() ?? [])]
+  }
+
+  get(db: string, name: string): Collection | undefined {
+    return this.dbs.get(db)?.get(name)
+  }
+
+  /** Implicit creation, as inserts, upserts and createIndexes do. */
+  getOrCreate(db: string, name: string): { collection: Collection; created: boolean } {
+    const existing = this.get(db, name)
+    if (existing !== undefined) return { collection: existing, created: false }
+    return { collection: this.create(db, name, {}), created: true }
+  }
+
+  create(db: string, name: string, options: Document): Collection {
+    validateDbName(db)
+    validateCollectionName(db, name)
+    if (this.get(db, name) !== undefined) throw CommandError.of("NamespaceExists", `Collection ${db}.${name} already exists.`)
+    let collections = this.dbs.get(db)
+    if (collections === undefined) {
+      collections = new Map()
+      this.dbs.set(db, collections)
+    }
+    const collection = new Collection(db, name, options)
+    collections.set(name, collection)
+    return collection
+  }
+
+  drop(db: string, name: string): Collection | undefined {
+    const collections = this.dbs.get(db)
+    const collection = collections?.get(name)
+    if (collections === undefined || collection === undefined) return undefined
+    collections.delete(name)
+    if (collections.size === 0) this.dbs.delete(db)
+    return collection
+  }
+
+  /** Re-homes a collection object under a new name (renameCollection). */
+  rename(from: Collection, db: string, name: string): Collection {
+    this.drop(from.db, from.name)
+    const target = this.create(db, name, from.options)
+    for (const spec of from.indexes()) if (spec.name !== "_id_") target.addIndex(spec)
+    for (const doc of from.docs()) target.insert(doc)
+    return target
+  }
+
+  dropDatabase(db: string): void {
+    this.dbs.delete(db)
+  }
+
+  clear(): void {
+    this.dbs.clear()
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Index catalog entries. Only uniqueness is enforced (with `sparse` and `partialFilterExpression`); other
+ * index kinds are recorded and listed but do not change query results (a full scan answers every query).
+ */
+import type { Document } from "bson"
+import { CommandError } from "./Errors.js"
+import { canonical, formatValue, getPath, isPlainObject, type StoredDoc } from "./Documents.js"
+import { compileFilter } from "./Query.js"
+
+export interface IndexSpec {
+  readonly name: string
+  readonly key: Document
+  readonly unique: boolean
+  readonly sparse: boolean
+  readonly partialFilterExpression: Document | undefined
+  /** What listIndexes reports: `{ v: 2, key, name, ...options }`. */
+  readonly description: Document
+}
+
+/** Operators mongod accepts in a partialFilterExpression (7.0). */
+const PARTIAL_OPERATORS = new Set(["$eq", "$exists", "$gt", "$gte", "$lt", "$lte", "$type", "$and", "$or", "$in"])
+
+const validatePartial = (expr: unknown, top: boolean): void => {
+  if (!isPlainObject(expr)) throw CommandError.of("BadValue", "partialFilterExpression must be an object")
+  for (const [key, value] of Object.entries(expr)) {
+    if (key.startsWith("$")) {
+      if (!PARTIAL_OPERATORS.has(key) || !top) {
+        throw new CommandError(67, `Expression not supported in partial index: ${key}`, {}, "CannotCreateIndex")
+      }
+      if (!Array.isArray(value)) throw CommandError.of("BadValue", `${key} must be an array`)
+      for (const sub of value) validatePartial(sub, false)
+    } else if (isPlainObject(value) && Object.keys(value).some((k) => k.startsWith("$"))) {
+      for (const [op, arg] of Object.entries(value)) {
+        if (!PARTIAL_OPERATORS.has(op) || op === "$and" || op === "$or") {
+          throw new CommandError(67, `Expression not supported in partial index: ${key} ${op}`, {}, "CannotCreateIndex")
+        }
+        if (op === "$exists" && arg !== true) {
+          throw new CommandError(67, `Expression not supported in partial index: ${key} $exists: ${String(arg)}`, {}, "CannotCreateIndex")
+        }
+      }
+    }
+  }
+}
+
+export const defaultName = (key: Document): string =>
+  Object.entries(key).map(([field, dir]) => `${field}_${String(dir)}`).join("_")
+
+export const ID_INDEX: IndexSpec = {
+  name: "_id_",
+  key: { _id: 1 },
+  unique: true,
+  sparse: false,
+  partialFilterExpression: undefined,
+  description: { v: 2, key: { _id: 1 }, name: "_id_" }
+}
+
+const KEY_STRINGS = new Set(["text", "2d", "2dsphere", "hashed", "geoHaystack"])
+
+/** Validates a createIndexes entry (view form) and normalises it. */
+export const parseIndexSpec = (raw: unknown): IndexSpec => {
+  if (!isPlainObject(raw)) throw CommandError.of("TypeMismatch", "indexes must be objects")
+  const key: unknown = raw["key"]
+  if (!isPlainObject(key) || Object.keys(key).length === 0) {
+    throw new CommandError(67, "Index keys cannot be an empty field", {}, "CannotCreateIndex")
+  }
+  for (const [field, dir] of Object.entries(key)) {
+    const ok = (typeof dir === "number" && dir !== 0 && Number.isFinite(dir)) || (typeof dir === "string" && KEY_STRINGS.has(dir))
+    if (!ok) throw new CommandError(67, `Values in the index key pattern can only be numbers or strings: ${field}: ${formatValue(dir)}`, {}, "CannotCreateIndex")
+  }
+  const nameValue: unknown = raw["name"]
+  if (nameValue !== undefined && typeof nameValue !== "string") throw CommandError.of("TypeMismatch", "The field 'name' must be a string")
+  const name = nameValue ?? defaultName(key)
+  const unique = raw["unique"] === true
+  const sparse = raw["sparse"] === true
+  const partial: unknown = raw["partialFilterExpression"]
+  if (partial !== undefined) {
+    validatePartial(partial, true)
+    if (sparse) throw CommandError.of("BadValue", "cannot mix \"partialFilterExpression\" and \"sparse\" options")
+  }
+  if (unique && Object.values(key).some((d) => d === "hashed")) {
+    throw CommandError.of("BadValue", "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.")
+  }
+  const description: Document = { v: 2, key, name }
+  for (const [k, v] of Object.entries(raw)) if (k !== "key" && k !== "name" && k !== "v" && k !== "ns") description[k] = v
+  return {
+    name,
+    key,
+    unique,
+    sparse,
+    partialFilterExpression: isPlainObject(partial) ? partial : undefined,
+    description
+  }
+}
+
+const sameOptions = (a: IndexSpec, b: IndexSpec): boolean =>
+  a.unique === b.unique && a.sparse === b.sparse && canonical(a.partialFilterExpression) === canonical(b.partialFilterExpression)
+
+/** `"same"` when an identical index exists; throws mongod's conflict errors; `"new"` otherwise. */
+export const compareWithExisting = (spec: IndexSpec, existing: ReadonlyArray<IndexSpec>): "same" | "new" => {
+  for (const other of existing) {
+    const sameKey = canonical(other.key) === canonical(spec.key)
+    if (other.name === spec.name) {
+      if (sameKey && sameOptions(other, spec)) return "same"
+      if (!sameKey) {
+        throw new CommandError(
+          86,
+          `An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: ${formatValue(spec.description)}, existing index: ${formatValue(other.description)}`,
+          {},
+          "IndexKeySpecsConflict"
+        )
+      }
+      throw new CommandError(85, `An existing index has the same name as the requested index but different options. Requested index: ${formatValue(spec.description)}, existing index: ${formatValue(other.description)}`, {}, "IndexOptionsConflict")
+    }
+    if (sameKey && canonical(other.partialFilterExpression) === canonical(spec.partialFilterExpression)) {
+      throw new CommandError(85, `Index already exists with a different name: ${other.name}`, {}, "IndexOptionsConflict")
+    }
+  }
+  return "new"
+}
+
+/** A unique index's live key table. */
+export class UniqueIndex {
+  private readonly table = new Map<string, number>()
+  private readonly applies: (doc: StoredDoc) => boolean
+
+  constructor(
+    readonly spec: IndexSpec,
+    private readonly ns: string
+  ) {
+    const fields = Object.keys(spec.key)
+    const partial = spec.partialFilterExpression
+    const test = partial === undefined ? undefined : compileFilter(partial)
+    this.applies = (doc) => {
+      if (spec.sparse && fields.every((f) => getPath(doc.view, f) === undefined)) return false
+      return test === undefined ? true : test(doc.view)
+    }
+  }
+
+  private keyOf(doc: StoredDoc): { canonical: string; keyValue: Document } {
+    const keyValue: Document = {}
+    for (const field of Object.keys(this.spec.key)) {
+      const v = getPath(doc.exact, field)
+      keyValue[field] = v === undefined ? null : v
+    }
+    return { canonical: canonical(Object.values(keyValue)), keyValue }
+  }
+
+  /** Throws E11000 if `doc` would collide with a record other than `self`. */
+  check(doc: StoredDoc, self: number | undefined): void {
+    if (!this.applies(doc)) return
+    const { canonical: k, keyValue } = this.keyOf(doc)
+    const holder = this.table.get(k)
+    if (holder !== undefined && holder !== self) {
+      const shown = Object.entries(keyValue).map(([f, v]) => `${f}: ${formatValue(v)}`).join(", ")
+      throw new CommandError(
+        11000,
+        `E11000 duplicate key error collection: ${this.ns} index: ${this.spec.name} dup key: { ${shown} }`,
+        { keyPattern: this.spec.key, keyValue },
+        "DuplicateKey"
+      )
+    }
+  }
+
+  add(doc: StoredDoc, record: number): void {
+    if (this.applies(doc)) this.table.set(this.keyOf(doc).canonical, record)
+  }
+
+  remove(doc: StoredDoc, record: number): void {
+    if (!this.applies(doc)) return
+    const k = this.keyOf(doc).canonical
+    if (this.table.get(k) === record) this.table.delete(k)
+  }
+}

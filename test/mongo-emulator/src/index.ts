@@ -1,0 +1,6 @@
+/**
+ * A MongoDB wire-protocol emulator of a standalone mongod, for tests that use the official driver on
+ * machines without a mongod. Test-only: never published, never built.
+ */
+export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from "./Server.js"
+export { MAX_WIRE_VERSION, SERVER_VERSION } from "./Commands.js"

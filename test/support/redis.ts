@@ -1,0 +1,131 @@
+/**
+ * A Redis server for tests: the one at 127.0.0.1:6379 when it answers, else a private `redis-server` on a
+ * free port (stopped when the process exits), else a failure that says how to get one. Tests isolate
+ * themselves by a unique prefix per run and case, and drop what they made.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { randomBytes } from "node:crypto"
+import { createServer, Socket } from "node:net"
+import { Effect } from "effect"
+import type { Backdoor } from "@lineage/conformance"
+import type { Driver } from "@lineage/core"
+import * as RedisStore from "@lineage/store-redis"
+
+export interface RedisServer {
+  readonly url: string
+  readonly port: number
+  /** Stops the server if this process started it. */
+  readonly stop: () => Promise<void>
+}
+
+const ping = (port: number, timeoutMs = 500): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = new Socket()
+    let reply = ""
+    const done = (ok: boolean) => {
+      socket.destroy()
+      resolve(ok)
+    }
+    socket.setTimeout(timeoutMs, () => done(false))
+    socket.once("error", () => done(false))
+    socket.on("data", (chunk) => {
+      reply += chunk.toString()
+      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"))
+    })
+    socket.connect(port, "127.0.0.1", () => socket.write("PING\r\n"))
+  })
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      const port = typeof address === "object" && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+const start = async (): Promise<RedisServer> => {
+  if (await ping(6379)) return { url: "redis://127.0.0.1:6379", port: 6379, stop: async () => {} }
+  const port = await freePort()
+  let child: ChildProcess
+  try {
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+    await new Promise<void>((resolve, reject) => {
+      child.once("error", reject)
+      child.once("spawn", () => resolve())
+    })
+  } catch (e) {
+    throw new Error(
+      `No Redis server for the tests: nothing answers at 127.0.0.1:6379 and redis-server could not be started (${String(e)}). ` +
+        "install redis-server: apt-get install redis-server (or start one on port 6379)"
+    )
+  }
+  const stop = async () => {
+    if (child.exitCode === null) child.kill("SIGTERM")
+  }
+  process.once("exit", () => void stop())
+  for (let i = 0; i < 100; i++) {
+    if (await ping(port)) return { url: `redis://127.0.0.1:${port}`, port, stop }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  await stop()
+  throw new Error(`redis-server on port ${port} did not answer within 5 s; install redis-server: apt-get install redis-server`)
+}
+
+let shared: Promise<RedisServer> | undefined
+
+/** The server for this test process, found or started once. */
+export const redisServer = (): Promise<RedisServer> => (shared ??= start())
+
+/** Namespaces of this run start with this, so a crashed run's leftovers are recognisable. */
+export const runId = `lineage-test:${process.pid}-${randomBytes(4).toString("hex")}`
+
+let counter = 0
+export const freshPrefix = (label: string): string => `${runId}:${label}:${counter++}`
+
+export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
+
+/** A driver on a fresh namespace whose `close` also deletes the namespace. */
+export const freshDriver = async (label: string, options: RedisStore.RedisStoreOptions = {}): Promise<RedisStore.RedisDriver> => {
+  const server = await redisServer()
+  const driver = await run(RedisStore.make({ url: server.url, prefix: freshPrefix(label), ...options }))
+  return { ...driver, close: () => Effect.andThen(Effect.ignore(driver.drop()), driver.close()) }
+}
+
+/** Another handle onto the same namespace, as a second process would open. */
+export const reopen = async (driver: RedisStore.RedisDriver): Promise<RedisStore.RedisDriver> => {
+  const server = await redisServer()
+  return run(RedisStore.make({ url: server.url, prefix: driver.prefix }))
+}
+
+/** Reads persisted documents through the raw client, not the driver's queries. */
+export const backdoor = (driver: RedisStore.RedisDriver): Backdoor => ({
+  all: async (table) => {
+    const keys = new Set<string>()
+    let cursor = "0"
+    do {
+      const [next, found] = await driver.client.scan(cursor, "MATCH", driver.keys.docPattern(table), "COUNT", 1_000)
+      cursor = next
+      for (const k of found) keys.add(k)
+    } while (cursor !== "0")
+    if (keys.size === 0) return []
+    const raws = await driver.client.mget(...keys)
+    return raws.flatMap((raw): Array<Driver.Doc> => (raw === null ? [] : [JSON.parse(raw) as Driver.Doc]))
+  },
+  get: async (table, id) => {
+    const raw = await driver.client.get(driver.keys.doc(table, id))
+    return raw === null ? undefined : (JSON.parse(raw) as Driver.Doc)
+  }
+})
+
+/**
+ * A raw client for what tests do behind the store's back (CLIENT KILL, …). The root package does not
+ * depend on ioredis itself, so the client comes from a driver on a namespace of its own.
+ */
+export const adminClient = async (): Promise<{ readonly client: RedisStore.RedisDriver["client"]; readonly close: () => Promise<void> }> => {
+  const server = await redisServer()
+  const driver = await run(RedisStore.make({ url: server.url, prefix: freshPrefix("admin"), connectionName: "lineage-test-admin" }))
+  return { client: driver.client, close: () => run(driver.close()) }
+}
