@@ -7,8 +7,8 @@
  */
 import { Effect } from "effect"
 import type { Cond, FindSpec, Json, Operator } from "./Ast.js"
-import { StoreError } from "./Errors.js"
-import type { Doc } from "./Evaluator.js"
+import { showValue, StoreError } from "./Errors.js"
+import { canonical, type Doc, equalJson, read } from "./Evaluator.js"
 
 export type { Doc }
 
@@ -122,3 +122,30 @@ export const fromPromises = (d: PromiseDriver): Driver => ({
 })
 
 export type { Json }
+
+// ---------------------------------------------------------------------------------------------------------
+// Rules every driver applies the same way.
+
+/** The values a document gives a unique constraint's fields. */
+export const uniqueValues = (u: UniqueSpec, doc: Doc): Array<Json> => u.fields.map((f) => read(doc, [f]))
+
+/**
+ * The key a document claims under a unique constraint, or undefined when it is not constrained (SQL
+ * semantics: a null or missing field leaves it free). Canonical JSON keeps 1 and "1" apart.
+ */
+export const uniqueKey = (u: UniqueSpec, doc: Doc): string | undefined => {
+  const values = uniqueValues(u, doc)
+  if (values.includes(null)) return undefined
+  return canonical(values.length === 1 ? values[0]! : values)
+}
+
+/** Compare-and-set: throws `Conflict` unless `current` has every top-level value of `expect` (missing = null). */
+export const checkExpect = (table: string, id: number, current: Doc, expect: Doc | undefined): void => {
+  if (expect === undefined) return
+  for (const field of Object.keys(expect)) {
+    const wanted = expect[field]
+    const actual = read(current, [field])
+    if (wanted !== undefined && !equalJson(actual, wanted))
+      throw StoreError.conflict(table, id, `${field} is ${showValue(actual)}, expected ${showValue(wanted)}`)
+  }
+}

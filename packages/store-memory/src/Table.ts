@@ -2,8 +2,8 @@
  * One table: documents by id, the unique constraints that guard them and the indexes that find them. Writes
  * validate everything before changing anything, so each is all-or-none; failures are thrown as `StoreError`.
  */
-import { Evaluator, StoreError, showValue } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import { HashIndex, SortedIndex, keyOf, primaryIndex, type EqualityIndex } from "./Indexes.js"
 import { UniqueConstraint } from "./Unique.js"
 import { freezeClone, freezeDoc, type HashKey } from "./Values.js"
@@ -117,15 +117,7 @@ export class Table {
   update(id: number, patch: Doc, expect: Doc | undefined): { readonly before: Doc; readonly after: Doc } {
     const before = this.docs.get(id)
     if (before === undefined) throw StoreError.notFound(this.name, id)
-    if (expect !== undefined) {
-      for (const field of Object.keys(expect)) {
-        const wanted = expect[field]
-        const actual = Evaluator.read(before, [field])
-        if (wanted !== undefined && !Evaluator.equalJson(actual, wanted)) {
-          throw StoreError.conflict(this.name, id, `${field} is ${showValue(actual)}, expected ${showValue(wanted)}`)
-        }
-      }
-    }
+    Driver.checkExpect(this.name, id, before, expect)
     const changes = freezeClone(patch) as Doc
     if (changes["id"] !== undefined && changes["id"] !== id) {
       throw StoreError.invalid(`cannot change the id of ${this.name} row ${id}`)

@@ -2,8 +2,8 @@
  * A unique constraint over top-level fields. As in SQL, a document with `null` (or nothing) in any of the
  * fields is not constrained.
  */
-import { Evaluator, StoreError } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator, StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import { hashKey, type HashKey } from "./Values.js"
 
 type Doc = Evaluator.Doc
@@ -29,7 +29,7 @@ export class UniqueConstraint {
   }
 
   values(doc: Doc): Array<Ast.Json> {
-    return this.spec.fields.map((field) => Evaluator.read(doc, [field]))
+    return Driver.uniqueValues(this.spec, doc)
   }
 
   ownerOf(key: HashKey): number | undefined {

@@ -5,11 +5,10 @@
  * and the build makes the declaration start over; writes planned against the old schema are refused by
  * the version bump and re-planned with the new index.
  */
-import { Evaluator, StoreError } from "@lineage/core"
-import type { Driver } from "@lineage/core"
+import { Driver, Evaluator, StoreError } from "@lineage/core"
 import { idOfMember, member } from "./Encoding.js"
 import * as Scripts from "./Scripts.js"
-import { merge, type StoredTable, uniqueField, uniqueValues, validateSpec } from "./Tables.js"
+import { merge, type StoredTable, validateSpec } from "./Tables.js"
 import { execute, type Namespace, newToken, ScriptCall } from "./Writes.js"
 
 type Doc = Evaluator.Doc
@@ -66,13 +65,13 @@ export const declare = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSp
         const key = call.ref(ns.keys.unique(table.name, u.fields))
         const seen = new Set<string>()
         for (const { doc } of docs) {
-          const field = uniqueField(u, doc)
+          const field = Driver.uniqueKey(u, doc)
           if (field === undefined) continue
           // Stored documents that already break the new constraint: it cannot be added.
-          if (seen.has(field)) throw StoreError.uniqueViolation(table.name, u.name, u.fields, uniqueValues(u, doc))
+          if (seen.has(field)) throw StoreError.uniqueViolation(table.name, u.name, u.fields, Driver.uniqueValues(u, doc))
           seen.add(field)
           call.claims.push(key, field, String(doc["id"]))
-          call.claimInfo.push({ table: table.name, unique: u, values: uniqueValues(u, doc) })
+          call.claimInfo.push({ table: table.name, unique: u, values: Driver.uniqueValues(u, doc) })
         }
       }
     }

@@ -87,14 +87,3 @@ export const validateSpec = (spec: Driver.TableSpec): void => {
       throw StoreError.invalid(`an index on ${spec.name} needs a path of strings, got ${JSON.stringify(i.path)}`)
 }
 
-/**
- * The hash field a document claims under a unique constraint, or undefined when it is not constrained
- * (SQL semantics: a null or missing field leaves it free). Canonical JSON keeps 1 and "1" apart.
- */
-export const uniqueField = (u: Driver.UniqueSpec, doc: Doc): string | undefined => {
-  const values = u.fields.map((f) => Evaluator.read(doc, [f]))
-  if (values.includes(null)) return undefined
-  return Evaluator.canonical(values.length === 1 ? values[0]! : values)
-}
-
-export const uniqueValues = (u: Driver.UniqueSpec, doc: Doc): Array<Ast.Json> => u.fields.map((f) => Evaluator.read(doc, [f]))

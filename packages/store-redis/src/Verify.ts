@@ -4,9 +4,9 @@
  * SCAN over their keys, not through the id index, so a document missing from that index is found too.
  * Run it on a quiet namespace: writes made while it runs may show as drift.
  */
-import { Evaluator } from "@lineage/core"
+import { Driver, Evaluator } from "@lineage/core"
 import { idOfMember, member } from "./Encoding.js"
-import { indexesOf, uniqueField } from "./Tables.js"
+import { indexesOf } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
 
 type Doc = Evaluator.Doc
@@ -98,7 +98,7 @@ export const verifyIndexes = async (ns: Namespace): Promise<IndexReport> => {
       const claims = await ns.client.hgetall(ns.keys.unique(table.name, u.fields))
       const seen = new Map<string, number>()
       for (const [id, doc] of docs) {
-        const field = uniqueField(u, doc)
+        const field = Driver.uniqueKey(u, doc)
         if (field === undefined) continue
         const other = seen.get(field)
         if (other !== undefined) drift.push({ table: table.name, kind: "duplicate", structure: u.name, id, detail: `shares ${field} with id ${other}` })

@@ -8,13 +8,13 @@
  */
 import { randomBytes } from "node:crypto"
 import type { Redis } from "ioredis"
-import { Evaluator, StoreError, showValue } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import type { Catalog } from "./Catalog.js"
 import { member } from "./Encoding.js"
 import type { KeySpace } from "./Keys.js"
 import * as Scripts from "./Scripts.js"
-import { indexesOf, type StoredTable, uniqueField, uniqueValues } from "./Tables.js"
+import { indexesOf, type StoredTable } from "./Tables.js"
 
 type Doc = Evaluator.Doc
 
@@ -191,22 +191,22 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
   const claimKey = (table: StoredTable, u: Driver.UniqueSpec, field: string) => `${ns.keys.unique(table.name, u.fields)}\u0000${field}`
   const claimAll = (slot: Slot, doc: Doc) => {
     for (const u of slot.table.unique) {
-      const f = uniqueField(u, doc)
+      const f = Driver.uniqueKey(u, doc)
       if (f !== undefined) owners.set(claimKey(slot.table, u, f), slot.id)
     }
   }
   const releaseAll = (slot: Slot, doc: Doc) => {
     for (const u of slot.table.unique) {
-      const f = uniqueField(u, doc)
+      const f = Driver.uniqueKey(u, doc)
       if (f !== undefined && owners.get(claimKey(slot.table, u, f)) === slot.id) owners.delete(claimKey(slot.table, u, f))
     }
   }
   const checkClaims = (slot: Slot, doc: Doc) => {
     for (const u of slot.table.unique) {
-      const f = uniqueField(u, doc)
+      const f = Driver.uniqueKey(u, doc)
       if (f === undefined) continue
       const owner = owners.get(claimKey(slot.table, u, f))
-      if (owner !== undefined && owner !== slot.id) throw StoreError.uniqueViolation(slot.table.name, u.name, u.fields, uniqueValues(u, doc))
+      if (owner !== undefined && owner !== slot.id) throw StoreError.uniqueViolation(slot.table.name, u.name, u.fields, Driver.uniqueValues(u, doc))
     }
   }
   const slotOf = (table: StoredTable, id: number): Slot => {
@@ -262,14 +262,7 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
         const slot = slotOf(table, op.id)
         const current = slot.after
         if (current === undefined) throw StoreError.notFound(table.name, op.id)
-        if (op.expect !== undefined) {
-          for (const field of Object.keys(op.expect)) {
-            const wanted = op.expect[field]
-            const actual = Evaluator.read(current, [field])
-            if (wanted !== undefined && !Evaluator.equalJson(actual, wanted))
-              throw StoreError.conflict(table.name, op.id, `${field} is ${showValue(actual)}, expected ${showValue(wanted)}`)
-          }
-        }
+        Driver.checkExpect(table.name, op.id, current, op.expect)
         if (op.patch["id"] !== undefined && op.patch["id"] !== op.id)
           throw StoreError.invalid(`cannot change the id of ${table.name} row ${op.id}`)
         const raw = JSON.stringify({ ...current, ...op.patch })
@@ -310,14 +303,14 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
       if (next !== undefined) call.zadds.push(key, next)
     }
     for (const u of table.unique) {
-      const old = before === undefined ? undefined : uniqueField(u, before)
-      const next = after === undefined ? undefined : uniqueField(u, after)
+      const old = before === undefined ? undefined : Driver.uniqueKey(u, before)
+      const next = after === undefined ? undefined : Driver.uniqueKey(u, after)
       if (old === next) continue
       const key = call.ref(ns.keys.unique(table.name, u.fields))
       if (old !== undefined) call.releases.push(key, old, String(id))
       if (next !== undefined) {
         call.claims.push(key, next, String(id))
-        call.claimInfo.push({ table: table.name, unique: u, values: uniqueValues(u, after!) })
+        call.claimInfo.push({ table: table.name, unique: u, values: Driver.uniqueValues(u, after!) })
       }
     }
     if (slot.afterRaw === null) call.dels.push(call.ref(slot.key))

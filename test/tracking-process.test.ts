@@ -1,0 +1,102 @@
+/**
+ * A tracked process that ends badly still leaves a truthful run, on a store several processes share
+ * (Redis): SIGTERM marks it aborted, an uncaught exception errored, and SIGKILL leaves it to be found stale.
+ */
+import { spawn } from "node:child_process"
+import { once } from "node:events"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { Lineage, StoreError } from "@lineage/core"
+import * as RedisStore from "@lineage/store-redis"
+import { Effect } from "effect"
+import { freshPrefix, redisServer } from "./support/redis.js"
+
+const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
+let url: string
+let ln: Lineage.Client
+
+beforeAll(async () => {
+  const server = await redisServer()
+  url = `${server.url}?prefix=${encodeURIComponent(freshPrefix("tracking"))}`
+  ln = await Lineage.connect(url)
+})
+afterAll(async () => {
+  await ln.close()
+  const driver = await Effect.runPromise(RedisStore.fromUrl(url))
+  await Effect.runPromise(Effect.andThen(driver.drop(), driver.close()))
+})
+
+/** Starts the tracked process and resolves with it once it printed its run's uid. */
+const startTracked = async (mode: "wait" | "throw") => {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
+    env: { ...process.env, LINEAGE_STORE: url, MODE: mode },
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  let out = ""
+  let err = ""
+  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
+  const uid = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+      const match = /run ([0-9A-Za-z]{16})/.exec(out)
+      if (match !== null) resolve(match[1]!)
+    })
+    child.once("exit", (code) => reject(new Error(`tracked process exited (${code}) before tracking: ${err}`)))
+  })
+  return { child, uid, stderr: () => err }
+}
+
+describe("tracked processes on a shared store", () => {
+  it("SIGTERM: the run is aborted, then the process ends as SIGTERM would end it", async () => {
+    const { child, uid } = await startTracked("wait")
+    expect((await ln.Run.get(uid)).status).toBe("started")
+    child.kill("SIGTERM")
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null]
+    expect(code).toBeNull()
+    expect(signal).toBe("SIGTERM")
+    const run = await ln.Run.get(uid)
+    expect(run.status).toBe("aborted")
+    expect(run.finishedAt).toBeInstanceOf(Date)
+  })
+
+  it("an uncaught exception: the run is errored and the process exits with code 1", async () => {
+    const { child, uid, stderr } = await startTracked("throw")
+    const [code] = (await once(child, "exit")) as [number | null]
+    expect(code).toBe(1)
+    expect(stderr()).toContain("the job failed")
+    const run = await ln.Run.get(uid)
+    expect(run.status).toBe("errored")
+    expect(run.finishedAt).toBeInstanceOf(Date)
+  })
+
+  it("SIGKILL: nothing can mark the run, and it is found as stale once its heartbeat stops", async () => {
+    const { child, uid } = await startTracked("wait")
+    await new Promise((resolve) => setTimeout(resolve, 350))
+    expect((await ln.Run.stale({ olderThanMs: 300 }).all()).map((r) => r.uid)).not.toContain(uid)
+    child.kill("SIGKILL")
+    await once(child, "exit")
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    const run = await ln.Run.get(uid)
+    expect(run.status).toBe("started")
+    expect((await ln.Run.stale({ olderThanMs: 300 }).all()).map((r) => r.uid)).toContain(uid)
+  })
+
+  it("a child process started from a tracked run is initiated by it", async () => {
+    const parent = await ln.track({ transform: { key: "parent.ts", kind: "script" } })
+    const { child, uid } = await startTracked("wait")
+    child.kill("SIGTERM")
+    await once(child, "exit")
+    expect((await ln.Run.get(uid)).initiatedByRunId).toBe(parent.id)
+    await ln.finish()
+  })
+})
+
+describe("connecting by URL", () => {
+  it("an unknown scheme says which URLs work; a password never appears in the error", async () => {
+    const error = await Lineage.connect("postgres://ada:hunter2@db/lab").catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(StoreError)
+    expect((error as StoreError).message).toContain("redis://")
+    expect((error as StoreError).message).not.toContain("hunter2")
+  })
+
+})
