@@ -33,6 +33,42 @@ export interface TableSpec {
   readonly indexes: ReadonlyArray<IndexSpec>
 }
 
+/**
+ * How a store answers a query, for its `explain` (plain data, so tests and users can read it). Indexes propose
+ * candidates; the reference evaluator checks every candidate.
+ */
+export type IndexAccess =
+  | {
+      readonly _tag: "Lookup"
+      /** Which kind of index, where a store has several. */
+      readonly index?: "primary" | "hash" | "sorted" | undefined
+      readonly path: ReadonlyArray<string>
+      readonly op: Operator
+      readonly value: Json
+      /** How many candidates it proposes. */
+      readonly estimated: number
+    }
+  | { readonly _tag: "Intersect"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+  | { readonly _tag: "Union"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
+
+/** Candidates for a filter: from indexes, or every document. */
+export type FilterAccess = IndexAccess | { readonly _tag: "Scan"; readonly estimated: number }
+
+/** Where the documents a query checks come from. */
+export type Access =
+  | FilterAccess
+  /** Walks an index in the query's order, stopping once offset + limit documents matched. */
+  | { readonly _tag: "IndexOrder"; readonly path: ReadonlyArray<string>; readonly direction: "asc" | "desc"; readonly estimated: number }
+
+export interface Plan {
+  readonly table: string
+  readonly access: Access
+  /** Every document of the table is visited. */
+  readonly fullScan: boolean
+  /** Documents come out of an index already in order, so only about offset + limit of them are read. */
+  readonly orderedByIndex: boolean
+}
+
 /** What a driver can do natively. Core and the conformance suite read it; nothing is assumed. */
 export interface Capabilities {
   /** `batch` applies several writes atomically. */

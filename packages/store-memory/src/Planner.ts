@@ -4,40 +4,14 @@
  * reference evaluator, so a plan can never change an answer, only its cost.
  */
 import { Evaluator } from "@lineage/core"
-import type { Ast } from "@lineage/core"
+import type { Ast, Driver } from "@lineage/core"
 import { equalityValues, rangesFor } from "./Indexes.js"
 import type { Table } from "./Table.js"
 
-/** Candidates from indexes; `estimated` is how many the evaluator will be asked to check. */
-export type IndexAccess =
-  | {
-      readonly _tag: "Lookup"
-      readonly index: "primary" | "hash" | "sorted"
-      readonly path: Ast.Path
-      readonly op: Ast.Operator
-      readonly value: Ast.Json
-      readonly estimated: number
-    }
-  | { readonly _tag: "Intersect"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
-  | { readonly _tag: "Union"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
-
-/** Candidates for a filter: from indexes, or every document. */
-export type FilterAccess = IndexAccess | { readonly _tag: "Scan"; readonly estimated: number }
-
-/** Where the documents a query checks come from. */
-export type Access =
-  | FilterAccess
-  /** Walks a sorted index in the query's order, stopping once offset + limit documents matched. */
-  | { readonly _tag: "IndexOrder"; readonly path: Ast.Path; readonly direction: Ast.Direction; readonly estimated: number }
-
-export interface Plan {
-  readonly table: string
-  readonly access: Access
-  /** Every document of the table is visited. */
-  readonly fullScan: boolean
-  /** Documents come out of an index already in order, so no sort of all matches is needed. */
-  readonly orderedByIndex: boolean
-}
+export type Access = Driver.Access
+export type FilterAccess = Driver.FilterAccess
+export type IndexAccess = Driver.IndexAccess
+export type Plan = Driver.Plan
 
 /** Conjuncts whose candidates are at most this many times the smallest set are intersected with it. */
 const INTERSECT_RATIO = 4
