@@ -48,6 +48,8 @@ export const TransformModel = model({
   },
   unique: [
     { name: "transform_key_version", fields: ["key", "version"] },
+    // lamindb's unique (key, hash): one transform per source of a key, so racing trackers share it.
+    { name: "transform_key_hash", fields: ["key", "hash"] },
     { name: "transform_latest_key", fields: ["latestKey"] }
   ],
   relations: {

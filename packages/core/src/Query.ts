@@ -316,7 +316,11 @@ export const orderKeys = (model: Model, keys: ReadonlyArray<string>): ReadonlyAr
       if (typeof raw !== "string") return fail(ctx, String(raw), "a field name, optionally prefixed by '-'")
       const direction: Ast.Direction = raw.startsWith("-") ? "desc" : "asc"
       const segs = (direction === "desc" ? raw.slice(1) : raw).split("__")
-      const name = lookupName(model, segs[0] ?? "")
+      const found = lookupName(model, segs[0] ?? "")
+      // On a registry with features, an unknown name orders by that feature's value.
+      if (found === undefined && Object.hasOwn(model.fields, featureValues) && segs[0] !== "")
+        segs.unshift(featureValues)
+      const name = found ?? (segs[0] === featureValues ? featureValues : undefined)
       if (name === undefined || !Object.hasOwn(model.fields, name))
         return fail(ctx, raw, `a field of ${model.name} to order by (${Object.keys(model.fields).join(", ")})`)
       if (segs.length > 1 && model.fields[name]!.kind !== "json")

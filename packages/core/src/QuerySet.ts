@@ -96,7 +96,9 @@ export class QuerySet<A extends Base> {
         if (checked instanceof InvalidQuery) return Effect.fail(checked)
       }
       // Feature names and values are checked against the Feature registry, still before the query runs.
-      return Effect.as(checkQuery(model, where), { where: withDefaultBranch(model, where), orderBy })
+      // Ordering by a feature names it too: each order key is checked like an `isNull` condition on it.
+      const named = Ast.and([where, ...orderBy.map((k) => Ast.field(k.path, "isNull", true))])
+      return Effect.as(checkQuery(model, named), { where: withDefaultBranch(model, where), orderBy })
     })
   }
 

@@ -8,7 +8,7 @@ import * as Ast from "./Ast.js"
 import { FeatureModel, models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { featureValues, latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
+import { featureValues, type FieldDef, latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
@@ -24,29 +24,202 @@ export interface Entity<A> {
 
 const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 
+// ---------------------------------------------------------------------------------------------------------
+// Fast paths. Each handles only values it is sure the field's Schema accepts, producing exactly what the
+// Schema would (the same references, fields in declaration order); anything else, and every error, goes
+// through the Schema itself, so results and messages are the Schema's.
+
+/** The `Schema.makeClassTrusted` of effect 4.1 (runtime export, marked internal): an instance without re-parsing. */
+const makeClassTrusted = (Schema as unknown as { readonly makeClassTrusted?: (self: unknown, fields: object) => unknown })
+  .makeClassTrusted
+
+const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+/** Plain JSON as `Schema.Json` accepts it (conservatively: anything unusual takes the Schema's path). */
+const isJson = (v: unknown, depth: number): boolean => {
+  if (v === null) return true
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return true
+    case "number":
+      return Number.isFinite(v)
+    case "object": {
+      if (depth > 64) return false
+      if (Array.isArray(v)) {
+        if (Object.getPrototypeOf(v) !== Array.prototype) return false
+        for (let i = 0; i < v.length; i++) if (!(i in v) || !isJson(v[i], depth + 1)) return false
+        return true
+      }
+      if (Object.getPrototypeOf(v) !== Object.prototype) return false
+      for (const key in v) {
+        if (!Object.hasOwn(v, key)) return false
+        if (!isJson((v as Record<string, unknown>)[key], depth + 1)) return false
+      }
+      return Object.getOwnPropertySymbols(v).length === 0
+    }
+    default:
+      return false
+  }
+}
+
+/** Checks for a field's type-side value (records), by kind. */
+const typeCheck = (def: FieldDef): ((v: unknown) => boolean) => {
+  const base = ((): ((v: unknown) => boolean) => {
+    switch (def.kind) {
+      case "int":
+      case "ref":
+        return (v) => typeof v === "number" && Number.isSafeInteger(v)
+      case "float":
+        return (v) => typeof v === "number" && Number.isFinite(v)
+      case "string":
+        return (v) => typeof v === "string"
+      case "bool":
+        return (v) => typeof v === "boolean"
+      case "datetime":
+        return (v) => v instanceof Date && !Number.isNaN(v.getTime())
+      case "json":
+        return (v) => isJson(v, 0)
+      case "enum": {
+        const values = new Set(def.values ?? [])
+        return (v) => typeof v === "string" && values.has(v)
+      }
+    }
+  })()
+  return def.nullable ? (v) => v === null || base(v) : base
+}
+
+/** The field schemas the fast paths understand: what `F` builds for each kind. */
+const knownSchema = (def: FieldDef): boolean => {
+  const inner = ((): Schema.Top | undefined => {
+    switch (def.kind) {
+      case "int":
+      case "ref":
+        return Schema.Int
+      case "float":
+        return Schema.Finite
+      case "string":
+        return Schema.String
+      case "bool":
+        return Schema.Boolean
+      case "datetime":
+        return Schema.Date
+      case "json":
+        return Schema.Json
+      case "enum":
+        return undefined
+    }
+  })()
+  const schema = def.schema as Schema.Top & { readonly members?: ReadonlyArray<Schema.Top>; readonly literals?: ReadonlyArray<unknown> }
+  if (def.kind === "enum") {
+    const values = def.values ?? []
+    return !def.nullable && schema.literals !== undefined && schema.literals.length === values.length && values.every((v, i) => schema.literals![i] === v)
+  }
+  if (!def.nullable) return schema === inner
+  return schema.members?.length === 2 && schema.members[0] === Schema.Null && schema.members[1] === inner
+}
+
+interface FastCodec {
+  readonly decode: (doc: Doc) => unknown
+  readonly validate: (values: unknown) => unknown
+  readonly encode: (record: unknown) => Doc | undefined
+}
+
+/** Fast codecs for `schema`, or undefined when its fields are not exactly the model's `F` fields. */
+const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
+  if (makeClassTrusted === undefined || typeof schema !== "function") return undefined
+  const schemaFields = (schema as { readonly fields?: { readonly [k: string]: unknown } }).fields
+  const names = Object.keys(model.fields)
+  if (schemaFields === undefined || Object.keys(schemaFields).length !== names.length) return undefined
+  const defs = names.map((n) => model.fields[n]!)
+  if (!names.every((n, i) => schemaFields[n] === defs[i]!.schema && knownSchema(defs[i]!))) return undefined
+  const checks = defs.map(typeCheck)
+  const kinds = defs.map((d) => d.kind)
+  const nullable = defs.map((d) => d.nullable)
+  const count = names.length
+  const isPlain = (v: unknown): v is Record<string, unknown> =>
+    v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype
+  return {
+    validate: (values) => {
+      if (!isPlain(values)) return undefined
+      const fields: Record<string, unknown> = {}
+      for (let i = 0; i < count; i++) {
+        const name = names[i]!
+        const v = values[name]
+        if (!checks[i]!(v)) return undefined
+        fields[name] = v
+      }
+      return makeClassTrusted(schema, fields)
+    },
+    decode: (doc) => {
+      if (!isPlain(doc)) return undefined
+      const fields: Record<string, unknown> = {}
+      for (let i = 0; i < count; i++) {
+        const name = names[i]!
+        let v: unknown = doc[name]
+        if (kinds[i] === "datetime") {
+          if (typeof v === "string" && isoPattern.test(v)) {
+            const date = new Date(v)
+            if (Number.isNaN(date.getTime())) return undefined
+            v = date
+          } else if (!(v === null && nullable[i])) return undefined
+        } else if (!checks[i]!(v)) return undefined
+        fields[name] = v
+      }
+      return makeClassTrusted(schema, fields)
+    },
+    encode: (record) => {
+      if (!(record instanceof (schema as new (...args: ReadonlyArray<never>) => unknown))) return undefined
+      const doc: Record<string, unknown> = {}
+      for (let i = 0; i < count; i++) {
+        const name = names[i]!
+        const v = (record as Record<string, unknown>)[name]
+        if (!checks[i]!(v)) return undefined
+        if (kinds[i] === "datetime" && v !== null) {
+          const iso = (v as Date).toISOString()
+          // Years outside 0000-9999 are written with a sign: leave those to the Schema.
+          if (iso.length !== 24) return undefined
+          doc[name] = iso
+        } else doc[name] = v
+      }
+      return doc as Doc
+    }
+  }
+}
+
+
 export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
   const json = Schema.toCodecJson(schema)
   const decodeJson = Schema.decodeUnknownSync(json)
   const encodeJson = Schema.encodeUnknownSync(json)
   const decodeType = Schema.decodeUnknownExit(schema)
+  const fast = fastCodec(model, schema)
+  const validateSlow = (values: unknown): S["Type"] | ValidationError => {
+    const exit = decodeType(values)
+    if (Exit.isSuccess(exit)) return exit.value
+    const cause = exit.cause
+    const error = cause.reasons.find((r) => r._tag === "Fail")
+    const issue = error?._tag === "Fail" ? formatter((error.error as Schema.SchemaError).issue).issues[0] : undefined
+    const field = String(issue?.path?.[0] ?? "(record)")
+    return new ValidationError({
+      registry: model.name,
+      field,
+      value: (values as Record<string, unknown>)[field],
+      expected: issue?.message.replace(/^Expected /, "") ?? "a valid record"
+    })
+  }
+  if (fast === undefined)
+    return {
+      model,
+      decode: (doc) => decodeJson(doc),
+      encode: (record) => withLatestKey(model, encodeJson(record) as Doc),
+      validate: validateSlow
+    }
   return {
     model,
-    decode: (doc) => decodeJson(doc),
-    encode: (record) => withLatestKey(model, encodeJson(record) as Doc),
-    validate: (values) => {
-      const exit = decodeType(values)
-      if (Exit.isSuccess(exit)) return exit.value
-      const cause = exit.cause
-      const error = cause.reasons.find((r) => r._tag === "Fail")
-      const issue = error?._tag === "Fail" ? formatter((error.error as Schema.SchemaError).issue).issues[0] : undefined
-      const field = String(issue?.path?.[0] ?? "(record)")
-      return new ValidationError({
-        registry: model.name,
-        field,
-        value: (values as Record<string, unknown>)[field],
-        expected: issue?.message.replace(/^Expected /, "") ?? "a valid record"
-      })
-    }
+    decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
+    encode: (record) => withLatestKey(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
+    validate: (values) => (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values)
   }
 }
 

@@ -65,12 +65,18 @@ export const defaultHeartbeatMs = (): number => {
 // Transforms
 
 /**
- * The transform for `spec`: the same key and source reuse the latest version; a changed source (or a new
- * version tag) makes the next version of the family, moving `isLatest`.
+ * The transform for `spec`: a version with the same key and source is reused; otherwise the first version
+ * of a new key, or the next version of the key's family (moving `isLatest`). Racing callers (parallel steps,
+ * several processes) end on one record: the store's unique (key, hash) and (key, version) make the losers
+ * look again.
  */
-export const transformFor = (spec: TransformSpec) =>
-  Effect.gen(function* () {
-    const hash = spec.sourceCode === undefined ? undefined : hashSource(spec.sourceCode)
+export const transformFor = (spec: TransformSpec) => {
+  const hash = spec.sourceCode === undefined ? undefined : hashSource(spec.sourceCode)
+  const attempt = Effect.gen(function* () {
+    if (hash !== undefined) {
+      const same = yield* Transform.filter({ key: spec.key, hash }).orderBy("-isLatest", "-createdAt").first()
+      if (same !== undefined && (spec.version === undefined || same.version === spec.version)) return same
+    }
     if (spec.version !== undefined) {
       const existing = yield* Transform.filter({ key: spec.key, version: spec.version }).first()
       if (existing !== undefined) {
@@ -83,10 +89,10 @@ export const transformFor = (spec: TransformSpec) =>
           })
         return existing
       }
-    } else {
+    } else if (hash === undefined) {
+      // No source to compare: lamindb reuses the latest version that records none either.
       const latest = yield* Transform.filter({ key: spec.key, isLatest: true }).first()
-      // lamindb reuses the latest version when its source is unchanged (or when neither records a source).
-      if (latest !== undefined && (latest.hash === (hash ?? null) || (hash === undefined && latest.hash === null))) return latest
+      if (latest !== undefined && latest.hash === null) return latest
     }
     return yield* Transform.create({
       key: spec.key,
@@ -97,6 +103,8 @@ export const transformFor = (spec: TransformSpec) =>
       hash: hash ?? null
     })
   })
+  return Effect.retry(attempt, { while: (e) => e._tag === "UniqueViolation", times: 5 })
+}
 
 const scriptSpec = (path: string | undefined) =>
   Effect.gen(function* () {

@@ -219,8 +219,12 @@ describe("orderKeys", () => {
     ])
   })
   it("refuses unknown fields, relations and paths into plain fields", () => {
-    for (const bad of ["nope", "transform", "transform__key", "name__x", "params____a", "-"]) {
+    for (const bad of ["transform", "transform__key", "name__x", "params____a", "-"]) {
       expect(orderKeys(RunModel, [bad])).toBeInstanceOf(InvalidQuery)
     }
+    expect(orderKeys(TransformModel, ["nope"])).toBeInstanceOf(InvalidQuery)
+  })
+  it("on a registry with features, an unknown name orders by that feature (checked when the query runs)", () => {
+    expect(orderKeys(RunModel, ["-learning_rate"])).toEqual([{ path: ["featureValues", "learning_rate"], direction: "desc" }])
   })
 })

@@ -6,11 +6,13 @@ import type { Group } from "../../Case.js"
 import { artifacts } from "./artifacts.js"
 import { constraints } from "./constraints.js"
 import { errors } from "./errors.js"
+import { features } from "./features.js"
 import { filters } from "./filters.js"
 import { get } from "./get.js"
 import { lineageCases } from "./lineage.js"
 import { querysets } from "./querysets.js"
 import { records } from "./records.js"
+import { tracking } from "./tracking.js"
 import { trash } from "./trash.js"
 import { versioning } from "./versioning.js"
 
@@ -22,8 +24,10 @@ export const registryGroups = {
   querysets,
   trash,
   versioning,
+  features,
   artifacts,
   lineage: lineageCases,
+  tracking,
   domainErrors: errors
 } satisfies { readonly [name: string]: Group }
 

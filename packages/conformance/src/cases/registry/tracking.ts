@@ -1,0 +1,103 @@
+/**
+ * Tracking through the domain, on the store under test: a tracked run's lifecycle as persisted, function
+ * runs linked to the run that called them, and stale runs found by their heartbeat.
+ */
+import assert from "node:assert/strict"
+import { Artifact, Artifacts, Current, type Domain, Feature, Run, Tracking, Transform } from "@lineage/core"
+import { Effect } from "effect"
+import type { Case } from "../../Case.js"
+import { storageCase, type StorageSession } from "./artifacts.js"
+
+const group = "tracking"
+const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
+
+/** Tracking keeps a global run; every case leaves it as it found it, and touches no process signals. */
+const tracked = async <A>(s: StorageSession, body: () => Promise<A>): Promise<A> => {
+  try {
+    return await body()
+  } finally {
+    if (Current.context.run !== undefined) await s.run(Tracking.finish())
+  }
+}
+
+export const tracking: ReadonlyArray<Case> = [
+  c("track() then finish(): a started run with params, features and environment, then completed", (s) =>
+    tracked(s, async () => {
+      await s.run(Feature.create({ name: "lr", dtype: "float" }))
+      const run = await s.run(
+        Tracking.track({
+          transform: { key: "Cell Ranger", version: "7.2.0", kind: "pipeline" },
+          params: { batch: 32, password: "hunter2" },
+          features: { lr: 0.01 },
+          handleProcess: false
+        })
+      )
+      const stored = await s.persisted("run", run.id)
+      assert.equal(stored?.["status"], "started")
+      assert.deepStrictEqual(stored?.["params"], { batch: 32, password: "***REDACTED***" })
+      assert.deepStrictEqual(stored?.["featureValues"], { lr: 0.01 })
+      const environment = await s.run(Artifact.get(run.environmentId!))
+      assert.equal(environment.kind, "__lineage_run__")
+      const finished = await s.run(Tracking.finish())
+      assert.equal(finished.status, "completed")
+      assert.equal((await s.persisted("run", run.id))?.["status"], "completed")
+      assert.ok(finished.finishedAt !== null && finished.finishedAt >= finished.startedAt)
+      const again = await s.run(Tracking.track({ transform: { key: "Cell Ranger", version: "7.2.0" }, handleProcess: false }))
+      assert.equal(again.transformId, run.transformId, "the same key and version reuse the transform")
+    })
+  ),
+  c("steps are runs of function transforms initiated by the caller; a failing step is errored", (s) =>
+    tracked(s, async () => {
+      const parent = await s.run(Tracking.track({ transform: { key: "pipeline" }, handleProcess: false }))
+      const ok = Tracking.step((x: { readonly n: number }) => Effect.succeed(x.n + 1), { key: "inc" })
+      const bad = Tracking.step((_: string) => Effect.fail("nope" as const), { key: "bad" })
+      assert.deepStrictEqual(await s.run(Effect.all([ok({ n: 1 }), ok({ n: 2 })], { concurrency: 2 })), [2, 3])
+      assert.equal(await s.run(Effect.flip(bad("x"))), "nope")
+      const children = await s.run(Run.filter({ initiatedByRun: parent }).orderBy("id").all())
+      assert.deepStrictEqual(
+        children.map((r) => r.status),
+        ["completed", "completed", "errored"]
+      )
+      assert.deepStrictEqual(
+        children.map((r) => r.params),
+        [{ n: 1 }, { n: 2 }, { arg0: "x" }]
+      )
+      const inc = await s.run(Transform.get({ key: "pipeline/inc" }))
+      assert.equal(inc.kind, "function")
+      assert.equal(await s.run(Run.filter({ transform: inc }).count()), 2)
+    })
+  ),
+  c("outputs registered inside a step belong to the step's run, inputs loaded there too", (s) =>
+    tracked(s, async () => {
+      await s.run(Tracking.track({ transform: { key: "pipeline" }, handleProcess: false }))
+      const make = Tracking.step(() => Artifacts.fromBytes("raw bytes", { key: "raw.txt" }), { key: "make" })
+      const raw = await s.run(make())
+      const use = Tracking.step(
+        (a: Domain.Artifact) => Effect.flatMap(Current.currentRun, (run) => Effect.as(Artifacts.load(a), run!.id)),
+        { key: "use" }
+      )
+      const consumer = await s.run(use(raw))
+      const producer = await s.run(Run.get(raw.runId!))
+      assert.notEqual(producer.id, consumer)
+      assert.equal((await s.run(Transform.get(producer.transformId))).key, "pipeline/make")
+      assert.deepStrictEqual(
+        (await s.run(Artifact.filter({ inputOfRuns: consumer }).all())).map((a) => a.id),
+        [raw.id]
+      )
+    })
+  ),
+  c("runs whose heartbeat stopped are stale; running and finished ones are not", (s) =>
+    tracked(s, async () => {
+      const t = await s.run(Transform.create({ key: "job" }))
+      const old = new Date(Date.now() - 120_000)
+      const dead = await s.run(Run.create({ transform: t, status: "started", lastHeartbeatAt: old }))
+      await s.run(Run.create({ transform: t, status: "completed", lastHeartbeatAt: old }))
+      await s.run(Run.create({ transform: t, status: "started", lastHeartbeatAt: new Date() }))
+      const stale = await s.run(Tracking.stale({ olderThanMs: 60_000 }).all())
+      assert.deepStrictEqual(
+        stale.map((r) => r.id),
+        [dead.id]
+      )
+    })
+  )
+]
