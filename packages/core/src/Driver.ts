@@ -69,6 +69,36 @@ export interface Plan {
   readonly orderedByIndex: boolean
 }
 
+/** How many documents a find must produce: offset + limit, at most the table. */
+export const wanted = (spec: FindSpec, size: number): number =>
+  Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
+
+/**
+ * The plan for a find, given the best way to get its candidates: walk the index of the first order key when
+ * that reads fewer documents. Walking reads about `wanted * size / candidates` documents when matches are
+ * spread evenly; fetching the candidates reads `candidates` and sorts them.
+ */
+export const planOrdered = (
+  table: string,
+  spec: FindSpec,
+  access: FilterAccess,
+  size: number,
+  walkable: boolean
+): Plan => {
+  const first = spec.orderBy[0] ?? { path: ["id"], direction: "asc" as const }
+  const want = wanted(spec, size)
+  if (walkable && access.estimated * access.estimated >= want * size) {
+    const estimated = Math.min(size, Math.ceil((want * size) / Math.max(1, access.estimated)))
+    return {
+      table,
+      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
+      fullScan: false,
+      orderedByIndex: true
+    }
+  }
+  return { table, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+}
+
 /** What a driver can do natively. Core and the conformance suite read it; nothing is assumed. */
 export interface Capabilities {
   /** `batch` applies several writes atomically. */

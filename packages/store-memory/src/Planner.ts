@@ -3,8 +3,8 @@
  * executor interprets it. Plans only choose candidates: the full condition is always re-checked with the
  * reference evaluator, so a plan can never change an answer, only its cost.
  */
-import { Evaluator } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import { equalityValues, rangesFor } from "./Indexes.js"
 import type { Table } from "./Table.js"
 
@@ -67,31 +67,14 @@ export const planAccess = (table: Table, cond: Ast.Cond, cap: number): IndexAcce
   }
 }
 
-/**
- * Walking an index in order reads about `wanted * size / candidates` documents when matches are spread
- * evenly; fetching candidates reads `candidates` and sorts them. Walk when that is no more.
- */
-const walkIsCheaper = (candidates: number, wanted: number, size: number): boolean =>
-  candidates * candidates >= wanted * size
-
 export const planFind = (table: Table, spec: Ast.FindSpec): Plan => {
   const size = table.size
-  const first = Evaluator.fullOrder(spec.orderBy)[0]!
-  const wanted = Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
-  const walkable = table.sortedIndex(first.path) !== undefined
+  const orderBy = Evaluator.fullOrder(spec.orderBy)
+  const walkable = table.sortedIndex(orderBy[0]!.path) !== undefined
   // Past sqrt(wanted * size) candidates the ordered walk wins anyway, so counting further would be waste.
-  const cap = walkable ? Math.ceil(Math.sqrt(wanted * size)) : size
+  const cap = walkable ? Math.ceil(Math.sqrt(Driver.wanted(spec, size) * size)) : size
   const access: FilterAccess = planAccess(table, spec.where, cap) ?? { _tag: "Scan", estimated: size }
-  if (walkable && walkIsCheaper(access.estimated, wanted, size)) {
-    const estimated = Math.min(size, Math.ceil((wanted * size) / Math.max(1, access.estimated)))
-    return {
-      table: table.name,
-      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
-      fullScan: false,
-      orderedByIndex: true
-    }
-  }
-  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+  return Driver.planOrdered(table.name, { ...spec, orderBy }, access, size, walkable)
 }
 
 export const planCount = (table: Table, where: Ast.Cond): Plan & { readonly access: FilterAccess } => {

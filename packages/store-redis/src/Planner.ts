@@ -4,8 +4,8 @@
  * Plans only choose candidates: the executor re-checks every candidate with the reference evaluator, so a
  * plan can change the cost of an answer, never the answer.
  */
-import { Evaluator } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import { type LexRange, rangesFor } from "./Encoding.js"
 import { hasIndex, type StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
@@ -105,27 +105,10 @@ const planAccess = (sizes: Sizes, cond: Ast.Cond): IndexAccess | undefined => {
   }
 }
 
-/**
- * Walking an index in order reads about `wanted * size / candidates` documents when matches are spread
- * evenly; fetching candidates reads `candidates` and sorts them. Walk when that is no more.
- */
-const walkIsCheaper = (candidates: number, wanted: number, size: number): boolean => candidates * candidates >= wanted * size
-
 export const planFind = (table: StoredTable, sizes: Sizes, spec: Ast.FindSpec): Plan => {
-  const size = sizes.table
-  const first = Evaluator.fullOrder(spec.orderBy)[0]!
-  const wanted = Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
-  const access: FilterAccess = planAccess(sizes, spec.where) ?? { _tag: "Scan", estimated: size }
-  if (hasIndex(table, first.path) && walkIsCheaper(access.estimated, wanted, size)) {
-    const estimated = Math.min(size, Math.ceil((wanted * size) / Math.max(1, access.estimated)))
-    return {
-      table: table.name,
-      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
-      fullScan: false,
-      orderedByIndex: true
-    }
-  }
-  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
+  const access: FilterAccess = planAccess(sizes, spec.where) ?? { _tag: "Scan", estimated: sizes.table }
+  const orderBy = Evaluator.fullOrder(spec.orderBy)
+  return Driver.planOrdered(table.name, { ...spec, orderBy }, access, sizes.table, hasIndex(table, orderBy[0]!.path))
 }
 
 export const planCount = (table: StoredTable, sizes: Sizes, where: Ast.Cond): Plan & { readonly access: FilterAccess } => {
