@@ -36,15 +36,34 @@ const git = (cwd: string): Environment["git"] => {
   try {
     const run = (args: ReadonlyArray<string>) =>
       execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 2_000 }).trim()
-    return { commit: run(["rev-parse", "HEAD"]), dirty: run(["status", "--porcelain", "--untracked-files=no"]) !== "" }
+    // One process instead of two: porcelain v2 with --branch names the commit in a header line.
+    const lines = run(["status", "--porcelain=v2", "--branch", "--untracked-files=no"]).split("\n")
+    const commit = lines.find((l) => l.startsWith("# branch.oid "))?.slice("# branch.oid ".length)
+    // No commit yet (`(initial)`): `rev-parse HEAD` would fail, so there is no git record.
+    if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return null
+    return { commit, dirty: lines.some((l) => l !== "" && !l.startsWith("#")) }
   } catch {
     return null
   }
 }
 
-/** The environment of a script at `entry` (a file or directory); the current directory when unknown. */
+const captured = new Map<string, Environment>()
+
+/**
+ * The environment of a script at `entry` (a file or directory; the current directory when unknown). It is
+ * read once per process and directory: asking git and reading manifests costs tens of milliseconds, and
+ * what a process runs on does not change while it runs.
+ */
 export const capture = (entry: string | undefined): Environment => {
   const from = entry === undefined ? process.cwd() : existsSync(entry) ? dirname(resolve(entry)) : process.cwd()
+  const known = captured.get(from)
+  if (known !== undefined) return known
+  const environment = read(from)
+  captured.set(from, environment)
+  return environment
+}
+
+const read = (from: string): Environment => {
   const root = nearestPackage(from)
   const manifest = root === undefined ? undefined : readJson(join(root, "package.json"))
   const declared = {
