@@ -1,0 +1,132 @@
+/**
+ * The memory store at growing sizes: batch insert, resident memory per run, and the issue's queries, each
+ * beside two baselines over the same documents in the same process: the reference evaluator scanning them
+ * (a store without indexes) and mingo (what a user would pick instead).
+ */
+import { Evaluator, Q, Run, Store } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import * as MemoryStore from "@lineage/store-memory"
+import { Effect } from "effect"
+import { Query } from "mingo"
+import { heapUsed, log, median, medianOf, newBench, quick, runner } from "./common.js"
+import { load, runsPerTransform, t0 } from "./data.js"
+
+export interface QueryFigure {
+  readonly name: string
+  /** Rows returned. */
+  readonly rows: number
+  readonly lineageMs: number
+  readonly scanMs: number
+  readonly mingoMs: number
+}
+
+export interface MemoryFigures {
+  readonly total: number
+  readonly insertPerSec: number
+  readonly bytesPerRun: number
+  readonly queries: ReadonlyArray<QueryFigure>
+}
+
+type Doc = Evaluator.Doc
+
+interface Case {
+  readonly name: string
+  readonly lineage: () => Promise<ReadonlyArray<unknown>>
+  readonly spec: Ast.FindSpec
+  readonly mingo: { readonly criteria: Record<string, unknown>; readonly sort?: Record<string, 1 | -1>; readonly limit?: number }
+}
+
+const field = (path: ReadonlyArray<string>, op: Ast.Operator, value: Ast.Json): Ast.Cond => ({ _tag: "Field", path, op, value })
+/** What the query set adds: trashed runs are hidden. */
+const live = (cond: Ast.Cond): Ast.Cond => ({ _tag: "And", conds: [cond, field(["branchId"], "eq", 1)] })
+
+/** The issue's query cases over a loaded store; all selective ones return ≤ 100 rows. */
+export const cases = (
+  run: <A, E>(e: Effect.Effect<A, E, Store.Store>) => Promise<A>,
+  total: number,
+  transformId: number,
+  uidPrefix: string
+): ReadonlyArray<Case> => {
+  const batchValue = Math.floor(total / 2 / 50) // 50 runs hold it
+  const lo = 0.5
+  const hi = 0.51
+  return [
+    {
+      name: `equality: transform (${runsPerTransform} runs)`,
+      lineage: () => run(Run.filter({ transformId }).all()),
+      spec: { where: live(field(["transformId"], "eq", transformId)), orderBy: [] },
+      mingo: { criteria: { transformId, branchId: 1 } }
+    },
+    {
+      name: "equality: rare feature value (50 runs)",
+      lineage: () => run(Run.filter({ featureValues__batch: batchValue }).all()),
+      spec: { where: live(field(["featureValues", "batch"], "eq", batchValue)), orderBy: [] },
+      mingo: { criteria: { "featureValues.batch": batchValue, branchId: 1 } }
+    },
+    {
+      name: "uid prefix (1 run)",
+      lineage: () => run(Run.filter({ uid__startswith: uidPrefix }).all()),
+      spec: { where: field(["uid"], "startsWith", uidPrefix), orderBy: [] },
+      mingo: { criteria: { uid: { $regex: `^${uidPrefix}` } } }
+    },
+    {
+      name: "feature range: score in [0.5, 0.51] (1%)",
+      lineage: () => run(Run.filter({ featureValues__score__range: [lo, hi] }).all()),
+      spec: { where: live(field(["featureValues", "score"], "range", [lo, hi])), orderBy: [] },
+      mingo: { criteria: { "featureValues.score": { $gte: lo, $lte: hi }, branchId: 1 } }
+    },
+    {
+      name: "top 10 by -startedAt, errored",
+      lineage: () => run(Run.filter(Q.and({ status: "errored" })).orderBy("-startedAt").limit(10).all()),
+      spec: { where: live(field(["status"], "eq", "errored")), orderBy: [{ path: ["startedAt"], direction: "desc" }], limit: 10 },
+      mingo: { criteria: { status: "errored", branchId: 1 }, sort: { startedAt: -1, id: 1 }, limit: 10 }
+    }
+  ]
+}
+
+export const t0Iso = new Date(t0).toISOString()
+
+/** Loads `total` runs into a fresh memory store and measures everything at that size. */
+export const measure = async (total: number, options: { readonly baselines: boolean }): Promise<MemoryFigures> => {
+  const before = heapUsed()
+  const driver = MemoryStore.makeDriver()
+  const store = await Effect.runPromise(Store.make(driver))
+  const run = runner(store)
+  const loaded = await load(run, total)
+  const bytesPerRun = (heapUsed() - before) / total
+  const insertPerSec = total / (loaded.insertMs / 1000)
+  log(`  memory ${total.toLocaleString("en")}: insert ${Math.round(insertPerSec).toLocaleString("en")} runs/s, ${Math.round(bytesPerRun)} B/run`)
+
+  const some = (await run(Run.filter({ transformId: loaded.transformIds[7]! }).limit(1).all()))[0]!
+  const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8))
+  const bench = newBench()
+  for (const c of list) bench.add(c.name, c.lineage)
+  await bench.run()
+
+  let docs: ReadonlyArray<Doc> = []
+  if (options.baselines) docs = await Effect.runPromise(driver.find("run", { where: { _tag: "And", conds: [] }, orderBy: [] }))
+  const queries: Array<QueryFigure> = []
+  for (const c of list) {
+    const rows = (await c.lineage()).length
+    let scanMs = Number.NaN
+    let mingoMs = Number.NaN
+    if (options.baselines) {
+      const times = quick ? 3 : total >= 1_000_000 ? 5 : 9
+      const scanRows = Evaluator.find(docs, c.spec).length
+      const query = new Query(c.mingo.criteria)
+      const mingoRun = () => {
+        let cursor = query.find(docs as Array<Record<string, unknown>>)
+        if (c.mingo.sort !== undefined) cursor = cursor.sort(c.mingo.sort)
+        if (c.mingo.limit !== undefined) cursor = cursor.limit(c.mingo.limit)
+        return cursor.all()
+      }
+      const mingoRows = mingoRun().length
+      if (scanRows !== rows || mingoRows !== rows) throw new Error(`${c.name}: lineage ${rows} rows, scan ${scanRows}, mingo ${mingoRows}`)
+      scanMs = await medianOf(times, () => Evaluator.find(docs, c.spec))
+      mingoMs = await medianOf(times, mingoRun)
+    }
+    queries.push({ name: c.name, rows, lineageMs: median(bench, c.name), scanMs, mingoMs })
+  }
+  await Effect.runPromise(driver.close())
+  return { total, insertPerSec, bytesPerRun, queries }
+}

@@ -1,0 +1,180 @@
+/** Targets of issue #6, the console table, bench/results/latest.md and bench/results/scaling.svg. */
+import { mkdirSync, writeFileSync } from "node:fs"
+import { cpus } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { MemoryFigures } from "./memory.js"
+import type { RedisFigures } from "./redis.js"
+
+export interface Row {
+  readonly what: string
+  readonly measured: string
+  readonly target: string
+  /** "pass", "miss" or "n/a" (not measured at the target's size). */
+  readonly verdict: "pass" | "miss" | "n/a"
+  readonly baseline: string
+}
+
+const ms = (x: number) => (Number.isNaN(x) ? "–" : x < 0.1 ? `${(x * 1000).toFixed(0)} µs` : x < 10 ? `${x.toFixed(2)} ms` : `${x.toFixed(0)} ms`)
+const perSec = (x: number) => `${Math.round(x).toLocaleString("en")}/s`
+const times = (x: number) => (Number.isNaN(x) ? "–" : `${x >= 100 ? Math.round(x).toLocaleString("en") : x.toFixed(1)}×`)
+
+export interface Figures {
+  readonly quick: boolean
+  readonly memory: ReadonlyArray<MemoryFigures>
+  readonly redis: RedisFigures | undefined
+  readonly tracking: { readonly memoryMs: number; readonly redisMs: number | undefined } | undefined
+  /** Sizes the targets name; quick runs measure smaller ones, so their verdicts are "n/a". */
+  readonly memoryTargetSize: number
+  readonly redisTargetSize: number
+}
+
+const verdict = (ok: boolean, atSize: boolean): Row["verdict"] => (!atSize ? "n/a" : ok ? "pass" : "miss")
+
+export const rows = (f: Figures): Array<Row> => {
+  const out: Array<Row> = []
+  const big = f.memory.at(-1)
+  if (big !== undefined) {
+    const at = big.total === f.memoryTargetSize
+    const n = big.total.toLocaleString("en")
+    for (const q of big.queries) {
+      const speedup = q.scanMs / q.lineageMs
+      const vsMingo = `${times(q.mingoMs / q.lineageMs)} vs mingo (${ms(q.mingoMs)})`
+      if (q.name.startsWith("feature range")) {
+        out.push({ what: `memory ${n}: ${q.name}, ${q.rows} rows`, measured: ms(q.lineageMs), target: "≤ 20 ms", verdict: verdict(q.lineageMs <= 20, at), baseline: `${times(speedup)} vs scan (${ms(q.scanMs)}); ${vsMingo}` })
+      } else if (q.name.startsWith("top 10")) {
+        out.push({ what: `memory ${n}: ${q.name}`, measured: ms(q.lineageMs), target: "≤ 2 ms", verdict: verdict(q.lineageMs <= 2, at), baseline: `${times(speedup)} vs scan (${ms(q.scanMs)}); ${vsMingo}` })
+      } else {
+        out.push({ what: `memory ${n}: ${q.name}`, measured: `${ms(q.lineageMs)}, ${times(speedup)} vs scan`, target: "≤ 1 ms and ≥ 1,000× vs scan", verdict: verdict(q.lineageMs <= 1 && speedup >= 1000, at), baseline: `scan ${ms(q.scanMs)}; ${vsMingo}` })
+      }
+    }
+    out.push({ what: `memory ${n}: batch insert (Run.createMany, 5,000 per call)`, measured: perSec(big.insertPerSec), target: "≥ 100,000/s", verdict: verdict(big.insertPerSec >= 100_000, at), baseline: "" })
+    out.push({ what: `memory ${n}: heap per run (docs + indexes)`, measured: `${Math.round(big.bytesPerRun)} B`, target: "≤ 1,536 B", verdict: verdict(big.bytesPerRun <= 1536, at), baseline: "" })
+  }
+  if (f.redis !== undefined) {
+    const r = f.redis
+    const at = r.total === f.redisTargetSize
+    const n = r.total.toLocaleString("en")
+    for (const q of r.queries) {
+      const top = q.name.startsWith("top 10")
+      out.push({ what: `redis ${n}: ${q.name}`, measured: ms(q.lineageMs), target: top ? "≤ 3 ms" : "≤ 2 ms", verdict: verdict(q.lineageMs <= (top ? 3 : 2), at), baseline: "" })
+    }
+    const share = r.insertPerSec / r.rawPerSec
+    out.push({ what: `redis ${n}: batch insert (Run.createMany, 2,000 per call)`, measured: `${perSec(r.insertPerSec)} = ${(share * 100).toFixed(0)}% of raw`, target: "≥ 25% of raw pipelined SET", verdict: verdict(share >= 0.25, at), baseline: `raw pipelined SET of the same JSON: ${perSec(r.rawPerSec)}` })
+    out.push({ what: "redis: one Run.create", measured: `${r.createRoundTrips} round trips (${r.createCommands} commands)`, target: "≤ 2 round trips", verdict: r.createRoundTrips <= 2 ? "pass" : "miss", baseline: "" })
+  }
+  if (f.tracking !== undefined) {
+    out.push({ what: "track() + finish(), memory", measured: ms(f.tracking.memoryMs), target: "≤ 5 ms", verdict: f.tracking.memoryMs <= 5 ? "pass" : "miss", baseline: "" })
+    if (f.tracking.redisMs !== undefined)
+      out.push({ what: "track() + finish(), redis", measured: ms(f.tracking.redisMs), target: "≤ 15 ms", verdict: f.tracking.redisMs <= 15 ? "pass" : "miss", baseline: "" })
+  }
+  return out
+}
+
+const table = (header: ReadonlyArray<string>, body: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n")
+
+/** Query latency by size: memory at each size, Redis at its one size. */
+const scalingRows = (f: Figures): { header: Array<string>; body: Array<Array<string>> } => {
+  const names = f.memory[0]?.queries.map((q) => q.name) ?? []
+  const header = ["query", ...f.memory.map((m) => `memory ${m.total.toLocaleString("en")}`), ...(f.redis ? [`redis ${f.redis.total.toLocaleString("en")}`] : [])]
+  const body = names.map((name) => [
+    name,
+    ...f.memory.map((m) => ms(m.queries.find((q) => q.name === name)?.lineageMs ?? Number.NaN)),
+    ...(f.redis ? [ms(f.redis.queries.find((q) => q.name === name)?.lineageMs ?? Number.NaN)] : [])
+  ])
+  return { header, body }
+}
+
+export const printConsole = (f: Figures): void => {
+  const r = rows(f)
+  const w = Math.max(...r.map((x) => x.what.length))
+  console.log("\n" + "target".padEnd(w), "measured".padStart(28), "  target".padEnd(30), "verdict")
+  for (const x of r) console.log(x.what.padEnd(w), x.measured.padStart(28), `  ${x.target}`.padEnd(30), x.verdict, x.baseline ? `   [${x.baseline}]` : "")
+  const s = scalingRows(f)
+  console.log("\n" + s.header.map((h, i) => (i === 0 ? h.padEnd(44) : h.padStart(14))).join(""))
+  for (const b of s.body) console.log(b.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(14))).join(""))
+}
+
+const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+
+/** Log-log chart of query latency against store size (memory), with Redis points as hollow markers. */
+export const svg = (f: Figures): string => {
+  const W = 640
+  const H = 380
+  const L = 70
+  const R = 250
+  const T = 30
+  const B = 50
+  const names = f.memory[0]?.queries.map((q) => q.name) ?? []
+  const sizes = f.memory.map((m) => m.total)
+  const all = f.memory.flatMap((m) => m.queries.map((q) => q.lineageMs)).concat(f.redis?.queries.map((q) => q.lineageMs) ?? []).filter((x) => x > 0 && Number.isFinite(x))
+  const yMin = Math.pow(10, Math.floor(Math.log10(Math.min(...all, 0.01))))
+  const yMax = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 1))))
+  const xMin = Math.min(...sizes, f.redis?.total ?? Infinity)
+  const xMax = Math.max(...sizes)
+  const x = (n: number) => L + ((Math.log10(n) - Math.log10(xMin)) / Math.max(1e-9, Math.log10(xMax) - Math.log10(xMin))) * (W - L - R)
+  const y = (v: number) => T + (1 - (Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (H - T - B)
+  const parts: Array<string> = []
+  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`)
+  parts.push(`<rect width="${W}" height="${H}" fill="white"/>`)
+  parts.push(`<text x="${L}" y="18" font-size="13">Query latency (median) against runs stored — log-log</text>`)
+  for (let e = Math.log10(yMin); e <= Math.log10(yMax) + 1e-9; e++) {
+    const v = Math.pow(10, e)
+    parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${v >= 1 ? v : v.toPrecision(1)} ms</text>`)
+  }
+  for (const n of sizes) parts.push(`<line x1="${x(n)}" x2="${x(n)}" y1="${T}" y2="${H - B}" stroke="#eee"/><text x="${x(n)}" y="${H - B + 16}" text-anchor="middle">${n.toLocaleString("en")}</text>`)
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">runs (memory store; hollow = Redis)</text>`)
+  names.forEach((name, i) => {
+    const color = palette[i % palette.length]!
+    const pts = f.memory.map((m) => [m.total, m.queries.find((q) => q.name === name)!.lineageMs] as const).filter(([, v]) => v > 0)
+    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([n, v]) => `${x(n).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`)
+    for (const [n, v] of pts) parts.push(`<circle cx="${x(n).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${color}"/>`)
+    const rq = f.redis?.queries.find((q) => q.name === name)
+    if (rq !== undefined && f.redis !== undefined) parts.push(`<circle cx="${x(f.redis.total).toFixed(1)}" cy="${y(rq.lineageMs).toFixed(1)}" r="5" fill="none" stroke="${color}" stroke-width="2"/>`)
+    parts.push(`<rect x="${W - R + 12}" y="${T + i * 18}" width="10" height="10" fill="${color}"/><text x="${W - R + 28}" y="${T + i * 18 + 9}">${name.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`)
+  })
+  parts.push("</svg>")
+  return parts.join("\n")
+}
+
+export const machine = () => ({
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  node: process.version,
+  date: new Date().toISOString()
+})
+
+export const markdown = (f: Figures): string => {
+  const m = machine()
+  const s = scalingRows(f)
+  const r = rows(f)
+  return [
+    "# Bench results",
+    "",
+    `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date}${f.quick ? " — **quick run (small sizes): verdicts at target sizes are n/a**" : ""}.`,
+    "Command: `pnpm bench` (`tsx --conditions=@lineage/source bench/index.ts`).",
+    "",
+    "## Targets (issue #6)",
+    "",
+    table(["what", "measured", "target", "verdict", "baseline in the same run"], r.map((x) => [x.what, x.measured, x.target, x.verdict, x.baseline])),
+    "",
+    `Scan = the reference evaluator over the same in-memory documents (a store without indexes); mingo 7.2.7 = the same query through mingo over that array. Queries go through the full stack (\`Run.filter(...).all()\`: query normalisation, planning, index access, evaluator re-check, decoding into \`Run\` records); baselines return raw documents.`,
+    "",
+    "## How cost grows (median latency)",
+    "",
+    table(s.header, s.body),
+    "",
+    "![scaling](scaling.svg)",
+    ""
+  ].join("\n")
+}
+
+export const write = (f: Figures): string => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "results")
+  mkdirSync(dir, { recursive: true })
+  const name = f.quick ? "latest-quick.md" : "latest.md"
+  writeFileSync(join(dir, name), markdown(f))
+  writeFileSync(join(dir, f.quick ? "scaling-quick.svg" : "scaling.svg"), svg(f))
+  return join(dir, name)
+}

@@ -1,0 +1,18 @@
+/**
+ * The MongoDB store against the whole contract: each case on a fresh database (dropped afterwards) of the
+ * server `support/mongo.ts` picked (MONGODB_URL, else the emulator; the output says which), with a backdoor
+ * through a separate client and second handles for the multi-handle cases.
+ */
+import { afterAll } from "vitest"
+import { conformance } from "@lineage/conformance/vitest"
+import type { MongoDriver } from "@lineage/store-mongodb"
+import { backdoor, closeAll, freshDriver, reopen } from "./support/mongo.js"
+
+afterAll(closeAll)
+
+conformance<MongoDriver>({
+  name: "mongodb store",
+  makeDriver: () => freshDriver("c"),
+  backdoor: (driver) => backdoor(driver),
+  reopen: (driver) => reopen(driver)
+})
