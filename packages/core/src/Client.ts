@@ -17,6 +17,7 @@ import * as Artifacts from "./Artifacts.js"
 import { context, withRun } from "./Current.js"
 import type * as Domain from "./Domain.js"
 import type { Driver } from "./Driver.js"
+import * as DriverRules from "./Driver.js"
 import { StoreError } from "./Errors.js"
 import * as Features from "./Features.js"
 import * as LineageGraph from "./Lineage.js"
@@ -38,8 +39,7 @@ const adapters: ReadonlyArray<{ readonly schemes: ReadonlyArray<string>; readonl
   { schemes: ["mongodb:", "mongodb+srv:"], pkg: "@lineage/store-mongodb", peers: " mongodb" }
 ]
 
-/** The URL with any password replaced, for messages. */
-export const redactUrl = (url: string): string => url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)[^/@]*@/i, "$1***@")
+export const redactUrl = DriverRules.redactUrl
 
 /**
  * Imports an adapter the application installed. Core does not depend on adapters, so under a strict layout

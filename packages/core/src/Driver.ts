@@ -192,6 +192,15 @@ export type { Json }
 // ---------------------------------------------------------------------------------------------------------
 // Rules every driver applies the same way.
 
+/**
+ * A store URL safe to show: the password (everything from the user name's `:` to the last `@`) becomes `***`,
+ * wherever it stands, so even a malformed URL cannot leak it into a message.
+ */
+export const redactUrl = (url: string): string =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/*)([^:@/]*)(:.*)?@/is, (_, scheme: string, user: string, password?: string) =>
+    password === undefined ? `${scheme}${user}@` : `${scheme}${user}:***@`
+  )
+
 /** The values a document gives a unique constraint's fields. */
 export const uniqueValues = (u: UniqueSpec, doc: Doc): Array<Json> => u.fields.map((f) => read(doc, [f]))
 

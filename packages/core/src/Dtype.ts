@@ -57,13 +57,14 @@ const toJson = (v: unknown, seen: Set<unknown> = new Set()): Ast.Json | undefine
     return out.every((x) => x !== undefined) ? (out as Array<Ast.Json>) : undefined
   }
   if (!isPlainObject(v)) return undefined
-  const out: { [k: string]: Ast.Json } = {}
+  const entries: Array<[string, Ast.Json]> = []
   for (const [k, x] of Object.entries(v)) {
     const j = toJson(x, seen)
     if (j === undefined) return undefined
-    out[k] = j
+    entries.push([k, j])
   }
-  return out
+  // fromEntries defines own properties: a "__proto__" key stays data.
+  return Object.fromEntries(entries)
 }
 
 const isoDate = /^\d{4}-\d{2}-\d{2}$/

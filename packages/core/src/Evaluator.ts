@@ -208,15 +208,21 @@ export const fullOrder = (orderBy: ReadonlyArray<OrderKey>): ReadonlyArray<Order
     ? orderBy
     : [...orderBy, { path: ["id"], direction: "asc" }]
 
-export const compareDocs =
-  (orderBy: ReadonlyArray<OrderKey>) =>
-  (a: Doc, b: Doc): number => {
-    for (const key of fullOrder(orderBy)) {
+export const compareDocs = (orderBy: ReadonlyArray<OrderKey>) => {
+  // Resolved once, not per comparison: sorts call this n log n times.
+  const keys = fullOrder(orderBy).map((k) => ({ path: k.path, sign: sign(k.direction) }))
+  if (keys.length === 1 && keys[0]!.path.length === 1 && keys[0]!.path[0] === "id") {
+    const s = keys[0]!.sign
+    return (a: Doc, b: Doc): number => ((a["id"] as number) - (b["id"] as number)) * s
+  }
+  return (a: Doc, b: Doc): number => {
+    for (const key of keys) {
       const c = compareJson(read(a, key.path), read(b, key.path))
-      if (c !== 0) return c * sign(key.direction)
+      if (c !== 0) return c * key.sign
     }
     return 0
   }
+}
 
 /** The cursor that points just past `doc` in this order. */
 export const cursorOf = (orderBy: ReadonlyArray<OrderKey>, doc: Doc): Cursor => ({

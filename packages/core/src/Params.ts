@@ -61,19 +61,33 @@ const object = (
   dropped: Array<string>,
   seen: Set<object>
 ): { [key: string]: Ast.Json } => {
-  const out: { [key: string]: Ast.Json } = {}
+  // Collected as entries and built with fromEntries, so a "__proto__" key stays data.
+  const out: Array<[string, Ast.Json]> = []
   for (const [k, v] of Object.entries(params)) {
     if (v !== null && v !== undefined && secretKey.test(k) && (typeof v !== "object" || v instanceof URL)) {
-      out[k] = redacted
+      out.push([k, redacted])
       continue
     }
     const j = value(v, `${prefix}${k}`, dropped, seen)
-    if (j !== undefined) out[k] = j
+    if (j !== undefined) out.push([k, j])
   }
-  return out
+  return Object.fromEntries(out)
 }
 
 export const serialize = (params: { readonly [key: string]: unknown }): Serialized => {
   const dropped: Array<string> = []
   return { params: object(params, "", dropped, new Set()), dropped }
 }
+
+/**
+ * Command-line arguments as lamindb records them (`cli_args`), with secrets redacted like params:
+ * `--api-key=x` and `--password x` lose their values, credential URLs are replaced.
+ */
+export const redactArgs = (argv: ReadonlyArray<string>): Array<string> =>
+  argv.map((arg, i) => {
+    const option = /^(--?[^=\s]+)=(.*)$/s.exec(arg)
+    if (option !== null && secretKey.test(option[1]!)) return `${option[1]}=${redacted}`
+    const previous = argv[i - 1]
+    if (previous !== undefined && /^--?[^=\s]+$/.test(previous) && secretKey.test(previous) && !arg.startsWith("-")) return redacted
+    return credentialUrl.test(arg) ? redacted : arg
+  })

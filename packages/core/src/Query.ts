@@ -113,9 +113,8 @@ const toJson = (ctx: Ctx, field: string, op: string, v: unknown, seen: Set<unkno
     seen.add(v)
     if (Array.isArray(v)) return v.map((x) => toJson(ctx, field, op, x, seen))
     if (!isPlainObject(v)) return fail(ctx, field, "plain JSON data", op, v)
-    const out: { [k: string]: Ast.Json } = {}
-    for (const [k, x] of Object.entries(v)) out[k] = toJson(ctx, field, op, x, seen)
-    return out
+    // fromEntries defines own properties: a "__proto__" key stays data.
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(ctx, field, op, x, seen)]))
   }
   return fail(ctx, field, "JSON data", op, v)
 }

@@ -233,7 +233,7 @@ export const track = (options: TrackOptions = {}) =>
             initiatedByRunId: parent?.id ?? null,
             reference: options.reference ?? null,
             referenceType: options.referenceType ?? null,
-            cliArgs: process.argv.slice(2).join(" ").slice(0, 1024) || null
+            cliArgs: Params.redactArgs(process.argv.slice(2)).join(" ").slice(0, 1024) || null
           })
     if (options.features !== undefined) run = yield* Features.add(run, options.features)
     const environment = yield* Artifacts.fromBytes(JSON.stringify(Environment.capture(options.path ?? process.argv[1]), null, 2), {

@@ -3,8 +3,8 @@
  * synchronous underneath; the Effect face only turns thrown `StoreError`s into typed failures.
  */
 import { Effect, type Layer } from "effect"
-import { Evaluator, Store, StoreError } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator, Store, StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import * as Executor from "./Executor.js"
 import { planCount, planFind, type Plan } from "./Planner.js"
 import { Table } from "./Table.js"
@@ -140,4 +140,4 @@ export const layer = (): Layer.Layer<Store.Store, StoreError> => Store.layer(mak
 export const fromUrl = (url: string): Effect.Effect<MemoryDriver, StoreError> =>
   /^memory:(\/\/)?$/.test(url)
     ? make()
-    : Effect.fail(StoreError.invalid(`a memory store URL is "memory:", got "${url}"`))
+    : Effect.fail(StoreError.invalid(`a memory store URL is "memory:", got "${Driver.redactUrl(url)}"`))

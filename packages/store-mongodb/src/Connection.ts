@@ -5,7 +5,7 @@
  */
 import { MongoClient, type MongoClientOptions } from "mongodb"
 import { Effect, Redacted } from "effect"
-import { StoreError } from "@lineage/core"
+import { Driver, StoreError } from "@lineage/core"
 import { errorText, scrub } from "./Failures.js"
 
 export interface MongoStoreOptions {
@@ -48,8 +48,7 @@ export interface ParsedUrl {
 
 export const defaultDatabase = "lineage"
 
-/** A URL safe to show: the password replaced by `***`. */
-export const redactUrl = (url: string): string => url.replace(/^([a-z+]+:\/\/[^:@/]*:)[^@]*@/i, "$1***@")
+export const redactUrl = Driver.redactUrl
 
 const invalid = (url: string, why: string) => StoreError.invalid(`invalid MongoDB URL ${redactUrl(url)}: ${why}`)
 

@@ -5,7 +5,7 @@
  */
 import { Redis } from "ioredis"
 import { Effect, Redacted, Schedule } from "effect"
-import { StoreError } from "@lineage/core"
+import { Driver, StoreError } from "@lineage/core"
 import { invalidPrefix } from "./Keys.js"
 
 /** Where to connect, with the password kept out of sight. */
@@ -52,8 +52,7 @@ export interface RedisStoreOptions {
 export const defaultPrefix = "lineage"
 export const defaultRetry: RetryOptions = { times: 4, baseDelayMs: 50 }
 
-/** A URL safe to show: the password replaced by `***`. */
-export const redactUrl = (url: string): string => url.replace(/^([a-z]+:\/\/[^:@/]*:)[^@/]*@/i, "$1***@")
+export const redactUrl = Driver.redactUrl
 
 const invalid = (url: string, why: string) => StoreError.invalid(`invalid Redis URL ${redactUrl(url)}: ${why}`)
 
@@ -73,12 +72,18 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
     const port = parsed.port === "" ? 6379 : Number(parsed.port)
     const dbText = parsed.pathname.replace(/^\//, "")
     const db = dbText === "" ? 0 : Number(dbText)
-    if (!Number.isInteger(db) || db < 0) return Effect.fail(invalid(url, `the database must be a number, got "${dbText}"`))
+    if (!Number.isInteger(db) || db < 0) return Effect.fail(invalid(url, "the path must be a database number (/0, /1, …)"))
     const prefix = parsed.searchParams.get("prefix") ?? undefined
     const why = prefix === undefined ? undefined : invalidPrefix(prefix)
     if (why !== undefined) return Effect.fail(invalid(url, why))
-    const username = decodeURIComponent(parsed.username)
-    const password = decodeURIComponent(parsed.password)
+    let username: string
+    let password: string
+    try {
+      username = decodeURIComponent(parsed.username)
+      password = decodeURIComponent(parsed.password)
+    } catch {
+      return Effect.fail(invalid(url, "the user name or password is not valid percent-encoding"))
+    }
     return Effect.succeed({
       host: parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
       port,

@@ -1,0 +1,72 @@
+/**
+ * A tracked process killed at a random moment (from half its start-up time, measured first, to 1500 ms after
+ * it printed its run: before, during or after `track()`), by SIGKILL or SIGTERM, leaves no run that looks alive forever: every run in the namespace is
+ * completed, errored or aborted, or is found by `Run.stale({ olderThanMs })` once its heartbeat (100 ms in
+ * test/fixtures/tracked-process.ts) has stopped. Delays come from a seeded generator, printed for replay.
+ */
+import { once } from "node:events"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import { Lineage } from "@lineage/core"
+import { record, since } from "./support/figures.js"
+import { fixture, spawnScript } from "./support/processes.js"
+import { sharedTargets } from "./support/stores.js"
+
+const processes = Number(process.env["LINEAGE_KILL_PROCESSES"] ?? 6)
+const seed = Number(process.env["LINEAGE_KILL_SEED"] ?? Date.now() % 1_000_000)
+const targets = await sharedTargets()
+
+describe.each(targets)("$name: tracked processes killed at random moments", (target) => {
+  it(`no run looks alive forever (seed ${seed})`, async () => {
+    const opened = await target.open("killed")
+    const ln = await Lineage.connect(opened.url)
+    try {
+      // How long a process takes to start and track: the window the kills are spread over.
+      const probe = spawnScript(fixture("tracked-process.ts"), { LINEAGE_STORE: opened.url, MODE: "wait" }, "ignore")
+      const probeStart = performance.now()
+      await new Promise<void>((resolve, reject) => {
+        probe.stdout!.on("data", (chunk: Buffer) => (chunk.toString().includes("run ") ? resolve() : undefined))
+        probe.once("exit", () => reject(new Error("the probe process exited before tracking")))
+      })
+      const startup = Math.round(performance.now() - probeStart)
+      probe.kill("SIGTERM")
+      await once(probe, "exit")
+      // Half the processes are killed 0–1500 ms after they printed their run; the others at a random moment
+      // of their start-up (connecting, creating the transform, the run, the environment artifact).
+      const plan = fc.sample(fc.record({ afterRun: fc.boolean(), delayMs: fc.integer({ min: 0, max: 1_500 }), startupMs: fc.integer({ min: 0, max: startup * 3 }) }), { numRuns: processes, seed }).map(
+        (p, i) => ({ ...p, signal: (i % 2 === 0 ? "SIGKILL" : "SIGTERM") as NodeJS.Signals })
+      )
+      const start = performance.now()
+      await Promise.all(
+        plan.map(async ({ afterRun, delayMs, startupMs, signal }) => {
+          const child = spawnScript(fixture("tracked-process.ts"), { LINEAGE_STORE: opened.url, MODE: "wait" }, "ignore")
+          const exited = once(child, "exit")
+          const tracked = new Promise<void>((resolve) => {
+            child.stdout!.on("data", (chunk: Buffer) => (chunk.toString().includes("run ") ? resolve() : undefined))
+            child.once("exit", () => resolve())
+          })
+          if (afterRun) {
+            await tracked
+            await new Promise((r) => setTimeout(r, delayMs))
+          } else await new Promise((r) => setTimeout(r, startupMs))
+          child.kill(signal)
+          await exited
+        })
+      )
+      // Longer than the fixture's heartbeat and than the 3 s a dying process may spend marking its run.
+      await new Promise((r) => setTimeout(r, 1_000))
+      const runs = await ln.Run.filter({ id__gte: 0 }).all()
+      const stale = new Set((await ln.Run.stale({ olderThanMs: 500 }).all()).map((r) => r.uid))
+      const alive = runs.filter((r) => !["completed", "errored", "aborted"].includes(r.status) && !stale.has(r.uid))
+      // The probe's run, and the runs of the processes killed after they began tracking.
+      expect(runs.length).toBeGreaterThan(1)
+      expect(alive.map((r) => `${r.uid} ${r.status} ${r.lastHeartbeatAt?.toISOString() ?? "no heartbeat"}`)).toEqual([])
+      const byStatus = runs.reduce<{ [k: string]: number }>((acc, r) => ({ ...acc, [stale.has(r.uid) ? "stale" : r.status]: (acc[stale.has(r.uid) ? "stale" : r.status] ?? 0) + 1 }), {})
+      if (opened.drift !== undefined) expect(await opened.drift()).toEqual([])
+      record({ target: "faults: tracked process killed at random", store: target.name, processes, operations: runs.length, faults: processes, inputs: 0, lost: 0, seconds: since(start), note: `seed ${seed}; start-up ${startup} ms; runs left: ${JSON.stringify(byStatus)}; ${plan.filter((p) => p.signal === "SIGKILL").length} SIGKILL` })
+    } finally {
+      await ln.close()
+      await opened.dispose()
+    }
+  }, 60_000)
+})

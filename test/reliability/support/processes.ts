@@ -1,0 +1,75 @@
+/**
+ * Worker processes for the multi-process tests. A worker runs under tsx with the source condition, prints
+ * `ready` once connected, waits for `go` on stdin (so every worker starts its writes together), and ends by
+ * printing one JSON line: its result.
+ */
+import { spawn, type ChildProcess } from "node:child_process"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
+
+export const fixture = (name: string): string => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url))
+
+/** `node --import tsx --conditions=@lineage/source <script>`, as test/tracking-process.test.ts starts one. */
+export const spawnScript = (script: string, env: { readonly [k: string]: string }, stdin: "pipe" | "ignore" = "pipe"): ChildProcess =>
+  spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: [stdin, "pipe", "pipe"]
+  })
+
+export interface Worker<R> {
+  readonly child: ChildProcess
+  readonly ready: Promise<void>
+  readonly result: Promise<R>
+  readonly go: () => void
+}
+
+export const startWorker = <R>(script: string, env: { readonly [k: string]: string }): Worker<R> => {
+  const child = spawnScript(script, env)
+  const lines = createInterface({ input: child.stdout! })
+  let stderr = ""
+  child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  let last = ""
+  const ready = new Promise<void>((resolve, reject) => {
+    lines.on("line", (line) => {
+      if (line === "ready") resolve()
+      else last = line
+    })
+    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)))
+  })
+  const result = new Promise<R>((resolve, reject) => {
+    child.once("exit", (code) => {
+      if (code !== 0) return reject(new Error(`worker exited ${code}: ${stderr}`))
+      try {
+        resolve(JSON.parse(last) as R)
+      } catch {
+        reject(new Error(`worker printed no result (last line ${JSON.stringify(last)}): ${stderr}`))
+      }
+    })
+  })
+  // A rejection nobody awaits yet (ready failed first) must not become an unhandled one.
+  result.catch(() => undefined)
+  ready.catch(() => undefined)
+  return { child, ready, result, go: () => child.stdin!.write("go\n") }
+}
+
+/** Starts `count` workers at once, waits until all are ready, releases them together, collects results. */
+export const race = async <R>(script: string, count: number, env: (i: number) => { readonly [k: string]: string }): Promise<ReadonlyArray<R>> => {
+  const workers = Array.from({ length: count }, (_, i) => startWorker<R>(script, env(i)))
+  try {
+    await Promise.all(workers.map((w) => w.ready))
+    for (const w of workers) w.go()
+    return await Promise.all(workers.map((w) => w.result))
+  } finally {
+    for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL")
+  }
+}
+
+/** Reads the stdin line `go`. */
+export const waitForGo = async (): Promise<void> => {
+  const lines = createInterface({ input: process.stdin })
+  await new Promise<void>((resolve) => lines.once("line", () => resolve()))
+  lines.close()
+}

@@ -1,0 +1,97 @@
+/**
+ * The stores the reliability suite runs on, each as a URL for `Lineage.connect` on a fresh namespace, with a
+ * raw view of what was persisted (read around the store's own queries) and a cleanup.
+ *
+ * Redis reuses test/support/redis.ts (the server at 127.0.0.1:6379 or a private one; unique prefixes;
+ * `drop()` afterwards). MongoDB is a hook: see `mongoTarget`.
+ */
+import { Effect } from "effect"
+import { Domain } from "@lineage/core"
+import * as RedisStore from "@lineage/store-redis"
+import * as MongoStore from "@lineage/store-mongodb"
+import { backdoor as mongoBackdoor, freshDatabase, mongoServer } from "../../support/mongo.js"
+import { backdoor, freshPrefix, redisServer } from "../../support/redis.js"
+
+export interface Opened {
+  /** For `Lineage.connect(url)` and for `LINEAGE_STORE` of a child process. */
+  readonly url: string
+  /** Every persisted document of every table, as JSON text, read raw; undefined where no raw view exists. */
+  readonly raw?: (() => Promise<string>) | undefined
+  /** Index drift found by the store's own checker, where it has one (Redis `verifyIndexes`). */
+  readonly drift?: (() => Promise<ReadonlyArray<unknown>>) | undefined
+  readonly dispose: () => Promise<void>
+}
+
+export interface Target {
+  readonly name: "memory" | "redis" | "mongodb"
+  /** Several processes can share one namespace (not the in-process memory store). */
+  readonly shared: boolean
+  readonly open: (label: string) => Promise<Opened>
+}
+
+const tables = Object.values(Domain.models).map((m) => m.table)
+
+export const memory: Target = {
+  name: "memory",
+  shared: false,
+  open: async () => ({ url: "memory:", dispose: async () => undefined })
+}
+
+export const redisUrl = async (label: string): Promise<string> => {
+  const server = await redisServer()
+  return `${server.url}?prefix=${encodeURIComponent(freshPrefix(label))}`
+}
+
+export const redis: Target = {
+  name: "redis",
+  shared: true,
+  open: async (label) => {
+    const url = await redisUrl(label)
+    const driver = await Effect.runPromise(RedisStore.fromUrl(url, { connectionName: "lineage-reliability-raw" }))
+    const raw = backdoor(driver)
+    return {
+      url,
+      raw: async () => JSON.stringify(await Promise.all(tables.map((t) => raw.all(t)))),
+      drift: async () => (await Effect.runPromise(driver.verifyIndexes())).drift,
+      dispose: () => Effect.runPromise(Effect.andThen(Effect.ignore(driver.drop()), driver.close()))
+    }
+  }
+}
+
+/**
+ * MongoDB hook: on unless `LINEAGE_RELIABILITY_MONGODB=0`. Uses test/support/mongo.ts (`MONGODB_URL`, else the
+ * wire emulator started in this test process, which child processes reach over TCP) and a fresh database
+ * per namespace, read raw through the driver's client and dropped afterwards.
+ */
+export const mongoStatus = "MongoDB not included: LINEAGE_RELIABILITY_MONGODB=0"
+export const mongoTarget = async (): Promise<Target | undefined> => {
+  if (process.env["LINEAGE_RELIABILITY_MONGODB"] === "0") return undefined
+  return {
+    name: "mongodb",
+    shared: true,
+    open: async (label) => {
+      const server = await mongoServer()
+      const database = freshDatabase(`rel_${label}`)
+      const base = new URL(server.url)
+      base.pathname = `/${database}`
+      const url = base.toString()
+      const driver = await Effect.runPromise(MongoStore.fromUrl(url))
+      const raw = mongoBackdoor(driver)
+      return {
+        url,
+        raw: async () => JSON.stringify(await Promise.all(tables.map((t) => raw.all(t)))),
+        dispose: () => Effect.runPromise(Effect.andThen(Effect.ignore(driver.drop()), driver.close()))
+      }
+    }
+  }
+}
+
+/** Every store the suite runs on (MongoDB when its hook is on). */
+export const allTargets = async (): Promise<ReadonlyArray<Target>> => {
+  const mongo = await mongoTarget()
+  if (mongo === undefined) console.info(`[reliability] ${mongoStatus}`)
+  return mongo === undefined ? [memory, redis] : [memory, redis, mongo]
+}
+
+/** Stores several processes can share. */
+export const sharedTargets = async (): Promise<ReadonlyArray<Target>> => (await allTargets()).filter((t) => t.shared)
