@@ -14,6 +14,42 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | { re
 
 export type Path = ReadonlyArray<string>
 
+/** A JSON copy of a value, or what stopped it (the part that is not JSON, and what was expected there). */
+export type Copied = { readonly json: Json } | { readonly expected: string; readonly value: unknown }
+
+const isPlainObject = (v: object): boolean => {
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/**
+ * Copies a user value into plain JSON: valid dates become ISO strings, `NaN`/`Infinity`, functions,
+ * class instances and cycles are refused. The copy is built with own properties only, so a `"__proto__"`
+ * key stays data, and nothing the caller later mutates can change it.
+ */
+export const toJson = (v: unknown, path: Set<object> = new Set()): Copied => {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return { json: v }
+  if (typeof v === "number") return Number.isFinite(v) ? { json: v } : { expected: "a finite number", value: v }
+  if (v instanceof Date)
+    return Number.isNaN(v.getTime()) ? { expected: "a valid date", value: v } : { json: v.toISOString() }
+  if (typeof v !== "object") return { expected: "JSON data", value: v }
+  if (!Array.isArray(v) && !isPlainObject(v)) return { expected: "plain JSON data", value: v }
+  // Only the objects on the way down count: the same object twice side by side is not a cycle.
+  if (path.has(v)) return { expected: "JSON without cycles", value: "[cycle]" }
+  path.add(v)
+  try {
+    const entries: Array<[string, Json]> = []
+    for (const [k, x] of Object.entries(v)) {
+      const copied = toJson(x, path)
+      if (!("json" in copied)) return copied
+      entries.push([k, copied.json])
+    }
+    return { json: Array.isArray(v) ? entries.map(([, x]) => x) : Object.fromEntries(entries) }
+  } finally {
+    path.delete(v)
+  }
+}
+
 export const operators = [
   "eq",
   "ne",

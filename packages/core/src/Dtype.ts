@@ -4,7 +4,7 @@
  * A dtype is parsed once; values are checked against it and stored as plain JSON (dates as ISO strings,
  * categorical values as the record's name), so every store can index and compare them.
  */
-import type * as Ast from "./Ast.js"
+import * as Ast from "./Ast.js"
 
 export const simpleDtypes = ["int", "float", "num", "str", "bool", "date", "datetime", "dict", "path", "url", "object"] as const
 export type SimpleDtype = (typeof simpleDtypes)[number]
@@ -46,25 +46,9 @@ export const format = (d: Dtype): string =>
 const isPlainObject = (v: unknown): v is { readonly [k: string]: unknown } =>
   v !== null && typeof v === "object" && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v))
 
-const toJson = (v: unknown, seen: Set<unknown> = new Set()): Ast.Json | undefined => {
-  if (v === null || typeof v === "string" || typeof v === "boolean") return v
-  if (typeof v === "number") return Number.isFinite(v) ? v : undefined
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v.toISOString()
-  if (typeof v !== "object" || seen.has(v)) return undefined
-  seen.add(v)
-  if (Array.isArray(v)) {
-    const out = v.map((x) => toJson(x, seen))
-    return out.every((x) => x !== undefined) ? (out as Array<Ast.Json>) : undefined
-  }
-  if (!isPlainObject(v)) return undefined
-  const entries: Array<[string, Ast.Json]> = []
-  for (const [k, x] of Object.entries(v)) {
-    const j = toJson(x, seen)
-    if (j === undefined) return undefined
-    entries.push([k, j])
-  }
-  // fromEntries defines own properties: a "__proto__" key stays data.
-  return Object.fromEntries(entries)
+const toJson = (v: unknown): Ast.Json | undefined => {
+  const copied = Ast.toJson(v)
+  return "json" in copied ? copied.json : undefined
 }
 
 const isoDate = /^\d{4}-\d{2}-\d{2}$/

@@ -10,7 +10,7 @@ import { Effect, Schedule } from "effect"
 import * as Ast from "./Ast.js"
 import * as Domain from "./Domain.js"
 import * as Dtype from "./Dtype.js"
-import { type InvalidQuery as InvalidQueryT, InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
+import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
 import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
@@ -207,7 +207,7 @@ const featurePaths = (model: Model, cond: Ast.Cond): Array<Ast.Field> =>
  * Checks a query's feature conditions against the Feature registry before the query runs: every named
  * feature exists, and values compared with a feature's top-level value fit its dtype.
  */
-export const checkQuery = (model: Model, cond: Ast.Cond): Effect.Effect<void, InvalidQueryT | StoreError, Store> =>
+export const checkQuery = (model: Model, cond: Ast.Cond): Effect.Effect<void, InvalidQuery | StoreError, Store> =>
   Effect.gen(function* () {
     const fields = featurePaths(model, cond)
     if (fields.length === 0) return

@@ -27,10 +27,9 @@ const distinctIds = (docs: ReadonlyArray<Doc>, field: string): Array<number> => 
 const all = (driver: Driver, model: Model, where: Ast.Cond) =>
   driver.find(model.table, { where, orderBy: [] })
 
-/** Ids of records of `model` that have at least one related record matching `sub` (all of them if undefined). */
+/** Ids of records that have at least one related record matching `sub` (any related record: `Ast.always`). */
 const idsWithRelated = (
   driver: Driver,
-  model: Model,
   relation: Relation,
   sub: Ast.Cond
 ): Effect.Effect<Array<number>, StoreError> =>
@@ -69,7 +68,7 @@ const relationCond = (
         const isNull = f.value === true
         if (relation.kind === "forward") conds.push(Ast.field([relation.field], "isNull", isNull))
         else {
-          const ids = yield* idsWithRelated(driver, model, relation, Ast.always)
+          const ids = yield* idsWithRelated(driver, relation, Ast.always)
           conds.push(Ast.field(["id"], isNull ? "notIn" : "in", ids))
         }
       } else if (
@@ -83,7 +82,7 @@ const relationCond = (
       } else rest.push({ ...f, path: f.path.slice(1) })
     }
     if (rest.length > 0) {
-      const ids = yield* idsWithRelated(driver, model, relation, Ast.and(rest))
+      const ids = yield* idsWithRelated(driver, relation, Ast.and(rest))
       conds.push(Ast.field([relation.kind === "forward" ? relation.field : "id"], "in", ids))
     }
     return Ast.and(conds)
@@ -116,7 +115,3 @@ export const plan = (driver: Driver, model: Model, cond: Ast.Cond): Effect.Effec
       }
     }
   })
-
-/** True when nothing in `cond` crosses a relation, so it can go to the driver as it is. */
-export const isLocal = (model: Model, cond: Ast.Cond): boolean =>
-  Ast.paths(cond).every((p) => p.length === 0 || !Object.hasOwn(model.relations, p[0]!))

@@ -104,19 +104,9 @@ const isoOf = (ctx: Ctx, field: string, op: string, v: unknown): string => {
 }
 
 /** Copies a user value into plain JSON, refusing what JSON cannot hold. */
-const toJson = (ctx: Ctx, field: string, op: string, v: unknown, seen: Set<unknown> = new Set()): Ast.Json => {
-  if (v === null || typeof v === "string" || typeof v === "boolean") return v
-  if (typeof v === "number") return Number.isFinite(v) ? v : fail(ctx, field, "a finite number", op, v)
-  if (v instanceof Date) return isoOf(ctx, field, op, v)
-  if (typeof v === "object") {
-    if (seen.has(v)) return fail(ctx, field, "JSON without cycles", op, "[cycle]")
-    seen.add(v)
-    if (Array.isArray(v)) return v.map((x) => toJson(ctx, field, op, x, seen))
-    if (!isPlainObject(v)) return fail(ctx, field, "plain JSON data", op, v)
-    // fromEntries defines own properties: a "__proto__" key stays data.
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(ctx, field, op, x, seen)]))
-  }
-  return fail(ctx, field, "JSON data", op, v)
+const toJson = (ctx: Ctx, field: string, op: string, v: unknown): Ast.Json => {
+  const copied = Ast.toJson(v)
+  return "json" in copied ? copied.json : fail(ctx, field, copied.expected, op, copied.value)
 }
 
 /** One operand, checked against the field's kind. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest"
+import * as Ast from "../src/Ast.js"
 import * as Dtype from "../src/Dtype.js"
 
 describe("dtypes", () => {
@@ -16,5 +17,16 @@ describe("dtypes", () => {
     expect(Object.getOwnPropertyDescriptor(stored, "__proto__")?.value).toBe(0)
     expect(Object.getPrototypeOf(stored)).toBe(Object.prototype)
     expect(JSON.stringify(stored)).toBe('{"__proto__":0,"a":{"__proto__":{"x":1}}}')
+  })
+})
+
+describe("JSON copies", () => {
+  it("the same object twice is not a cycle; a real cycle is refused", () => {
+    const shared = { x: 1 }
+    expect(Ast.toJson({ a: shared, b: [shared, shared] })).toEqual({ json: { a: { x: 1 }, b: [{ x: 1 }, { x: 1 }] } })
+    const cyclic: { self?: unknown } = {}
+    cyclic.self = cyclic
+    expect(Ast.toJson({ c: cyclic })).toEqual({ expected: "JSON without cycles", value: "[cycle]" })
+    expect(Ast.toJson({ n: Number.NaN })).toEqual({ expected: "a finite number", value: Number.NaN })
   })
 })
