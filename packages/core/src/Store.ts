@@ -3,265 +3,17 @@
  * repeat: Schema validation and encoding, ids, uids, timestamps and defaults, relation planning, and the
  * mapping of driver failures onto the domain's errors.
  */
-import { Context, Effect, Exit, Layer, Schema, SchemaIssue } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as Ast from "./Ast.js"
+import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { featureValues, type FieldDef, latestKey, type Model, tableSpec, withLatestKey } from "./Model.js"
+import { featureValues, latestKey, type Model, tableSpec } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
-/** A registry's model with the codecs of its `Schema.Class`. */
-export interface Entity<A> {
-  readonly model: Model
-  /** Encoded document → record. */
-  readonly decode: (doc: Doc) => A
-  /** Record-shaped plain values → record, or the first field that does not fit. */
-  readonly validate: (values: unknown) => A | ValidationError
-  readonly encode: (record: A) => Doc
-}
-
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
-
-// ---------------------------------------------------------------------------------------------------------
-// Fast paths. Each handles only values it is sure the field's Schema accepts, producing exactly what the
-// Schema would (the same references, fields in declaration order); anything else, and every error, goes
-// through the Schema itself, so results and messages are the Schema's.
-
-/** The `Schema.makeClassTrusted` of effect 4.1 (runtime export, marked internal): an instance without re-parsing. */
-const makeClassTrusted = (Schema as unknown as { readonly makeClassTrusted?: (self: unknown, fields: object) => unknown })
-  .makeClassTrusted
-
-const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
-
-/** Plain JSON as `Schema.Json` accepts it (conservatively: anything unusual takes the Schema's path). */
-const isJson = (v: unknown, depth: number): boolean => {
-  if (v === null) return true
-  switch (typeof v) {
-    case "string":
-    case "boolean":
-      return true
-    case "number":
-      return Number.isFinite(v)
-    case "object": {
-      if (depth > 64) return false
-      if (Array.isArray(v)) {
-        if (Object.getPrototypeOf(v) !== Array.prototype) return false
-        for (let i = 0; i < v.length; i++) if (!(i in v) || !isJson(v[i], depth + 1)) return false
-        return true
-      }
-      if (Object.getPrototypeOf(v) !== Object.prototype) return false
-      for (const key in v) {
-        if (!Object.hasOwn(v, key)) return false
-        if (!isJson((v as Record<string, unknown>)[key], depth + 1)) return false
-      }
-      return Object.getOwnPropertySymbols(v).length === 0
-    }
-    default:
-      return false
-  }
-}
-
-/** Checks for a field's type-side value (records), by kind. */
-const typeCheck = (def: FieldDef): ((v: unknown) => boolean) => {
-  const base = ((): ((v: unknown) => boolean) => {
-    switch (def.kind) {
-      case "int":
-      case "ref":
-        return (v) => typeof v === "number" && Number.isSafeInteger(v)
-      case "float":
-        return (v) => typeof v === "number" && Number.isFinite(v)
-      case "string":
-        return (v) => typeof v === "string"
-      case "bool":
-        return (v) => typeof v === "boolean"
-      case "datetime":
-        return (v) => v instanceof Date && !Number.isNaN(v.getTime())
-      case "json":
-        return (v) => isJson(v, 0)
-      case "enum": {
-        const values = new Set(def.values ?? [])
-        return (v) => typeof v === "string" && values.has(v)
-      }
-    }
-  })()
-  return def.nullable ? (v) => v === null || base(v) : base
-}
-
-/** The field schemas the fast paths understand: what `F` builds for each kind. */
-const knownSchema = (def: FieldDef): boolean => {
-  const inner = ((): Schema.Top | undefined => {
-    switch (def.kind) {
-      case "int":
-      case "ref":
-        return Schema.Int
-      case "float":
-        return Schema.Finite
-      case "string":
-        return Schema.String
-      case "bool":
-        return Schema.Boolean
-      case "datetime":
-        return Schema.Date
-      case "json":
-        return Schema.Json
-      case "enum":
-        return undefined
-    }
-  })()
-  const schema = def.schema as Schema.Top & { readonly members?: ReadonlyArray<Schema.Top>; readonly literals?: ReadonlyArray<unknown> }
-  if (def.kind === "enum") {
-    const values = def.values ?? []
-    return !def.nullable && schema.literals !== undefined && schema.literals.length === values.length && values.every((v, i) => schema.literals![i] === v)
-  }
-  if (!def.nullable) return schema === inner
-  return schema.members?.length === 2 && schema.members[0] === inner && schema.members[1] === Schema.Null
-}
-
-interface FastCodec {
-  readonly decode: (doc: Doc) => unknown
-  readonly validate: (values: unknown) => unknown
-  readonly encode: (record: unknown) => Doc | undefined
-}
-
-type Build = (source: Record<string, unknown>) => unknown
-
-/**
- * Per-model copying functions, generated once: `new Ctor(source)` gives exactly what `makeClassTrusted`
- * gives (an instance of the class with the fields as own enumerable properties, in declaration order) at a
- * fraction of the cost. Where code generation is unavailable, the same through `makeClassTrusted`.
- */
-const builders = (
-  schema: unknown,
-  names: ReadonlyArray<string>,
-  defs: ReadonlyArray<FieldDef>
-): { readonly make: Build; readonly decode: Build; readonly encode: Build } => {
-  const key = (n: string) => JSON.stringify(n)
-  const date = (n: string, d: FieldDef) =>
-    d.nullable ? `s[${key(n)}] === null ? null : new Date(s[${key(n)}])` : `new Date(s[${key(n)}])`
-  const iso = (n: string, d: FieldDef) =>
-    d.nullable ? `s[${key(n)}] === null ? null : s[${key(n)}].toISOString()` : `s[${key(n)}].toISOString()`
-  try {
-    const proto = (schema as { readonly prototype: object }).prototype
-    const ctor = (body: string) => {
-      const C = new Function("s", body) as unknown as { new (s: Record<string, unknown>): unknown; prototype: object }
-      C.prototype = proto
-      return (s: Record<string, unknown>) => new C(s)
-    }
-    const make = ctor(names.map((n) => `this[${key(n)}] = s[${key(n)}];`).join("\n"))
-    const decode = ctor(names.map((n, i) => `this[${key(n)}] = ${defs[i]!.kind === "datetime" ? date(n, defs[i]!) : `s[${key(n)}]`};`).join("\n"))
-    const encode = new Function(
-      "s",
-      `return {${names.map((n, i) => `${key(n)}: ${defs[i]!.kind === "datetime" ? iso(n, defs[i]!) : `s[${key(n)}]`}`).join(",\n")}};`
-    ) as Build
-    // Proves the generated code on a sample before trusting it.
-    const sample = make(Object.fromEntries(names.map((n) => [n, null])))
-    if (!(sample instanceof (schema as new () => unknown)) || Object.keys(sample as object).join() !== names.join()) throw new Error("unexpected")
-    return { make, decode, encode }
-  } catch {
-    const copy = (s: Record<string, unknown>, f: (n: string, d: FieldDef) => unknown) => {
-      const out: Record<string, unknown> = {}
-      names.forEach((n, i) => (out[n] = f(n, defs[i]!)))
-      return out
-    }
-    const toDate = (v: unknown) => (v === null ? null : new Date(v as string))
-    const toIso = (v: unknown) => (v === null ? null : (v as Date).toISOString())
-    return {
-      make: (s) => makeClassTrusted!(schema, copy(s, (n) => s[n])),
-      decode: (s) => makeClassTrusted!(schema, copy(s, (n, d) => (d.kind === "datetime" ? toDate(s[n]) : s[n]))),
-      encode: (s) => copy(s, (n, d) => (d.kind === "datetime" ? toIso(s[n]) : s[n]))
-    }
-  }
-}
-
-/** Fast codecs for `schema`, or undefined when its fields are not exactly the model's `F` fields. */
-const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
-  if (makeClassTrusted === undefined || typeof schema !== "function") return undefined
-  const schemaFields = (schema as { readonly fields?: { readonly [k: string]: unknown } }).fields
-  const names = Object.keys(model.fields)
-  if (schemaFields === undefined || Object.keys(schemaFields).length !== names.length) return undefined
-  const defs = names.map((n) => model.fields[n]!)
-  if (!names.every((n, i) => schemaFields[n] === defs[i]!.schema && knownSchema(defs[i]!))) return undefined
-  const checks = defs.map(typeCheck)
-  const count = names.length
-  const dates = names.filter((_, i) => defs[i]!.kind === "datetime")
-  const others = names.flatMap((n, i) => (defs[i]!.kind === "datetime" ? [] : [i]))
-  const dateNullable = defs.filter((d) => d.kind === "datetime").map((d) => d.nullable)
-  const build = builders(schema, names, defs)
-  const proto = (schema as { readonly prototype: object }).prototype
-  const isPlain = (v: unknown): v is Record<string, unknown> =>
-    v !== null && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype
-  return {
-    validate: (values) => {
-      if (!isPlain(values)) return undefined
-      for (let i = 0; i < count; i++) if (!checks[i]!(values[names[i]!])) return undefined
-      return build.make(values)
-    },
-    decode: (doc) => {
-      if (!isPlain(doc)) return undefined
-      for (const i of others) if (!checks[i]!(doc[names[i]!])) return undefined
-      for (let j = 0; j < dates.length; j++) {
-        const v = doc[dates[j]!]
-        if (!(typeof v === "string" ? isoPattern.test(v) : v === null && dateNullable[j])) return undefined
-      }
-      const record = build.decode(doc) as Record<string, unknown>
-      for (const name of dates) {
-        const v = record[name]
-        if (v !== null && Number.isNaN((v as Date).getTime())) return undefined
-      }
-      return record
-    },
-    encode: (record) => {
-      // Records this module built (any other object, subclasses included, takes the Schema's path).
-      if (record === null || typeof record !== "object" || Object.getPrototypeOf(record) !== proto) return undefined
-      const r = record as Record<string, unknown>
-      for (let i = 0; i < count; i++) if (!checks[i]!(r[names[i]!])) return undefined
-      const doc = build.encode(r) as Record<string, unknown>
-      // Years outside 0000-9999 are written with a sign: leave those to the Schema.
-      for (const name of dates) {
-        const v = doc[name]
-        if (v !== null && (v as string).length !== 24) return undefined
-      }
-      return doc as Doc
-    }
-  }
-}
-
-export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
-  const json = Schema.toCodecJson(schema)
-  const decodeJson = Schema.decodeUnknownSync(json)
-  const encodeJson = Schema.encodeUnknownSync(json)
-  const decodeType = Schema.decodeUnknownExit(schema)
-  const fast = fastCodec(model, schema)
-  const validateSlow = (values: unknown): S["Type"] | ValidationError => {
-    const exit = decodeType(values)
-    if (Exit.isSuccess(exit)) return exit.value
-    const cause = exit.cause
-    const error = cause.reasons.find((r) => r._tag === "Fail")
-    const issue = error?._tag === "Fail" ? formatter((error.error as Schema.SchemaError).issue).issues[0] : undefined
-    const field = String(issue?.path?.[0] ?? "(record)")
-    return new ValidationError({
-      registry: model.name,
-      field,
-      value: (values as Record<string, unknown>)[field],
-      expected: issue?.message.replace(/^Expected /, "") ?? "a valid record"
-    })
-  }
-  if (fast === undefined)
-    return {
-      model,
-      decode: (doc) => decodeJson(doc),
-      encode: (record) => withLatestKey(model, encodeJson(record) as Doc),
-      validate: validateSlow
-    }
-  return {
-    model,
-    decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
-    encode: (record) => withLatestKey(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
-    validate: (values) => (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values)
-  }
-}
+export { type Entity, entity } from "./Codec.js"
 
 export interface FindOptions {
   readonly orderBy?: ReadonlyArray<Ast.OrderKey> | undefined
@@ -278,15 +30,87 @@ const byField = (model: Model, input: { readonly [k: string]: unknown }): { read
   // fromEntries defines own properties: a key like "__proto__" stays a key (and is refused as unknown).
   Object.fromEntries(
     Object.entries(input).map(([name, value]) => {
-      const relation = Object.hasOwn(model.relations, name) ? model.relations[name] : undefined
-      if (relation?.kind !== "forward") return [name, value]
-      const id = value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
-      return [relation.field, id]
+      const field = insertShape(model).forward.get(name)
+      return field === undefined ? [name, value] : [field, idOf(value)]
     })
   )
 
+/** A related record's id, or the value itself (an id already). */
+const idOf = (value: unknown): unknown =>
+  value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
+
 /** Fields the store sets itself. */
 const managed = new Set(["id", "createdAt", "updatedAt", latestKey])
+
+/** What inserting into a model needs to know, worked out once per model. */
+interface InsertShape {
+  /** Forward relation name → its reference field. */
+  readonly forward: ReadonlyMap<string, string>
+  /** Fields an input may leave out, with what fills them. */
+  readonly fill: ReadonlyArray<readonly [string, () => unknown]>
+  readonly hasUpdatedAt: boolean
+}
+
+const insertShapes = new WeakMap<Model, InsertShape>()
+
+const insertShape = (model: Model): InsertShape => {
+  let shape = insertShapes.get(model)
+  if (shape === undefined) {
+    shape = {
+      forward: new Map(
+        Object.entries(model.relations).flatMap(([name, r]) => (r.kind === "forward" ? [[name, r.field] as const] : []))
+      ),
+      fill: Object.entries(model.fields).flatMap(([name, def]) =>
+        def.default !== undefined ? [[name, def.default] as const] : def.nullable ? [[name, () => null] as const] : []
+      ),
+      hasUpdatedAt: Object.hasOwn(model.fields, "updatedAt")
+    }
+    insertShapes.set(model, shape)
+  }
+  return shape
+}
+
+/** One input as the record `insert` writes, or the first field that does not fit. Plain code: it runs per row. */
+const prepareOne = <A>(
+  entity: Entity<A>,
+  shape: InsertShape,
+  input: { readonly [k: string]: unknown },
+  id: number,
+  now: Date
+): A | ValidationError => {
+  const { model } = entity
+  const values: Record<string, unknown> = {}
+  for (const key in input) {
+    if (!Object.hasOwn(input, key)) continue
+    const field = shape.forward.get(key)
+    const name = field ?? key
+    const value = field === undefined ? input[key] : idOf(input[key])
+    if (!Object.hasOwn(model.fields, name) || managed.has(name))
+      return new ValidationError({
+        registry: model.name,
+        field: name,
+        value,
+        expected: managed.has(name) ? "no value (the store sets it)" : `a field of ${model.name}`
+      })
+    // Only model fields get here, so no key can be "__proto__"; undefined means "not given".
+    if (value !== undefined) values[name] = value
+  }
+  for (const [name, fill] of shape.fill) if (!Object.hasOwn(values, name)) values[name] = fill()
+  values["id"] = id
+  // A new family of a versioned registry starts at suffix 0000.
+  values["uid"] ??= model.versioned ? Uid.random(model.uidLength - Uid.suffixLength) + Uid.firstSuffix : Uid.random(model.uidLength)
+  values["createdAt"] = now
+  if (shape.hasUpdatedAt) values["updatedAt"] = now
+  const uid = values["uid"]
+  if (typeof uid !== "string" || uid.length !== model.uidLength || !Uid.isBase62(uid))
+    return new ValidationError({
+      registry: model.name,
+      field: "uid",
+      value: uid,
+      expected: `${model.uidLength} base62 characters (0-9A-Za-z)`
+    })
+  return entity.validate(values)
+}
 
 export interface StoreShape {
   readonly driver: Driver
@@ -376,40 +200,10 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
         const { model } = entity
         const now = new Date()
         const first = inputs.length === 0 ? 0 : yield* driver.reserveIds(model.table, inputs.length)
+        const shape = insertShape(model)
         const records = []
-        for (const [i, input] of inputs.entries()) {
-          const values: Record<string, unknown> = {}
-          for (const [name, value] of Object.entries(byField(model, input))) {
-            if (!Object.hasOwn(model.fields, name) || managed.has(name))
-              return yield* new ValidationError({
-                registry: model.name,
-                field: name,
-                value,
-                expected: managed.has(name) ? "no value (the store sets it)" : `a field of ${model.name}`
-              })
-            if (value !== undefined) values[name] = value
-          }
-          for (const [name, def] of Object.entries(model.fields)) {
-            if (name in values) continue
-            if (def.default !== undefined) values[name] = def.default()
-            else if (def.nullable) values[name] = null
-          }
-          values["id"] = first + i
-          // A new family of a versioned registry starts at suffix 0000.
-          values["uid"] ??= model.versioned
-            ? Uid.random(model.uidLength - Uid.suffixLength) + Uid.firstSuffix
-            : Uid.random(model.uidLength)
-          values["createdAt"] = now
-          if ("updatedAt" in model.fields) values["updatedAt"] = now
-          const uid = values["uid"]
-          if (typeof uid !== "string" || uid.length !== model.uidLength || !Uid.isBase62(uid))
-            return yield* new ValidationError({
-              registry: model.name,
-              field: "uid",
-              value: uid,
-              expected: `${model.uidLength} base62 characters (0-9A-Za-z)`
-            })
-          const record = entity.validate(values)
+        for (let i = 0; i < inputs.length; i++) {
+          const record = prepareOne(entity, shape, inputs[i]!, first + i, now)
           if (record instanceof ValidationError) return yield* record
           records.push(record)
         }

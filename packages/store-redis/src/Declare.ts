@@ -59,7 +59,7 @@ export const declare = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSp
       for (const { key, raw } of docs) call.guard(key, raw)
       for (const path of addedIndexes) {
         const key = call.ref(ns.keys.index(table.name, path))
-        for (const { doc } of docs) call.zadds.push(key, member(Evaluator.read(doc, path), doc["id"] as number))
+        for (const { doc } of docs) call.zadd(key, member(Evaluator.read(doc, path), doc["id"] as number))
       }
       for (const u of addedUnique) {
         const key = call.ref(ns.keys.unique(table.name, u.fields))

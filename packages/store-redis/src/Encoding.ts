@@ -53,9 +53,14 @@ export const valueKey = (v: Json): string => {
 const idOffset = 2n ** 53n
 const idWidth = 14
 
-export const idKey = (id: number): string => (BigInt(id) + idOffset).toString(16).padStart(idWidth, "0")
+export const idKey = (id: number): string =>
+  // 2^53 is hex 2 followed by 13 zeros, so an id in [0, 2^52) only needs its own 13 digits behind a "2".
+  id >= 0 && id < 2 ** 52 ? `2${id.toString(16).padStart(idWidth - 1, "0")}` : (BigInt(id) + idOffset).toString(16).padStart(idWidth, "0")
 
-export const member = (value: Json, id: number): string => `${valueKey(value)}\u0000${idKey(id)}`
+/** An index member from the value and the id's `idKey` (worked out once per document, not per index). */
+export const memberOf = (value: Json, idPart: string): string => `${valueKey(value)}\u0000${idPart}`
+
+export const member = (value: Json, id: number): string => memberOf(value, idKey(id))
 
 export const idOfMember = (m: string): number => Number(BigInt(`0x${m.slice(-idWidth)}`) - idOffset)
 

@@ -46,7 +46,13 @@ export interface KeySpace {
 
 export const keySpace = (prefix: string): KeySpace => {
   const base = `{${prefix}}:`
-  const table = (name: string) => `${base}t:${escapeName(name)}:`
+  // Every document key starts with its table's part: worked out once per table, not once per document.
+  const tables = new Map<string, string>()
+  const table = (name: string) => {
+    let part = tables.get(name)
+    if (part === undefined) tables.set(name, (part = `${base}t:${escapeName(name)}:`))
+    return part
+  }
   return {
     prefix,
     schema: `${base}schema`,

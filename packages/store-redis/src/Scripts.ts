@@ -14,9 +14,10 @@ export const sha1 = (text: string | Buffer): string => createHash("sha1").update
 /**
  * KEYS[1]: schema version; KEYS[2]: this write's token; other keys are referenced by number from ARGV.
  * ARGV[1]: schema version the plan was made against; ARGV[2]: token lifetime (ms); ARGV[3]: counts of
- * guards, id floors, unique releases, unique claims, index removals, index additions, document sets,
- * document deletes, hash sets, whether to bump the schema version, and whole-index guards; then the steps,
- * in that order.
+ * guards, id floors, unique releases, unique claims, index removals, indexes with additions, document
+ * sets, document deletes, hash sets, whether to bump the schema version, whole-index guards and absent
+ * documents; then the steps: guards, absent documents, whole-index guards, floors, releases, claims,
+ * removals, sets, deletes, hash sets, and last the additions, each index as `key, count, 0, member, …`.
  *
  * Replies: `OK`; `APPLIED` (this token already applied: a re-sent write); `{SCHEMA, v}` (the schema
  * changed: re-plan); `{STALE, i}` (guard i failed: a document changed since it was read: re-plan);
@@ -35,25 +36,26 @@ local function arg() local v = ARGV[a]; a = a + 1; return v end
 -- Validate everything first: nothing below may fail once the first write is made.
 for i = 1, n[1] do
   local k = key()
-  local want = arg()
   local cur = redis.call('GET', k)
-  if want == '' then
-    if cur then return {'STALE', i} end
-  elseif (not cur) or redis.sha1hex(cur) ~= want then
-    return {'STALE', i}
+  if (not cur) or redis.sha1hex(cur) ~= arg() then return {'STALE', i} end
+end
+-- Documents the plan saw absent (an insert's), checked a chunk at a time.
+local absent = {}
+for i = 1, n[12] do
+  absent[#absent + 1] = key()
+  if #absent == 1000 or i == n[12] then
+    if redis.call('EXISTS', unpack(absent)) > 0 then return {'STALE', 0} end
+    absent = {}
   end
 end
-local floors = a
-a = a + 2 * n[2]
-local afterFloors = a
-a = a + 3 * n[3] + 3 * n[4] + 2 * n[5] + 2 * n[6] + 2 * n[7] + n[8] + 3 * n[9]
 -- Whole-index guards (a declaration building a new index over every document): the membership of the
 -- table's id index is what the plan saw, so no document was added or removed since.
 for i = 1, n[11] do
   local k = key()
   if redis.sha1hex(table.concat(redis.call('ZRANGE', k, 0, -1), ',')) ~= arg() then return {'STALE', 0} end
 end
-a = afterFloors
+local floors = a
+a = a + 2 * n[2]
 local releases = a
 local released = {}
 for i = 1, n[3] do
@@ -95,19 +97,31 @@ for i = 1, n[5] do
   local k = key()
   redis.call('ZREM', k, arg())
 end
-for i = 1, n[6] do
-  local k = key()
-  redis.call('ZADD', k, 0, arg())
-end
+-- Documents in one MSET per chunk: a redis.call costs more than the SET it makes.
+local kv = {}
 for i = 1, n[7] do
-  local k = key()
-  redis.call('SET', k, arg())
+  kv[#kv + 1] = key()
+  kv[#kv + 1] = arg()
+  if #kv == 1000 or i == n[7] then
+    redis.call('MSET', unpack(kv))
+    kv = {}
+  end
 end
 for i = 1, n[8] do redis.call('DEL', key()) end
 for i = 1, n[9] do
   local k = key()
   local f = arg()
   redis.call('HSET', k, f, arg())
+end
+-- Index additions, grouped by index with their scores in place: straight from ARGV, one ZADD per chunk.
+for i = 1, n[6] do
+  local k = key()
+  local count = tonumber(arg())
+  for c = 0, count - 1, 500 do
+    local m = math.min(500, count - c)
+    redis.call('ZADD', k, unpack(ARGV, a + 2 * c, a + 2 * (c + m) - 1))
+  end
+  a = a + 2 * count
 end
 if n[10] == 1 then redis.call('INCR', KEYS[1]) end
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])

@@ -23,14 +23,20 @@ export const pathKey = (path: Ast.Path): string => JSON.stringify(path)
 
 const sameFields = (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => a.length === b.length && a.every((f, i) => f === b[i])
 
-/** Every index a table keeps, built-in ones first. */
+const indexLists = new WeakMap<StoredTable, ReadonlyArray<Ast.Path>>()
+
+/** Every index a table keeps, built-in ones first (stored tables never change, so this is kept per table). */
 export const indexesOf = (table: StoredTable): ReadonlyArray<Ast.Path> => {
-  const seen = new Set<string>()
-  const out: Array<Ast.Path> = []
-  for (const path of [...builtinIndexes, ...table.indexes]) {
-    if (seen.has(pathKey(path))) continue
-    seen.add(pathKey(path))
-    out.push(path)
+  let out = indexLists.get(table)
+  if (out === undefined) {
+    const seen = new Set<string>()
+    const list: Array<Ast.Path> = []
+    for (const path of [...builtinIndexes, ...table.indexes]) {
+      if (seen.has(pathKey(path))) continue
+      seen.add(pathKey(path))
+      list.push(path)
+    }
+    indexLists.set(table, (out = list))
   }
   return out
 }

@@ -11,7 +11,7 @@ import type { Redis } from "ioredis"
 import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import type { Catalog } from "./Catalog.js"
-import { member } from "./Encoding.js"
+import { idKey, memberOf } from "./Encoding.js"
 import type { KeySpace } from "./Keys.js"
 import * as Scripts from "./Scripts.js"
 import { indexesOf, type StoredTable } from "./Tables.js"
@@ -38,13 +38,17 @@ interface ClaimInfo {
 export class ScriptCall {
   readonly keys: Array<string>
   private readonly keyIndex = new Map<string, number>()
+  /** Documents that must hold what the plan read: `key, sha1(raw)`. */
   readonly guards: Array<string> = []
+  /** Documents that must still be absent. */
+  readonly absent: Array<string> = []
   readonly floors: Array<string> = []
   readonly releases: Array<string> = []
   readonly claims: Array<string> = []
   readonly claimInfo: Array<ClaimInfo> = []
   readonly zrems: Array<string> = []
-  readonly zadds: Array<string> = []
+  /** Index members to add, by index key: the script adds each index's in one command. */
+  private readonly adds = new Map<string, Array<string>>()
   readonly sets: Array<string> = []
   readonly dels: Array<string> = []
   readonly hsets: Array<string> = []
@@ -67,11 +71,19 @@ export class ScriptCall {
   }
 
   guard(key: string, raw: string | null): void {
-    this.guards.push(this.ref(key), raw === null ? "" : Scripts.sha1(raw))
+    if (raw === null) this.absent.push(this.ref(key))
+    else this.guards.push(this.ref(key), Scripts.sha1(raw))
+  }
+
+  /** `ref`: the index key's reference. */
+  zadd(ref: string, member: string): void {
+    let members = this.adds.get(ref)
+    if (members === undefined) this.adds.set(ref, (members = []))
+    members.push("0", member)
   }
 
   get isEmpty(): boolean {
-    return this.sets.length === 0 && this.dels.length === 0 && this.hsets.length === 0 && this.zadds.length === 0 && this.claims.length === 0
+    return this.sets.length === 0 && this.dels.length === 0 && this.hsets.length === 0 && this.adds.size === 0 && this.claims.length === 0
   }
 
   args(version: string, ttlMs: number): Array<string> {
@@ -81,28 +93,22 @@ export class ScriptCall {
       this.releases.length / 3,
       this.claims.length / 3,
       this.zrems.length / 2,
-      this.zadds.length / 2,
+      this.adds.size,
       this.sets.length / 2,
       this.dels.length,
       this.hsets.length / 3,
       this.bump ? 1 : 0,
-      this.setGuards.length / 2
+      this.setGuards.length / 2,
+      this.absent.length
     ]
-    return [
-      version,
-      String(ttlMs),
-      counts.join(" "),
-      ...this.guards,
-      ...this.floors,
-      ...this.releases,
-      ...this.claims,
-      ...this.zrems,
-      ...this.zadds,
-      ...this.sets,
-      ...this.dels,
-      ...this.hsets,
-      ...this.setGuards
-    ]
+    const out = [version, String(ttlMs), counts.join(" ")]
+    for (const part of [this.guards, this.absent, this.setGuards, this.floors, this.releases, this.claims, this.zrems, this.sets, this.dels, this.hsets])
+      for (const a of part) out.push(a)
+    for (const [ref, members] of this.adds) {
+      out.push(ref, String(members.length / 2))
+      for (const m of members) out.push(m)
+    }
+    return out
   }
 }
 
@@ -137,6 +143,12 @@ interface Slot {
   readonly before: Doc | undefined
   after: Doc | undefined
   afterRaw: string | null
+}
+
+/** A table's Redis keys besides its documents'. */
+interface Layout {
+  readonly indexes: ReadonlyArray<readonly [Ast.Path, string]>
+  readonly unique: ReadonlyMap<Driver.UniqueSpec, string>
 }
 
 const admit = (table: string, doc: Doc): void => {
@@ -185,10 +197,24 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
   const raws = readKeys.length === 0 ? [] : await ns.client.mget(...readKeys)
   const stored = new Map<string, string | null>(readKeys.map((k, i) => [k, raws[i] ?? null]))
 
+  // Each table's index and unique-hash keys, built once per write rather than once per document.
+  const layouts = new Map<StoredTable, Layout>()
+  const layoutOf = (table: StoredTable): Layout => {
+    let layout = layouts.get(table)
+    if (layout === undefined) {
+      layout = {
+        indexes: indexesOf(table).map((path) => [path, ns.keys.index(table.name, path)] as const),
+        unique: new Map(table.unique.map((u) => [u, ns.keys.unique(table.name, u.fields)]))
+      }
+      layouts.set(table, layout)
+    }
+    return layout
+  }
+
   const slots = new Map<string, Slot>()
   /** Unique claims as the simulation goes: `uniqueKey \0 field` → id. */
   const owners = new Map<string, number>()
-  const claimKey = (table: StoredTable, u: Driver.UniqueSpec, field: string) => `${ns.keys.unique(table.name, u.fields)}\u0000${field}`
+  const claimKey = (table: StoredTable, u: Driver.UniqueSpec, field: string) => `${layoutOf(table).unique.get(u)}\u0000${field}`
   const claimAll = (slot: Slot, doc: Doc) => {
     for (const u of slot.table.unique) {
       const f = Driver.uniqueKey(u, doc)
@@ -294,19 +320,21 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
     if (slot.beforeRaw === slot.afterRaw) continue
     call.guard(slot.key, slot.beforeRaw)
     const { before, after, id, table } = slot
-    for (const path of indexesOf(table)) {
-      const old = before === undefined ? undefined : member(Evaluator.read(before, path), id)
-      const next = after === undefined ? undefined : member(Evaluator.read(after, path), id)
+    const layout = layoutOf(table)
+    const idPart = idKey(id)
+    for (const [path, indexKey] of layout.indexes) {
+      const old = before === undefined ? undefined : memberOf(Evaluator.read(before, path), idPart)
+      const next = after === undefined ? undefined : memberOf(Evaluator.read(after, path), idPart)
       if (old === next) continue
-      const key = call.ref(ns.keys.index(table.name, path))
+      const key = call.ref(indexKey)
       if (old !== undefined) call.zrems.push(key, old)
-      if (next !== undefined) call.zadds.push(key, next)
+      if (next !== undefined) call.zadd(key, next)
     }
     for (const u of table.unique) {
       const old = before === undefined ? undefined : Driver.uniqueKey(u, before)
       const next = after === undefined ? undefined : Driver.uniqueKey(u, after)
       if (old === next) continue
-      const key = call.ref(ns.keys.unique(table.name, u.fields))
+      const key = call.ref(layout.unique.get(u)!)
       if (old !== undefined) call.releases.push(key, old, String(id))
       if (next !== undefined) {
         call.claims.push(key, next, String(id))
