@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto"
 import { log, median, newBench, runner } from "./common.js"
 import { load, runInput } from "./data.js"
 import { cases } from "./memory.js"
+import { countRoundTrips } from "../test/support/redis.js"
 
 export interface RedisFigures {
   readonly total: number
@@ -20,25 +21,6 @@ export interface RedisFigures {
 }
 
 export const url = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
-
-/**
- * Counts commands sent and round trips (a command sent while no reply is outstanding starts one; commands
- * of one pipeline or sent concurrently share it).
- */
-export const countRoundTrips = (client: RedisStore.RedisDriver["client"]) => {
-  const counts = { commands: 0, roundTrips: 0 }
-  let outstanding = 0
-  const original = client.sendCommand.bind(client)
-  client.sendCommand = ((command: { promise: Promise<unknown> }, ...rest: Array<unknown>) => {
-    counts.commands++
-    if (outstanding === 0) counts.roundTrips++
-    outstanding++
-    const done = () => void outstanding--
-    command.promise.then(done, done)
-    return (original as (...a: Array<unknown>) => unknown)(command, ...rest)
-  }) as typeof client.sendCommand
-  return counts
-}
 
 export const available = async (): Promise<boolean> => {
   try {

@@ -129,3 +129,22 @@ export const adminClient = async (): Promise<{ readonly client: RedisStore.Redis
   const driver = await run(RedisStore.make({ url: server.url, prefix: freshPrefix("admin"), connectionName: "lineage-test-admin" }))
   return { client: driver.client, close: () => run(driver.close()) }
 }
+
+/**
+ * Counts commands sent and round trips (a command sent while no reply is outstanding starts one; commands
+ * of one pipeline or sent concurrently share it).
+ */
+export const countRoundTrips = (client: RedisStore.RedisDriver["client"]): { commands: number; roundTrips: number } => {
+  const counts = { commands: 0, roundTrips: 0 }
+  let outstanding = 0
+  const original = client.sendCommand.bind(client)
+  client.sendCommand = ((command: { promise: Promise<unknown> }, ...rest: Array<unknown>) => {
+    counts.commands++
+    if (outstanding === 0) counts.roundTrips++
+    outstanding++
+    const done = () => void outstanding--
+    command.promise.then(done, done)
+    return (original as (...a: Array<unknown>) => unknown)(command, ...rest)
+  }) as typeof client.sendCommand
+  return counts
+}

@@ -6,7 +6,7 @@
 import { Evaluator } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { type Bound, idOfMember, rangesFor, valueOfMember, walkStart } from "./Encoding.js"
-import type { Access, FilterAccess, IndexAccess } from "./Planner.js"
+import { type Access, type FilterAccess, type IndexAccess, lookupKey, type Sizes } from "./Planner.js"
 import type { StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
 
@@ -38,7 +38,18 @@ export const fetchDocs = async (ns: Namespace, table: string, ids: ReadonlyArray
   return out
 }
 
-const lookupIds = async (ns: Namespace, table: StoredTable, access: Extract<IndexAccess, { _tag: "Lookup" }>, counters: Counters): Promise<Array<number>> => {
+const lookupIds = async (
+  ns: Namespace,
+  table: StoredTable,
+  access: Extract<IndexAccess, { _tag: "Lookup" }>,
+  sizes: Sizes,
+  counters: Counters
+): Promise<Array<number>> => {
+  const prefetched = sizes.members.get(lookupKey(access.path, access.op, access.value))
+  if (prefetched !== undefined) {
+    counters.entries += prefetched.length
+    return [...new Set(prefetched.map(idOfMember))]
+  }
   const ranges = rangesFor(access.op, access.value) ?? []
   if (ranges.length === 0) return []
   const key = ns.keys.index(table.name, access.path)
@@ -54,16 +65,16 @@ const lookupIds = async (ns: Namespace, table: StoredTable, access: Extract<Inde
 }
 
 /** Candidate ids of an index access, each once. */
-const candidateIds = async (ns: Namespace, table: StoredTable, access: IndexAccess, counters: Counters): Promise<Array<number>> => {
+const candidateIds = async (ns: Namespace, table: StoredTable, access: IndexAccess, sizes: Sizes, counters: Counters): Promise<Array<number>> => {
   switch (access._tag) {
     case "Lookup":
-      return lookupIds(ns, table, access, counters)
+      return lookupIds(ns, table, access, sizes, counters)
     case "Union": {
-      const parts = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, counters)))
+      const parts = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, sizes, counters)))
       return [...new Set(parts.flat())]
     }
     case "Intersect": {
-      const [first, ...rest] = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, counters)))
+      const [first, ...rest] = await Promise.all(access.parts.map((p) => candidateIds(ns, table, p, sizes, counters)))
       const others = rest.map((ids) => new Set(ids))
       return (first ?? []).filter((id) => others.every((s) => s.has(id)))
     }
@@ -168,7 +179,14 @@ const walk = async (
   return page(out.sort(Evaluator.compareDocs(spec.orderBy)), spec)
 }
 
-export const find = async (ns: Namespace, table: StoredTable, access: Access, spec: Ast.FindSpec, counters: Counters): Promise<Array<Doc>> => {
+export const find = async (
+  ns: Namespace,
+  table: StoredTable,
+  access: Access,
+  spec: Ast.FindSpec,
+  sizes: Sizes,
+  counters: Counters
+): Promise<Array<Doc>> => {
   if (access._tag === "IndexOrder") return walk(ns, table, access, spec, counters)
   const hits: Array<Doc> = []
   if (access._tag === "Scan") {
@@ -177,7 +195,7 @@ export const find = async (ns: Namespace, table: StoredTable, access: Access, sp
       if (accepts(spec, doc)) hits.push(doc)
     }
   } else {
-    for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, counters), counters)) {
+    for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, sizes, counters), counters)) {
       counters.examined++
       if (accepts(spec, doc)) hits.push(doc)
     }
@@ -189,8 +207,15 @@ export const find = async (ns: Namespace, table: StoredTable, access: Access, sp
  * Counts matches. An index entry's value is exact (see Encoding), so a lone indexed predicate is counted
  * from the index alone; anything else is checked document by document.
  */
-export const count = async (ns: Namespace, table: StoredTable, access: FilterAccess, where: Ast.Cond, tableSize: number, counters: Counters): Promise<number> => {
-  if (where._tag === "And" && where.conds.length === 0) return tableSize
+export const count = async (
+  ns: Namespace,
+  table: StoredTable,
+  access: FilterAccess,
+  where: Ast.Cond,
+  sizes: Sizes,
+  counters: Counters
+): Promise<number> => {
+  if (where._tag === "And" && where.conds.length === 0) return sizes.table
   if (where._tag === "Field" && access._tag === "Lookup") return access.estimated
   let n = 0
   if (access._tag === "Scan") {
@@ -200,7 +225,7 @@ export const count = async (ns: Namespace, table: StoredTable, access: FilterAcc
     }
     return n
   }
-  for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, counters), counters)) {
+  for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, sizes, counters), counters)) {
     counters.examined++
     if (Evaluator.matches(doc, where)) n++
   }

@@ -6,7 +6,8 @@
  */
 import { Driver, Evaluator } from "@lineage/core"
 import type { Ast } from "@lineage/core"
-import { type LexRange, rangesFor } from "./Encoding.js"
+import { type Bound, type LexRange, rangesFor } from "./Encoding.js"
+import * as Scripts from "./Scripts.js"
 import { hasIndex, type StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
 
@@ -43,31 +44,51 @@ export interface Sizes {
   readonly version: string
   readonly table: number
   readonly of: ReadonlyMap<Ast.Field, number>
+  /** The index members of the predicates that match at most `prefetchLimit` documents, by `lookupKey`. */
+  readonly members: ReadonlyMap<string, ReadonlyArray<string>>
 }
 
-/** One pipelined round trip: the schema version, ZCARD of the id index and ZLEXCOUNT of every range of every indexed predicate. */
+/** Selective predicates come back with their members; the issue's selective queries match at most 100. */
+export const prefetchLimit = 128
+
+/** Names a lookup by what it reads, so the executor finds the members fetched for its predicate. */
+export const lookupKey = (path: Ast.Path, op: Ast.Operator, value: Ast.Json): string => JSON.stringify([path, op, value])
+
+/** One round trip (a script): the schema version, the table size and every indexed predicate's count, with the members of the small ones. */
 export const measure = async (ns: Namespace, table: StoredTable, where: Ast.Cond): Promise<Sizes> => {
   const fields = indexedFields(table, where, [])
-  const pipeline = ns.client.pipeline().get(ns.keys.schemaVersion).zcard(ns.keys.index(table.name, ["id"]))
+  const keys = [ns.keys.schemaVersion, ns.keys.index(table.name, ["id"])]
+  const args: Array<Bound> = [String(prefetchLimit)]
   const spans: Array<number> = []
   for (const f of fields) {
     const ranges = lookupRanges(table, f)!
     spans.push(ranges.length)
-    for (const r of ranges) pipeline.zlexcount(ns.keys.index(table.name, f.path), r.min, r.max)
+    for (const r of ranges) {
+      keys.push(ns.keys.index(table.name, f.path))
+      args.push(r.min, r.max)
+    }
   }
-  const replies = (await pipeline.exec()) ?? []
-  const numbers = replies.map(([err, n]) => {
-    if (err) throw err
-    return n
-  })
+  const reply = (await Scripts.run(ns.client, Scripts.measure, keys, args)) as [string, number, ...Array<number | Array<string>>]
   const of = new Map<Ast.Field, number>()
+  const members = new Map<string, ReadonlyArray<string>>()
   let at = 2
   fields.forEach((f, i) => {
     let n = 0
-    for (let k = 0; k < spans[i]!; k++) n += Number(numbers[at++])
+    let found: Array<string> | undefined = []
+    for (let k = 0; k < spans[i]!; k++) {
+      const part = reply[at++]!
+      if (typeof part === "number") {
+        n += part
+        found = undefined
+      } else {
+        n += part.length
+        found?.push(...part)
+      }
+    }
     of.set(f, n)
+    if (found !== undefined) members.set(lookupKey(f.path, f.op, f.value), found)
   })
-  return { version: (numbers[0] as string | null) ?? "0", table: Number(numbers[1] ?? 0), of }
+  return { version: reply[0], table: Number(reply[1]), of, members }
 }
 
 /** The cheapest index access covering every document `cond` can match, or undefined when none exists. */

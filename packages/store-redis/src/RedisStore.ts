@@ -136,13 +136,13 @@ const build = ({ client, prefix, owned, secret, options }: Built): RedisDriver =
       }),
     find: (name, spec) =>
       request("find", async () => {
-        const { table, plan } = await explainFind(name, spec)
-        return Executor.find(ns, table, plan.access, spec, counters)
+        const { table, sizes, plan } = await explainFind(name, spec)
+        return Executor.find(ns, table, plan.access, spec, sizes, counters)
       }),
     count: (name, where) =>
       request("count", async () => {
         const { table, sizes } = await measured(name, where)
-        return Executor.count(ns, table, planCount(table, sizes, where).access, where, sizes.table, counters)
+        return Executor.count(ns, table, planCount(table, sizes, where).access, where, sizes, counters)
       }),
     explain: (name, spec) => request("explain", async () => (await explainFind(name, spec)).plan),
     verifyIndexes: () => request("verifyIndexes", () => verifyIndexes(ns)),

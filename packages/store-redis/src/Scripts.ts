@@ -137,6 +137,26 @@ export const script = (source: string): Script => ({ source, sha: sha1(source) }
 
 export const apply = script(applySource)
 
+/**
+ * What a query plan needs, in one round trip: KEYS[1] the schema version, KEYS[2] the table's id index,
+ * then one index key per range of every indexed predicate; ARGV[1] the prefetch limit, then `min, max` per
+ * range. Replies the version, the table size, and per range its ZLEXCOUNT, or, when that is at most the
+ * limit, the members themselves: a selective lookup then needs no second trip for its ids.
+ */
+export const measureSource = `
+local out = {redis.call('GET', KEYS[1]) or '0', redis.call('ZCARD', KEYS[2])}
+local limit = tonumber(ARGV[1])
+for i = 3, #KEYS do
+  local min = ARGV[2 * i - 4]
+  local max = ARGV[2 * i - 3]
+  local n = redis.call('ZLEXCOUNT', KEYS[i], min, max)
+  if n <= limit then out[#out + 1] = redis.call('ZRANGEBYLEX', KEYS[i], min, max) else out[#out + 1] = n end
+end
+return out
+`
+
+export const measure = script(measureSource)
+
 /** EVALSHA, loading the script on a server that does not have it yet (a fresh or restarted Redis). */
 export const run = async (
   client: Redis,

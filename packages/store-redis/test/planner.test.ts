@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Ast, Evaluator } from "@lineage/core"
 import type { RedisDriver } from "../src/index.js"
-import { freshDriver, run } from "../../../test/support/redis.js"
+import { countRoundTrips, freshDriver, run } from "../../../test/support/redis.js"
 
 const N = 2_000
 const statuses = ["running", "done", "failed", "queued"] as const
@@ -61,6 +61,19 @@ describe(`planner over ${N} documents`, () => {
     expect(got).toHaveLength(N / 200)
     expect(stats.fetched).toBe(N / 200)
     expect(stats.scanned).toBe(0)
+  })
+
+  it("a selective lookup costs two round trips (plan with its ids, then the documents); a broad one, three", async () => {
+    const trips = async (spec: Ast.FindSpec) => {
+      const counts = countRoundTrips(driver.client)
+      const got = await run(driver.find("runs", spec))
+      expect(got).toEqual(Evaluator.find(docs, spec))
+      return counts.roundTrips
+    }
+    // 10 documents: their members come back with the sizes.
+    expect(await trips({ where: Ast.field(["experiment"], "eq", "exp-7"), orderBy: [] })).toBe(2)
+    // 500 documents: past the prefetch limit, the ids take a trip of their own.
+    expect(await trips({ where: Ast.field(["status"], "eq", "done"), orderBy: [] })).toBe(3)
   })
 
   it("two indexed conjuncts of similar size are intersected; the evaluator checks the rest", async () => {
