@@ -2,11 +2,11 @@
  * Issue #6's figures, each beside a baseline measured in the same run:
  *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; track() + finish()
  *   pnpm bench -- --quick      the same at small sizes, to check that it works (CI); results go to *-quick files
- *   pnpm bench -- --only=memory,redis,tracking
+ *   pnpm bench -- --only=memory,redis,tracking   (prints only)
  * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379
  * (skipped with a note when none answers).
  */
-import { enabled, log, quick } from "./common.js"
+import { enabled, log, partial, quick } from "./common.js"
 import * as Memory from "./memory.js"
 import * as Redis from "./redis.js"
 import { type Figures, printConsole, write } from "./report.js"
@@ -37,6 +37,6 @@ if (enabled("tracking")) {
 
 const figures: Figures = { quick, memory, redis, tracking, memoryTargetSize: 1_000_000, redisTargetSize: 100_000 }
 printConsole(figures)
-if (process.argv.includes("--no-write")) process.exit(0)
+if (process.argv.includes("--no-write") || partial) process.exit(0)
 log(`\nwrote ${write(figures)}`)
 process.exit(0)

@@ -15,7 +15,10 @@ export interface QueryFigure {
   readonly name: string
   /** Rows returned. */
   readonly rows: number
+  /** Through the whole stack: `Run.filter(...).all()` into `Run` records. */
   readonly lineageMs: number
+  /** The store alone: `driver.find` with the spec the query set sends, returning documents as the baselines do. */
+  readonly storeMs: number
   readonly scanMs: number
   readonly mingoMs: number
 }
@@ -100,7 +103,10 @@ export const measure = async (total: number, options: { readonly baselines: bool
   const some = (await run(Run.filter({ transformId: loaded.transformIds[7]! }).limit(1).all()))[0]!
   const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8))
   const bench = newBench()
-  for (const c of list) bench.add(c.name, c.lineage)
+  for (const c of list) {
+    bench.add(c.name, c.lineage)
+    bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
+  }
   await bench.run()
 
   let docs: ReadonlyArray<Doc> = []
@@ -108,6 +114,8 @@ export const measure = async (total: number, options: { readonly baselines: bool
   const queries: Array<QueryFigure> = []
   for (const c of list) {
     const rows = (await c.lineage()).length
+    const storeRows = (await Effect.runPromise(driver.find("run", c.spec))).length
+    if (storeRows !== rows) throw new Error(`${c.name}: lineage ${rows} rows, store ${storeRows}`)
     let scanMs = Number.NaN
     let mingoMs = Number.NaN
     if (options.baselines) {
@@ -125,7 +133,7 @@ export const measure = async (total: number, options: { readonly baselines: bool
       scanMs = await medianOf(times, () => Evaluator.find(docs, c.spec))
       mingoMs = await medianOf(times, mingoRun)
     }
-    queries.push({ name: c.name, rows, lineageMs: median(bench, c.name), scanMs, mingoMs })
+    queries.push({ name: c.name, rows, lineageMs: median(bench, c.name), storeMs: median(bench, `store: ${c.name}`), scanMs, mingoMs })
   }
   await Effect.runPromise(driver.close())
   return { total, insertPerSec, bytesPerRun, queries }

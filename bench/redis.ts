@@ -17,7 +17,7 @@ export interface RedisFigures {
   readonly rawPerSec: number
   readonly createRoundTrips: number
   readonly createCommands: number
-  readonly queries: ReadonlyArray<{ readonly name: string; readonly rows: number; readonly lineageMs: number }>
+  readonly queries: ReadonlyArray<{ readonly name: string; readonly rows: number; readonly lineageMs: number; readonly storeMs: number }>
 }
 
 export const url = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -64,10 +64,14 @@ export const measure = async (total: number, batch = 2_000): Promise<RedisFigure
     const some = (await run(Run.filter({ transformId: loaded.transformIds[7]! }).limit(1).all()))[0]!
     const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8)).filter((c) => !c.name.startsWith("feature range"))
     const bench = newBench()
-    for (const c of list) bench.add(c.name, c.lineage)
+    for (const c of list) {
+      bench.add(c.name, c.lineage)
+      bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
+    }
     await bench.run()
     const queries = []
-    for (const c of list) queries.push({ name: c.name, rows: (await c.lineage()).length, lineageMs: median(bench, c.name) })
+    for (const c of list)
+      queries.push({ name: c.name, rows: (await c.lineage()).length, lineageMs: median(bench, c.name), storeMs: median(bench, `store: ${c.name}`) })
     return { total, insertPerSec, rawPerSec, createRoundTrips, createCommands, queries }
   } finally {
     await Effect.runPromise(Effect.ignore(driver.drop()))

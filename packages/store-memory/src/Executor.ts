@@ -21,7 +21,9 @@ export interface Counters {
 const lookupIds = (table: Table, access: Extract<IndexAccess, { _tag: "Lookup" }>): Iterable<number> => {
   if (access.index === "sorted") {
     const index = table.sortedIndex(access.path)!
-    return rangesFor(access.op, access.value)!.flatMap((range) => [...index.ids(range)])
+    const ids: Array<number> = []
+    for (const range of rangesFor(access.op, access.value)!) index.collect(range, ids)
+    return ids
   }
   const index = table.equalityIndex(access.path)!
   return equalityValues(access.op, access.value)!.flatMap((value) => [...index.ids(value)])
@@ -49,16 +51,16 @@ const candidateIds = (table: Table, access: IndexAccess): Iterable<number> => {
   }
 }
 
-/** The documents an access may match, counting the work. */
-function* candidates(table: Table, access: FilterAccess, counters: Counters): Generator<Doc> {
+/** Calls `f` with each document an access may match, counting the work. */
+const eachCandidate = (table: Table, access: FilterAccess, counters: Counters, f: (doc: Doc) => void): void => {
   if (access._tag === "Scan") {
     for (const doc of table.docs.values()) {
       counters.scanned++
-      yield doc
+      f(doc)
     }
     return
   }
-  for (const id of candidateIds(table, access)) yield table.docs.get(id)!
+  for (const id of candidateIds(table, access)) f(table.docs.get(id)!)
 }
 
 const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
@@ -89,39 +91,49 @@ const walk = (
   const from = spec.after === undefined ? undefined : spec.orderBy.length > 0 ? (spec.after.values[0] ?? null) : spec.after.id
 
   const out: Array<Doc> = []
-  let run: Array<Doc> = []
-  let runValue: Ast.Json = null
-  const flush = () => {
-    out.push(...run.sort(compare))
-    run = []
-  }
-  for (const key of table.sortedIndex(access.path)!.walk(access.direction, from)) {
-    if (!runsInOrder && run.length > 0 && Evaluator.compareJson(key.value, runValue) !== 0) flush()
+  for (const { ids } of table.sortedIndex(access.path)!.walk(access.direction, from)) {
     if (out.length >= wanted) break
-    runValue = key.value
-    const doc = table.docs.get(key.id)!
-    counters.examined++
-    if (accepts(spec, doc)) (runsInOrder ? out : run).push(doc)
+    // In order already: take matches straight into the answer and stop as soon as there are enough.
+    const run: Array<Doc> = runsInOrder ? out : []
+    for (const id of ids) {
+      const doc = table.docs.get(id)!
+      counters.examined++
+      if (accepts(spec, doc)) run.push(doc)
+      if (runsInOrder && out.length >= wanted) break
+    }
+    if (!runsInOrder) for (const doc of run.sort(compare)) out.push(doc)
   }
-  flush()
   return page(out, spec)
 }
 
 export const find = (table: Table, plan: Plan, spec: Ast.FindSpec, counters: Counters): Array<Doc> => {
-  if (plan.access._tag === "IndexOrder") return walk(table, plan.access, spec, counters)
+  const access = plan.access
+  if (access._tag === "IndexOrder") return walk(table, access, spec, counters)
   const hits: Array<Doc> = []
-  for (const doc of candidates(table, plan.access, counters)) {
+  const keep = (doc: Doc) => {
     counters.examined++
     if (accepts(spec, doc)) hits.push(doc)
   }
-  return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
+  if (access._tag === "Scan" || !byIdOnly(spec.orderBy)) {
+    eachCandidate(table, access, counters, keep)
+    return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
+  }
+  // In id order, the candidates' ids sort natively as numbers, and the matches come out already in order.
+  for (const id of Float64Array.from(candidateIds(table, access)).sort()) keep(table.docs.get(id)!)
+  return page(hits, spec)
+}
+
+/** The order is ascending id and nothing else. */
+const byIdOnly = (orderBy: ReadonlyArray<Ast.OrderKey>): boolean => {
+  const keys = Evaluator.fullOrder(orderBy)
+  return keys.length === 1 && keys[0]!.direction === "asc" && keys[0]!.path.length === 1 && keys[0]!.path[0] === "id"
 }
 
 export const count = (table: Table, access: FilterAccess, where: Ast.Cond, counters: Counters): number => {
   let n = 0
-  for (const doc of candidates(table, access, counters)) {
+  eachCandidate(table, access, counters, (doc) => {
     counters.examined++
     if (Evaluator.matches(doc, where)) n++
-  }
+  })
   return n
 }

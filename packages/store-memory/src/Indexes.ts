@@ -80,56 +80,77 @@ export const primaryIndex = (docs: ReadonlyMap<number, unknown>): EqualityIndex 
   ids: (value) => (typeof value === "number" && docs.has(value) ? [value] : [])
 })
 
-/** A sorted index entry. The id makes keys unique and orders documents with equal values by ascending id. */
-export class Key {
-  /** Holds a string with a UTF-16 unit at or above 0xD800; set on the prototype to cost nothing per key. */
-  declare readonly wide: boolean
-  constructor(
-    readonly value: Json,
-    readonly id: number
-  ) {}
-}
-Object.defineProperty(Key.prototype, "wide", { value: false })
-class WideKey extends Key {}
-Object.defineProperty(WideKey.prototype, "wide", { value: true })
+/**
+ * The ids holding one value of a sorted index, ascending: a bare id (most values have one holder), an
+ * array, and past `manyHolders` a tree of ids, so removing one of a million (a run leaving the `null` of
+ * `finishedAt`) stays cheap.
+ */
+type Holders = number | Array<number> | BTree<number, undefined>
 
+const manyHolders = 512
+
+const holderCount = (held: Holders): number => (typeof held === "number" ? 1 : Array.isArray(held) ? held.length : held.size)
+
+const holderIds = (held: Holders): Iterable<number> => (typeof held === "number" ? [held] : Array.isArray(held) ? held : held.keys())
+
+/** The first position in ascending `ids` at or after `id`. */
+const position = (ids: ReadonlyArray<number>, id: number): number => {
+  let lo = 0
+  let hi = ids.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (ids[mid]! < id) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** `held` with `id` added: the same array or tree changed in place, or a new representation. */
+const withHolder = (held: Holders, id: number): Holders => {
+  if (typeof held === "number") return held === id ? held : held < id ? [held, id] : [id, held]
+  if (!Array.isArray(held)) {
+    held.set(id, undefined)
+    return held
+  }
+  // Ids are handed out in ascending order, so new holders almost always go at the end.
+  if (id > held[held.length - 1]!) held.push(id)
+  else {
+    const at = position(held, id)
+    if (held[at] !== id) held.splice(at, 0, id)
+  }
+  return held.length > manyHolders ? new BTree<number, undefined>(held.map((i) => [i, undefined])) : held
+}
+
+/** `held` without `id`, or undefined when no holder is left. */
+const withoutHolder = (held: Holders, id: number): Holders | undefined => {
+  if (typeof held === "number") return held === id ? undefined : held
+  if (!Array.isArray(held)) {
+    held.delete(id)
+    return held.size > manyHolders / 4 ? held : [...held.keys()]
+  }
+  const at = position(held, id)
+  if (held[at] === id) held.splice(at, 1)
+  return held.length === 0 ? undefined : held.length === 1 ? held[0]! : held
+}
+
+/** One pair array for every iteration: each walk reads its pair before asking for the next. */
+const reused: Array<Json | Holders> = []
+
+/** Holds a string with a UTF-16 unit at or above 0xD800: native string comparison may then differ from code point order. */
 const hasWideUnit = /[\ud800-\uffff]/
 
-export const keyOf = (value: Json, id: number): Key =>
-  typeof value === "string" && hasWideUnit.test(value) ? new WideKey(value, id) : new Key(value, id)
-
-export const compareKeys = (a: Key, b: Key): number => {
-  const x = a.value
-  const y = b.value
-  // The common cases first, without `compareJson`'s rank dispatch.
-  if (typeof x === "number" && typeof y === "number") {
-    if (x !== y) return x < y ? -1 : 1
-  } else if (typeof x === "string" && typeof y === "string") {
-    // Native comparison is by UTF-16 unit, which differs from code point order only where a surrogate meets a
-    // unit in 0xE000-0xFFFF: impossible unless both strings hold a unit at or above 0xD800.
-    if (x !== y) return a.wide && b.wide ? Evaluator.compareStrings(x, y) : x < y ? -1 : 1
-  } else {
-    const c = Evaluator.compareJson(x, y)
-    if (c !== 0) return c
-  }
-  return a.id - b.id
-}
-
 /**
- * A contiguous run of the index: from the first key at or after `start`, while `within` holds. Probes use
- * ids of `-Infinity`/`Infinity` to land before or after every document holding a value.
+ * A contiguous run of the index: from `from` (the first value at or after it; after it when `exclusive`),
+ * while `within` holds. No `from` starts at the lowest value.
  */
 export interface ValueRange {
-  readonly start: Key
+  readonly from?: Json
+  readonly exclusive: boolean
   readonly within: (value: Json) => boolean
 }
 
-const before = (value: Json) => keyOf(value, -Infinity)
-const after = (value: Json) => keyOf(value, Infinity)
-/** Sorting puts null, then booleans, then numbers, then strings: these probes start each type's run. */
-const firstNumber = after(true)
-const firstString = before("")
-const firstNonNull = after(null)
+const atOrAfter = (from: Json, within: (v: Json) => boolean): ValueRange => ({ from, exclusive: false, within })
+const after = (from: Json, within: (v: Json) => boolean): ValueRange => ({ from, exclusive: true, within })
 
 const isNumber = (v: Json): v is number => typeof v === "number"
 const isString = (v: Json): v is string => typeof v === "string"
@@ -138,12 +159,11 @@ const isString = (v: Json): v is string => typeof v === "string"
 const sameType = (arg: Json): ((v: Json) => boolean) | undefined =>
   isNumber(arg) ? isNumber : isString(arg) ? isString : undefined
 
-const runStart = (arg: number | string): Key => (isNumber(arg) ? firstNumber : firstString)
+/** Sorting puts null, then booleans, then numbers, then strings: where each type's run starts. */
+const runStart = (arg: number | string, within: (v: Json) => boolean): ValueRange =>
+  isNumber(arg) ? after(true, within) : atOrAfter("", within)
 
-const equalRange = (arg: Json): ValueRange => ({
-  start: before(arg),
-  within: (v) => Evaluator.compareJson(v, arg) === 0
-})
+const equalRange = (arg: Json): ValueRange => atOrAfter(arg, (v) => Evaluator.compareJson(v, arg) === 0)
 
 /**
  * The ranges holding every document a predicate can match, or undefined when a sorted index cannot serve
@@ -156,19 +176,19 @@ export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<ValueRange
     case "in":
       return Array.isArray(arg) ? distinct(arg).map(equalRange) : []
     case "isNull":
-      return arg === true ? [equalRange(null)] : [{ start: firstNonNull, within: () => true }]
+      return arg === true ? [equalRange(null)] : [after(null, () => true)]
     case "gt":
     case "gte": {
       const type = sameType(arg)
       if (type === undefined) return []
-      return [{ start: op === "gt" ? after(arg) : before(arg), within: type }]
+      return [op === "gt" ? after(arg, type) : atOrAfter(arg, type)]
     }
     case "lt":
     case "lte": {
       const type = sameType(arg)
       if (type === undefined || !(isNumber(arg) || isString(arg))) return []
       const below = op === "lt" ? (c: number) => c < 0 : (c: number) => c <= 0
-      return [{ start: runStart(arg), within: (v) => type(v) && below(Evaluator.compareJson(v, arg)) }]
+      return [runStart(arg, (v) => type(v) && below(Evaluator.compareJson(v, arg)))]
     }
     case "range": {
       if (!Array.isArray(arg) || arg.length !== 2) return []
@@ -176,72 +196,112 @@ export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<ValueRange
       const high: Json = arg[1]!
       const type = sameType(low)
       if (type === undefined || !type(high)) return []
-      return [{ start: before(low), within: (v) => type(v) && Evaluator.compareJson(v, high) <= 0 }]
+      return [atOrAfter(low, (v) => type(v) && Evaluator.compareJson(v, high) <= 0)]
     }
     case "startsWith":
       // Strings sharing a prefix are contiguous in any lexicographic order, code point order included.
-      return isString(arg) ? [{ start: before(arg), within: (v) => isString(v) && v.startsWith(arg) }] : []
+      return isString(arg) ? [atOrAfter(arg, (v) => isString(v) && v.startsWith(arg))] : []
     default:
       return undefined
   }
 }
 
+/** One distinct value of a sorted index and the documents holding it, by ascending id. */
+export interface ValueRun {
+  readonly value: Json
+  readonly ids: Iterable<number>
+}
+
+/**
+ * Values in the evaluator's order, each with its holders. Keying the tree by value (not by value and id)
+ * makes a value shared by many documents (a `null`, a batch's `createdAt`) one entry, and costs no object
+ * per indexed document.
+ */
 export class SortedIndex {
-  private readonly tree: BTree<Key, undefined> = new BTree<Key, undefined>(undefined, compareKeys)
+  private readonly tree: BTree<Json, Holders>
+  /** Set once a string with a unit at or above 0xD800 is indexed; until then native comparison is exact. */
+  private exactStrings = false
 
-  constructor(readonly path: Path) {}
-
-  add(id: number, value: Json): void {
-    this.tree.set(keyOf(value, id), undefined)
+  constructor(readonly path: Path) {
+    this.tree = new BTree<Json, Holders>(undefined, (x, y) => this.compare(x, y))
   }
 
-  /** Adds in key order: consecutive inserts then land in the same few leaves, which is much faster. */
-  addAll(entries: ReadonlyArray<Key>): void {
-    for (const key of [...entries].sort(compareKeys)) this.tree.set(key, undefined)
+  private compare(x: Json, y: Json): number {
+    // The common cases first, without `compareJson`'s rank dispatch.
+    if (typeof x === "number" && typeof y === "number") return x < y ? -1 : x > y ? 1 : 0
+    if (typeof x === "string" && typeof y === "string") {
+      if (x === y) return 0
+      return this.exactStrings ? Evaluator.compareStrings(x, y) : x < y ? -1 : 1
+    }
+    return Evaluator.compareJson(x, y)
+  }
+
+  add(id: number, value: Json): void {
+    // Switching before the value goes in keeps the tree sorted: the values already in agree under both.
+    if (!this.exactStrings && typeof value === "string" && hasWideUnit.test(value)) this.exactStrings = true
+    if (this.tree.set(value, id, false)) return
+    const held = this.tree.get(value)!
+    const next = withHolder(held, id)
+    if (next !== held) this.tree.set(value, next)
+  }
+
+  /** Adds many (id, value) entries: sorted by value first, consecutive inserts land in the same few leaves. */
+  addAll(ids: ReadonlyArray<number>, values: ReadonlyArray<Json>): void {
+    const order = ids.map((_, i) => i)
+    for (const v of values) if (!this.exactStrings && typeof v === "string" && hasWideUnit.test(v)) this.exactStrings = true
+    order.sort((a, b) => this.compare(values[a]!, values[b]!) || ids[a]! - ids[b]!)
+    for (const i of order) this.add(ids[i]!, values[i]!)
   }
 
   remove(id: number, value: Json): void {
-    this.tree.delete(keyOf(value, id))
+    const held = this.tree.get(value)
+    if (held === undefined) return
+    const next = withoutHolder(held, id)
+    if (next === undefined) this.tree.delete(value)
+    else if (next !== held) this.tree.set(value, next)
   }
 
-  *ids(range: ValueRange): Generator<number> {
-    for (const key of this.tree.keys(range.start)) {
-      if (!range.within(key.value)) return
-      yield key.id
+  /**
+   * Calls `f` with each value's holders in `range`, in order, until it returns false. A plain loop over
+   * the tree's iterator: lookups run it per query over thousands of values, so no generator per level.
+   */
+  private forEachIn(range: ValueRange, f: (held: Holders) => boolean): void {
+    let first = true
+    for (const entry of this.tree.entries(range.from, reused)) {
+      // Only the first entry can equal an exclusive start.
+      if (first) {
+        first = false
+        if (range.exclusive && range.from !== undefined && this.compare(entry[0], range.from) === 0) continue
+      }
+      if (!range.within(entry[0]) || !f(entry[1])) return
     }
+  }
+
+  /** Appends the ids in `range` to `out`. */
+  collect(range: ValueRange, out: Array<number>): void {
+    this.forEachIn(range, (held) => {
+      if (typeof held === "number") out.push(held)
+      else for (const id of holderIds(held)) out.push(id)
+      return true
+    })
   }
 
   /** How many documents lie in `range`, counting no further than just past `cap`. */
   count(range: ValueRange, cap: number): number {
     let n = 0
-    for (const key of this.tree.keys(range.start)) {
-      if (n > cap || !range.within(key.value)) break
-      n++
-    }
+    this.forEachIn(range, (held) => {
+      n += holderCount(held)
+      return n <= cap
+    })
     return n
   }
 
   /**
-   * Every key in the order of a query sorted on this path: by value in `direction`, equal values by ascending
-   * id. With `from`, skips values that come before it in that direction.
+   * Every value in the order of a query sorted on this path, in `direction`, each with its holders by
+   * ascending id (the tie-break of every order). With `from`, starts at that value.
    */
-  walk(direction: Ast.Direction, from?: Json): Iterable<Key> {
-    if (direction === "asc") return this.tree.keys(from === undefined ? undefined : before(from))
-    return this.descending(from)
-  }
-
-  // The tree orders equal values by ascending id, so walking it backwards would reverse the tie-break: step
-  // down from one distinct value to the next and read each run forwards.
-  private *descending(from: Json | undefined): Generator<Key> {
-    let top = from === undefined ? this.tree.maxKey() : this.tree.nextLowerKey(after(from))
-    while (top !== undefined) {
-      const value = top.value
-      const start = before(value)
-      for (const key of this.tree.keys(start)) {
-        if (Evaluator.compareJson(key.value, value) !== 0) break
-        yield key
-      }
-      top = this.tree.nextLowerKey(start)
-    }
+  *walk(direction: Ast.Direction, from?: Json): Generator<ValueRun> {
+    const entries = direction === "asc" ? this.tree.entries(from) : this.tree.entriesReversed(from)
+    for (const [value, held] of entries) yield { value, ids: holderIds(held) }
   }
 }

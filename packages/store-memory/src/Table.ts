@@ -4,7 +4,7 @@
  */
 import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
-import { HashIndex, SortedIndex, keyOf, primaryIndex, type EqualityIndex } from "./Indexes.js"
+import { HashIndex, SortedIndex, primaryIndex, type EqualityIndex } from "./Indexes.js"
 import { UniqueConstraint } from "./Unique.js"
 import { freezeClone, freezeDoc, type HashKey } from "./Values.js"
 
@@ -108,7 +108,11 @@ export class Table {
       if (id >= this.nextId) this.nextId = id + 1
     }
     for (const index of this.indexes) {
-      if (index instanceof SortedIndex) index.addAll(docs.map((doc) => keyOf(Evaluator.read(doc, index.path), doc["id"] as number)))
+      if (index instanceof SortedIndex)
+        index.addAll(
+          docs.map((doc) => doc["id"] as number),
+          docs.map((doc) => Evaluator.read(doc, index.path))
+        )
       else for (const doc of docs) index.add(doc["id"] as number, Evaluator.read(doc, index.path))
     }
     return docs
