@@ -159,34 +159,33 @@ const parseIso = (s: string): number | undefined => {
   return day > days ? undefined : Date.UTC(year, month - 1, day, hour, minute, second, ms)
 }
 
-// One-entry caches: a record's createdAt and updatedAt, and records written together, share a timestamp,
-// and both conversions cost far more than a string or number comparison.
-let lastText = ""
-let lastMillis = 0
-let lastTime = Number.NaN
+// A one-entry cache, one pair for both directions: a record's createdAt and updatedAt, and records written
+// together, share a timestamp, and either conversion costs far more than comparing a string or a number.
+// The pair always holds a canonical text (what `toISOString` gives) and its milliseconds, whichever
+// direction filled it last.
+let cachedText = "1970-01-01T00:00:00.000Z"
+let cachedMillis = 0
 
 /** Milliseconds of a stored timestamp the Schema would accept (NaN: it would not), or undefined for a shape it does not take here. */
 const millisOf = (text: string): number | undefined => {
-  if (text === lastText) return lastMillis
-  let ms = parseIso(text)
-  if (ms === undefined) {
-    if (!isoPattern.test(text)) return undefined
-    // Matches the pattern but is no canonical day (say February 30): exactly what the Schema's `new Date` makes of it.
-    ms = new Date(text).getTime()
-  }
-  lastText = text
-  lastMillis = ms
+  if (text === cachedText) return cachedMillis
+  const ms = parseIso(text)
+  // Matches the pattern but is no canonical day (say February 30): exactly what the Schema's `new Date` makes
+  // of it, and not cached, since that text is not what `toISOString` would give back for it.
+  if (ms === undefined) return isoPattern.test(text) ? new Date(text).getTime() : undefined
+  cachedText = text
+  cachedMillis = ms
   return ms
 }
 
+/** `toISOString` of a valid date. */
 const isoText = (date: Date): string => {
-  const t = date.getTime()
-  if (t !== lastTime) {
-    lastText = date.toISOString()
-    lastMillis = t
-    lastTime = t
+  const ms = date.getTime()
+  if (ms !== cachedMillis) {
+    cachedText = date.toISOString()
+    cachedMillis = ms
   }
-  return lastText
+  return cachedText
 }
 
 /**
