@@ -1,11 +1,11 @@
 /**
- * Runs a plan. Whatever the access path, each candidate is checked against the whole condition (and cursor)
- * by the reference evaluator, so answers are exactly `Evaluator.find`'s.
+ * Runs a plan. Whatever the access path, each candidate is checked by the reference evaluator against the
+ * condition (and cursor), so answers are exactly `Evaluator.find`'s. Index lookups are exact, so the
+ * conjuncts a lookup answered are left out of that check; everything else is checked.
  */
-import { Evaluator } from "@lineage/core"
-import type { Ast } from "@lineage/core"
+import { Ast, Evaluator } from "@lineage/core"
 import { equalityValues, rangesFor } from "./Indexes.js"
-import type { Access, FilterAccess, IndexAccess, Plan } from "./Planner.js"
+import { type Access, type FilterAccess, type IndexAccess, type Plan, served, walked } from "./Planner.js"
 import type { Table } from "./Table.js"
 
 type Doc = Evaluator.Doc
@@ -19,6 +19,8 @@ export interface Counters {
 }
 
 const lookupIds = (table: Table, access: Extract<IndexAccess, { _tag: "Lookup" }>): Iterable<number> => {
+  const known = walked.get(access)
+  if (known !== undefined) return known
   if (access.index === "sorted") {
     const index = table.sortedIndex(access.path)!
     const ids: Array<number> = []
@@ -66,6 +68,27 @@ const eachCandidate = (table: Table, access: FilterAccess, counters: Counters, f
 const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
   Evaluator.matches(doc, spec.where) && (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc))
 
+/** The predicates an access answered by itself: its lookups' (an intersection answers all of its parts'). */
+const answered = (access: FilterAccess): ReadonlySet<Ast.Cond> => {
+  const lookups = access._tag === "Lookup" ? [access] : access._tag === "Intersect" ? access.parts : []
+  const out = new Set<Ast.Cond>()
+  for (const part of lookups) {
+    const cond = part._tag === "Lookup" ? served.get(part) : undefined
+    if (cond !== undefined) out.add(cond)
+  }
+  return out
+}
+
+/** What the candidates of `access` still have to be checked against: `where` without what the access answered. */
+const residual = (where: Ast.Cond, access: FilterAccess): Ast.Cond => {
+  const done = answered(access)
+  if (done.size === 0) return where
+  if (done.has(where)) return Ast.always
+  if (where._tag !== "And") return where
+  const rest = where.conds.filter((c) => !done.has(c))
+  return rest.length === where.conds.length ? where : { _tag: "And", conds: rest }
+}
+
 const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
   const start = spec.offset ?? 0
   return docs.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
@@ -110,9 +133,10 @@ export const find = (table: Table, plan: Plan, spec: Ast.FindSpec, counters: Cou
   const access = plan.access
   if (access._tag === "IndexOrder") return walk(table, access, spec, counters)
   const hits: Array<Doc> = []
+  const check = { ...spec, where: residual(spec.where, access) }
   const keep = (doc: Doc) => {
     counters.examined++
-    if (accepts(spec, doc)) hits.push(doc)
+    if (accepts(check, doc)) hits.push(doc)
   }
   if (access._tag === "Scan" || !byIdOnly(spec.orderBy)) {
     eachCandidate(table, access, counters, keep)
@@ -130,10 +154,11 @@ const byIdOnly = (orderBy: ReadonlyArray<Ast.OrderKey>): boolean => {
 }
 
 export const count = (table: Table, access: FilterAccess, where: Ast.Cond, counters: Counters): number => {
+  const check = residual(where, access)
   let n = 0
   eachCandidate(table, access, counters, (doc) => {
     counters.examined++
-    if (Evaluator.matches(doc, where)) n++
+    if (Evaluator.matches(doc, check)) n++
   })
   return n
 }

@@ -2,8 +2,9 @@
  * Indexes over one path of a table's documents. Every document is indexed, a missing path as `null`, so a
  * sorted index can also walk a whole table in order.
  *
- * An index only proposes candidates; the executor re-checks each with the reference evaluator. So an index
- * lookup may return too much but must never miss a document the evaluator would accept.
+ * Lookups are exact: an index holds the value `Evaluator.read` gives and compares values as the evaluator
+ * does, so a lookup returns the documents the evaluator accepts for its predicate, no more and no fewer
+ * (the executor skips re-checking that predicate; the differential tests hold both to it).
  */
 import { Evaluator } from "@lineage/core"
 import type { Ast } from "@lineage/core"
@@ -245,10 +246,22 @@ export class SortedIndex {
     if (next !== held) this.tree.set(value, next)
   }
 
-  /** Adds many (id, value) entries: sorted by value first, consecutive inserts land in the same few leaves. */
+  /**
+   * Adds many (id, value) entries, sorted by value first so that consecutive inserts walk the same path
+   * down the tree; batches already in order (ids, timestamps) skip the sort.
+   */
   addAll(ids: ReadonlyArray<number>, values: ReadonlyArray<Json>): void {
+    let ordered = true
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!
+      if (!this.exactStrings && typeof v === "string" && hasWideUnit.test(v)) this.exactStrings = true
+      if (ordered && i > 0 && this.compare(values[i - 1]!, v) > 0) ordered = false
+    }
+    if (ordered) {
+      for (let i = 0; i < values.length; i++) this.add(ids[i]!, values[i]!)
+      return
+    }
     const order = ids.map((_, i) => i)
-    for (const v of values) if (!this.exactStrings && typeof v === "string" && hasWideUnit.test(v)) this.exactStrings = true
     order.sort((a, b) => this.compare(values[a]!, values[b]!) || ids[a]! - ids[b]!)
     for (const i of order) this.add(ids[i]!, values[i]!)
   }
@@ -277,23 +290,14 @@ export class SortedIndex {
     }
   }
 
-  /** Appends the ids in `range` to `out`. */
-  collect(range: ValueRange, out: Array<number>): void {
+  /** Appends the ids in `range` to `out`, stopping once it has added more than `cap`. */
+  collect(range: ValueRange, out: Array<number>, cap = Infinity): void {
+    const limit = out.length + cap
     this.forEachIn(range, (held) => {
       if (typeof held === "number") out.push(held)
       else for (const id of holderIds(held)) out.push(id)
-      return true
+      return out.length <= limit
     })
-  }
-
-  /** How many documents lie in `range`, counting no further than just past `cap`. */
-  count(range: ValueRange, cap: number): number {
-    let n = 0
-    this.forEachIn(range, (held) => {
-      n += holderCount(held)
-      return n <= cap
-    })
-    return n
   }
 
   /**

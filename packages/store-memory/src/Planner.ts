@@ -16,19 +16,34 @@ export type Plan = Driver.Plan
 /** Conjuncts whose candidates are at most this many times the smallest set are intersected with it. */
 const INTERSECT_RATIO = 4
 
+type Lookup = Extract<IndexAccess, { _tag: "Lookup" }>
+
+/**
+ * What planning learnt about its lookups, by the lookup's identity in the plan: the predicate each one
+ * answers, and the ids of a range it walked to count them (so running the plan does not walk it again).
+ */
+export const served = new WeakMap<Lookup, Ast.Field>()
+export const walked = new WeakMap<Lookup, ReadonlyArray<number>>()
+
 const lookup = (table: Table, cond: Ast.Field, cap: number): IndexAccess | undefined => {
   const values = equalityValues(cond.op, cond.value)
   const equality = table.equalityIndex(cond.path)
   if (values !== undefined && equality !== undefined) {
     const estimated = values.reduce<number>((n, v) => n + equality.count(v), 0)
-    return { _tag: "Lookup", index: equality.kind, path: cond.path, op: cond.op, value: cond.value, estimated }
+    const access: Lookup = { _tag: "Lookup", index: equality.kind, path: cond.path, op: cond.op, value: cond.value, estimated }
+    served.set(access, cond)
+    return access
   }
   const sorted = table.sortedIndex(cond.path)
   const ranges = sorted === undefined ? undefined : rangesFor(cond.op, cond.value)
   if (sorted === undefined || ranges === undefined) return undefined
   // Counting a range walks it, so stop once it is clearly worse than what the caller already has.
-  const estimated = ranges.reduce<number>((n, r) => (n > cap ? n : n + sorted.count(r, cap - n)), 0)
-  return { _tag: "Lookup", index: "sorted", path: cond.path, op: cond.op, value: cond.value, estimated }
+  const ids: Array<number> = []
+  for (const range of ranges) if (ids.length <= cap) sorted.collect(range, ids, cap - ids.length)
+  const access: Lookup = { _tag: "Lookup", index: "sorted", path: cond.path, op: cond.op, value: cond.value, estimated: ids.length }
+  served.set(access, cond)
+  if (ids.length <= cap) walked.set(access, ids)
+  return access
 }
 
 /** The cheapest index access covering every document `cond` can match, or undefined when none exists. */

@@ -126,6 +126,9 @@ const planAccess = (sizes: Sizes, cond: Ast.Cond): IndexAccess | undefined => {
   }
 }
 
+/** How many documents the indexed predicates of `where` leave at most, or undefined when none bounds them. */
+export const filterEstimate = (sizes: Sizes, where: Ast.Cond): number | undefined => planAccess(sizes, where)?.estimated
+
 export const planFind = (table: StoredTable, sizes: Sizes, spec: Ast.FindSpec): Plan => {
   const access: FilterAccess = planAccess(sizes, spec.where) ?? { _tag: "Scan", estimated: sizes.table }
   const orderBy = Evaluator.fullOrder(spec.orderBy)
