@@ -7,7 +7,7 @@ import { runInNewContext } from "node:vm"
 
 export const quick = process.argv.includes("--quick")
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
-/** `--only=memory,redis,tracking` runs some sections (and writes no results file: it would be partial). */
+/** `--only=memory,redis,mongodb,tracking` runs some sections (and writes no results file: it would be partial). */
 export const partial = only !== undefined
 export const enabled = (section: string): boolean => only === undefined || only.includes(section)
 

@@ -1,13 +1,15 @@
 /**
  * Issue #6's figures, each beside a baseline measured in the same run:
- *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; track() + finish()
+ *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; MongoDB at 10k beside the raw
+ *                              driver; track() + finish()
  *   pnpm bench -- --quick      the same at small sizes, to check that it works (CI); results go to *-quick files
- *   pnpm bench -- --only=memory,redis,tracking   (prints only)
+ *   pnpm bench -- --only=memory,redis,mongodb,tracking   (prints only)
  * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379
  * (skipped with a note when none answers).
  */
 import { enabled, log, partial, quick } from "./common.js"
 import * as Memory from "./memory.js"
+import * as Mongo from "./mongo.js"
 import * as Redis from "./redis.js"
 import { type Figures, printConsole, write } from "./report.js"
 import * as Tracking from "./tracking.js"
@@ -29,13 +31,19 @@ if (enabled("redis") && redisUp) {
   redis = await Redis.measure(redisSize)
 }
 
+let mongo: Mongo.MongoFigures | undefined
+if (enabled("mongodb")) {
+  log("mongodb store")
+  mongo = await Mongo.measure(quick ? 500 : 10_000)
+}
+
 let tracking: Figures["tracking"]
 if (enabled("tracking")) {
   log("track() + finish()")
   tracking = { memoryMs: await Tracking.memory(), redisMs: redisUp ? await Tracking.redis() : undefined }
 }
 
-const figures: Figures = { quick, memory, redis, tracking, memoryTargetSize: 1_000_000, redisTargetSize: 100_000 }
+const figures: Figures = { quick, memory, redis, mongo, tracking, memoryTargetSize: 1_000_000, redisTargetSize: 100_000 }
 printConsole(figures)
 if (process.argv.includes("--no-write") || partial) process.exit(0)
 log(`\nwrote ${write(figures)}`)
