@@ -34,7 +34,7 @@ if (enabled("redis") && redisUp) {
 let mongo: Mongo.MongoFigures | undefined
 if (enabled("mongodb")) {
   log("mongodb store")
-  mongo = await Mongo.measure(quick ? 500 : 10_000)
+  mongo = await Mongo.measure(quick ? 1_000 : 10_000)
 }
 
 let tracking: Figures["tracking"]

@@ -56,7 +56,7 @@ export const measure = async (total: number, batch = 1_000): Promise<MongoFigure
     const rawInsertPerSec = docs.length / ((performance.now() - rawStart) / 1000)
     log(`  mongodb ${total.toLocaleString("en")} (${server.label}): insert ${Math.round(insertPerSec).toLocaleString("en")} runs/s, raw insertMany ${Math.round(rawInsertPerSec).toLocaleString("en")} docs/s`)
 
-    const some = docs[7 * 100]!
+    const some = docs.find((d) => d["transformId"] === loaded.transformIds[7])!
     const list = cases(run, total, loaded.transformIds[7]!, String(some["uid"]).slice(0, 8)).filter((c) => !c.name.startsWith("feature range"))
     const bench = newBench()
     const rawQuery = (c: (typeof list)[number]) => () => {
