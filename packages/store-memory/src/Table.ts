@@ -85,11 +85,11 @@ export class Table {
   /** Returns the stored (frozen) documents, which undo needs. */
   insert(input: ReadonlyArray<Doc>): ReadonlyArray<Doc> {
     const docs = input.map((doc) => this.admit(doc))
-    const ids = new Set<number>()
-    for (const doc of docs) {
-      const id = doc["id"] as number
-      if (this.docs.has(id) || ids.has(id)) throw StoreError.uniqueViolation(this.name, "id", ["id"], [id])
-      ids.add(id)
+    const ids = docs.map((doc) => doc["id"] as number)
+    const seen = new Set<number>()
+    for (const id of ids) {
+      if (this.docs.has(id) || seen.has(id)) throw StoreError.uniqueViolation(this.name, "id", ["id"], [id])
+      seen.add(id)
     }
     for (const unique of this.uniques) {
       const claimed = new Set<HashKey>()
@@ -110,10 +110,10 @@ export class Table {
     for (const index of this.indexes) {
       if (index instanceof SortedIndex)
         index.addAll(
-          docs.map((doc) => doc["id"] as number),
+          ids,
           docs.map((doc) => Evaluator.read(doc, index.path))
         )
-      else for (const doc of docs) index.add(doc["id"] as number, Evaluator.read(doc, index.path))
+      else for (let i = 0; i < docs.length; i++) index.add(ids[i]!, Evaluator.read(docs[i]!, index.path))
     }
     return docs
   }
