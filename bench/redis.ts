@@ -17,7 +17,14 @@ export interface RedisFigures {
   readonly rawPerSec: number
   readonly createRoundTrips: number
   readonly createCommands: number
-  readonly queries: ReadonlyArray<{ readonly name: string; readonly rows: number; readonly lineageMs: number; readonly storeMs: number }>
+  readonly queries: ReadonlyArray<{
+    readonly name: string
+    readonly rows: number
+    readonly lineageMs: number
+    readonly storeMs: number
+    /** Raw ioredis reading the same documents, knowing their keys: one MGET (the floor of any query). */
+    readonly rawMs: number
+  }>
 }
 
 export const url = process.env["REDIS_URL"] ?? "redis://127.0.0.1:6379"
@@ -67,11 +74,19 @@ export const measure = async (total: number, batch = 2_000): Promise<RedisFigure
     for (const c of list) {
       bench.add(c.name, c.lineage)
       bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
+      const keys = (await Effect.runPromise(driver.find("run", c.spec))).map((d) => driver.keys.doc("run", d["id"] as number))
+      bench.add(`raw: ${c.name}`, async () => (await driver.client.mget(...keys)).map((raw) => JSON.parse(raw!) as unknown))
     }
     await bench.run()
     const queries = []
     for (const c of list)
-      queries.push({ name: c.name, rows: (await c.lineage()).length, lineageMs: median(bench, c.name), storeMs: median(bench, `store: ${c.name}`) })
+      queries.push({
+        name: c.name,
+        rows: (await c.lineage()).length,
+        lineageMs: median(bench, c.name),
+        storeMs: median(bench, `store: ${c.name}`),
+        rawMs: median(bench, `raw: ${c.name}`)
+      })
     return { total, insertPerSec, rawPerSec, createRoundTrips, createCommands, queries }
   } finally {
     await Effect.runPromise(Effect.ignore(driver.drop()))
