@@ -75,7 +75,7 @@ export class HashIndex implements EqualityIndex {
 }
 
 /** Equality on `id`, answered by the table's own id map. */
-export const primaryIndex = (docs: ReadonlyMap<number, unknown>): EqualityIndex => ({
+export const primaryIndex = (docs: { readonly has: (id: number) => boolean }): EqualityIndex => ({
   kind: "primary",
   count: (value) => (typeof value === "number" && docs.has(value) ? 1 : 0),
   ids: (value) => (typeof value === "number" && docs.has(value) ? [value] : [])

@@ -4,6 +4,7 @@
  */
 import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
+import { Documents } from "./Documents.js"
 import { HashIndex, SortedIndex, primaryIndex, type EqualityIndex } from "./Indexes.js"
 import { UniqueConstraint } from "./Unique.js"
 import { freezeClone, freezeDoc, type HashKey } from "./Values.js"
@@ -16,7 +17,7 @@ const sameFields = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): boolean
   a.length === b.length && a.every((field, i) => field === b[i])
 
 export class Table {
-  readonly docs = new Map<number, Doc>()
+  readonly docs = new Documents()
   readonly primary: EqualityIndex = primaryIndex(this.docs)
   private nextId = 1
   private readonly uniques: Array<UniqueConstraint>
