@@ -22,8 +22,8 @@ type Lookup = Extract<IndexAccess, { _tag: "Lookup" }>
  * What planning learnt about its lookups, by the lookup's identity in the plan: the predicate each one
  * answers, and the ids of a range it walked to count them (so running the plan does not walk it again).
  */
-export const served = new WeakMap<Lookup, Ast.Field>()
-export const walked = new WeakMap<Lookup, ReadonlyArray<number>>()
+export const served: WeakMap<Lookup, Ast.Field> = new WeakMap()
+export const walked: WeakMap<Lookup, ReadonlyArray<number>> = new WeakMap()
 
 const lookup = (table: Table, cond: Ast.Field, cap: number): IndexAccess | undefined => {
   const values = equalityValues(cond.op, cond.value)
