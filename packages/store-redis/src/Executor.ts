@@ -184,6 +184,24 @@ const walk = async (
   return page(out.sort(Evaluator.compareDocs(spec.orderBy)), spec)
 }
 
+/** Every document an access may match, counted as examined: a scan's chunks, or the candidates' documents. */
+async function* candidates(
+  ns: Namespace,
+  table: StoredTable,
+  access: FilterAccess,
+  sizes: Sizes,
+  counters: Counters
+): AsyncGenerator<Doc> {
+  const docs =
+    access._tag === "Scan"
+      ? scan(ns, table.name, counters)
+      : await fetchDocs(ns, table.name, await candidateIds(ns, table, access, sizes, counters), counters)
+  for await (const doc of docs) {
+    counters.examined++
+    yield doc
+  }
+}
+
 export const find = async (
   ns: Namespace,
   table: StoredTable,
@@ -194,17 +212,7 @@ export const find = async (
 ): Promise<Array<Doc>> => {
   if (access._tag === "IndexOrder") return walk(ns, table, access, spec, sizes, counters)
   const hits: Array<Doc> = []
-  if (access._tag === "Scan") {
-    for await (const doc of scan(ns, table.name, counters)) {
-      counters.examined++
-      if (accepts(spec, doc)) hits.push(doc)
-    }
-  } else {
-    for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, sizes, counters), counters)) {
-      counters.examined++
-      if (accepts(spec, doc)) hits.push(doc)
-    }
-  }
+  for await (const doc of candidates(ns, table, access, sizes, counters)) if (accepts(spec, doc)) hits.push(doc)
   return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
 }
 
@@ -223,16 +231,6 @@ export const count = async (
   if (where._tag === "And" && where.conds.length === 0) return sizes.table
   if (where._tag === "Field" && access._tag === "Lookup") return access.estimated
   let n = 0
-  if (access._tag === "Scan") {
-    for await (const doc of scan(ns, table.name, counters)) {
-      counters.examined++
-      if (Evaluator.matches(doc, where)) n++
-    }
-    return n
-  }
-  for (const doc of await fetchDocs(ns, table.name, await candidateIds(ns, table, access, sizes, counters), counters)) {
-    counters.examined++
-    if (Evaluator.matches(doc, where)) n++
-  }
+  for await (const doc of candidates(ns, table, access, sizes, counters)) if (Evaluator.matches(doc, where)) n++
   return n
 }
