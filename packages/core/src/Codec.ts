@@ -86,16 +86,16 @@ const typeCheck = (def: FieldDef): ((v: unknown) => boolean) => {
 }
 
 /**
- * One function checking every field named by `fields` (indexes into `defs`) with `typeCheck`'s rules, as
+ * One function checking every field named by `fields` (indexes into `defs`) with `checks` (`typeCheck`'s), as
  * generated code: a chain of inline tests instead of a closure call per field, since it runs on every
  * record read and written. Without code generation, the same through the closures.
  */
 const checker = (
   names: ReadonlyArray<string>,
   defs: ReadonlyArray<FieldDef>,
+  checks: ReadonlyArray<(v: unknown) => boolean>,
   fields: ReadonlyArray<number>
 ): ((s: Record<string, unknown>) => boolean) => {
-  const checks = defs.map(typeCheck)
   const slow = (s: Record<string, unknown>) => fields.every((i) => checks[i]!(s[names[i]!]))
   const test = (def: FieldDef, v: string, i: number): string => {
     switch (def.kind) {
@@ -292,11 +292,13 @@ const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
   if (schemaFields === undefined || Object.keys(schemaFields).length !== names.length) return undefined
   const defs = names.map((n) => model.fields[n]!)
   if (!names.every((n, i) => schemaFields[n] === defs[i]!.schema && knownSchema(defs[i]!))) return undefined
-  const checkAll = checker(names, defs, names.map((_, i) => i))
+  const checks = defs.map(typeCheck)
+  const checkAll = checker(names, defs, checks, names.map((_, i) => i))
   // Stored documents hold text where records hold dates: those are checked as they are parsed.
   const checkStored = checker(
     names,
     defs,
+    checks,
     names.flatMap((_, i) => (defs[i]!.kind === "datetime" ? [] : [i]))
   )
   const dates = names.filter((_, i) => defs[i]!.kind === "datetime")

@@ -238,12 +238,8 @@ export class SortedIndex {
   }
 
   add(id: number, value: Json): void {
-    // Switching before the value goes in keeps the tree sorted: the values already in agree under both.
-    if (!this.exactStrings && typeof value === "string" && hasWideUnit.test(value)) this.exactStrings = true
-    if (this.tree.set(value, id, false)) return
-    const held = this.tree.get(value)!
-    const next = withHolder(held, id)
-    if (next !== held) this.tree.set(value, next)
+    this.noteWide(value)
+    this.put(id, value)
   }
 
   /**
@@ -253,17 +249,28 @@ export class SortedIndex {
   addAll(ids: ReadonlyArray<number>, values: ReadonlyArray<Json>): void {
     let ordered = true
     for (let i = 0; i < values.length; i++) {
-      const v = values[i]!
-      if (!this.exactStrings && typeof v === "string" && hasWideUnit.test(v)) this.exactStrings = true
-      if (ordered && i > 0 && this.compare(values[i - 1]!, v) > 0) ordered = false
+      this.noteWide(values[i]!)
+      if (ordered && i > 0 && this.compare(values[i - 1]!, values[i]!) > 0) ordered = false
     }
     if (ordered) {
-      for (let i = 0; i < values.length; i++) this.add(ids[i]!, values[i]!)
+      for (let i = 0; i < values.length; i++) this.put(ids[i]!, values[i]!)
       return
     }
     const order = ids.map((_, i) => i)
     order.sort((a, b) => this.compare(values[a]!, values[b]!) || ids[a]! - ids[b]!)
-    for (const i of order) this.add(ids[i]!, values[i]!)
+    for (const i of order) this.put(ids[i]!, values[i]!)
+  }
+
+  /** Switches to exact string comparison before a value that needs it goes in: the values already in agree under both. */
+  private noteWide(value: Json): void {
+    if (!this.exactStrings && typeof value === "string" && hasWideUnit.test(value)) this.exactStrings = true
+  }
+
+  private put(id: number, value: Json): void {
+    if (this.tree.set(value, id, false)) return
+    const held = this.tree.get(value)!
+    const next = withHolder(held, id)
+    if (next !== held) this.tree.set(value, next)
   }
 
   remove(id: number, value: Json): void {
