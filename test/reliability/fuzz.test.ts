@@ -163,7 +163,7 @@ describe(`fuzz (${runs} cases per target, seed ${seed})`, () => {
       ULabel: ln.ULabel,
       Project: ln.Project
     } as const
-    const fieldName = fc.oneof(fc.constantFrom(...runFields, "kind", "dtype", "unit", "sourceCode", "latestKey", "updatedAt", "createdById", "__proto__"), nasty)
+    const fieldName = fc.oneof(fc.constantFrom(...runFields, "kind", "dtype", "unit", "sourceCode", "latestKey", "familyKey", "updatedAt", "createdById", "__proto__"), nasty)
     let created = 0
     let refused = 0
     await fc.assert(

@@ -6,7 +6,7 @@
 import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
-import { type FieldDef, type Model, withLatestKey } from "./Model.js"
+import { type FieldDef, type Model, withClaims } from "./Model.js"
 
 /** A registry's model with the codecs of its `Schema.Class`. */
 export interface Entity<A> {
@@ -370,13 +370,13 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
     return {
       model,
       decode: (doc) => decodeJson(doc),
-      encode: (record) => withLatestKey(model, encodeJson(record) as Doc),
+      encode: (record) => withClaims(model, encodeJson(record) as Doc),
       validate: validateSlow
     }
   return {
     model,
     decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
-    encode: (record) => withLatestKey(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
+    encode: (record) => withClaims(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
     validate: (values) => (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values)
   }
 }

@@ -50,7 +50,8 @@ export const TransformModel = model({
     { name: "transform_key_version", fields: ["key", "version"] },
     // lamindb's unique (key, hash): one transform per source of a key, so racing trackers share it.
     { name: "transform_key_hash", fields: ["key", "hash"] },
-    { name: "transform_latest_key", fields: ["latestKey"] }
+    { name: "transform_latest_key", fields: ["latestKey"] },
+    { name: "transform_family_key", fields: ["familyKey"] }
   ],
   relations: {
     runs: { kind: "reverse", to: "Run", field: "transformId" },
@@ -183,6 +184,7 @@ export const ArtifactModel = model({
   unique: [
     { name: "artifact_key_version", fields: ["key", "version"] },
     { name: "artifact_latest_key", fields: ["latestKey"] },
+    { name: "artifact_family_key", fields: ["familyKey"] },
     // The same bytes are one artifact: registering them again returns it.
     { name: "artifact_hash", fields: ["hash"] }
   ],
@@ -225,7 +227,8 @@ export const CollectionModel = model({
   },
   unique: [
     { name: "collection_key_version", fields: ["key", "version"] },
-    { name: "collection_latest_key", fields: ["latestKey"] }
+    { name: "collection_latest_key", fields: ["latestKey"] },
+    { name: "collection_family_key", fields: ["familyKey"] }
   ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },

@@ -8,7 +8,7 @@ import * as Ast from "./Ast.js"
 import { models } from "./Domain.js"
 import type { Doc, WriteOp } from "./Driver.js"
 import { DoesNotExist, ProtectedRecord, type StoreError, type UniqueViolation, type ValidationError } from "./Errors.js"
-import { mainBranch, type Model, trashBranch } from "./Model.js"
+import { familyKey, mainBranch, type Model, trashBranch } from "./Model.js"
 import { type Entity, Store } from "./Store.js"
 import * as Uid from "./Uid.js"
 
@@ -98,8 +98,9 @@ export const remove = <A extends Base>(
     const current = yield* reload(entity, record)
     if (model.trash && options.permanent !== true) {
       if ((current as unknown as Versioned).branchId === trashBranch) return
+      // In the trash a version claims nothing: not the latest version, not the family's key.
       const patch = model.versioned
-        ? { branchId: trashBranch, ...latestPatch(current as unknown as Versioned, false) }
+        ? { branchId: trashBranch, ...latestPatch(current as unknown as Versioned, false), [familyKey]: null }
         : { branchId: trashBranch }
       // Demote before promoting: at no point may two versions hold the key's latestKey.
       yield* store.batch([

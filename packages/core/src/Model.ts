@@ -5,6 +5,7 @@
  */
 import { Schema } from "effect"
 import type { Doc, IndexSpec, TableSpec, UniqueSpec } from "./Driver.js"
+import * as Uid from "./Uid.js"
 
 export type FieldKind = "int" | "float" | "string" | "bool" | "datetime" | "json" | "enum" | "ref"
 
@@ -93,16 +94,27 @@ export interface Model<Fs extends Fields = Fields> {
 }
 
 /**
- * Versioned registries store one field beyond their records: `latestKey`, the key while the record is its
- * family's latest live version and null otherwise. A unique constraint on it lets every store, with or
- * without transactions, refuse a second latest version of a key.
+ * Versioned registries store two fields beyond their records, claims that unique constraints make exclusive:
+ * `latestKey`, the key while the record is its family's latest live version, and `familyKey`, the key while
+ * the record is its family's live first version. The first refuses a second latest version of a key on every
+ * store. The second refuses a second family of a key even in the moment a store without transactions has
+ * moved `latestKey` off the old head and not yet onto the new one, when a writer that saw no family could
+ * otherwise start another.
  */
 export const latestKey = "latestKey"
+export const familyKey = "familyKey"
 
-export const withLatestKey = (model: Model, doc: Doc): Doc =>
-  model.versioned
-    ? { ...doc, [latestKey]: doc["isLatest"] === true && doc["branchId"] === mainBranch ? (doc["key"] ?? null) : null }
-    : doc
+export const withClaims = (model: Model, doc: Doc): Doc => {
+  if (!model.versioned) return doc
+  const live = doc["branchId"] === mainBranch
+  const key = doc["key"] ?? null
+  const uid = doc["uid"]
+  return {
+    ...doc,
+    [latestKey]: live && doc["isLatest"] === true ? key : null,
+    [familyKey]: live && typeof uid === "string" && Uid.suffix(uid) === Uid.firstSuffix ? key : null
+  }
+}
 
 export const tableSpec = (model: Model): TableSpec => ({
   name: model.table,

@@ -13,7 +13,7 @@ import {
   type ValidationError
 } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
-import { latestKey } from "./Model.js"
+import { familyKey, latestKey } from "./Model.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
 import { type Entity, Store } from "./Store.js"
@@ -26,12 +26,14 @@ export type Input = { readonly [field: string]: unknown }
 export type CreateError = ValidationError | UniqueViolation | StoreError
 export type GetError = InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError
 
-/** Lost a race for `isLatest`, `latestKey` or a uid: another writer got there first, so look again. */
+/** Lost a race for `isLatest`, a claim on the key, or a uid: another writer got there first, so look again. */
 const isRace = (e: unknown) =>
   (e instanceof StoreError && e.reason._tag === "Conflict") ||
   (e instanceof UniqueViolation &&
     e.fields.length === 1 &&
-    (e.fields[0] === "uid" || (e.fields[0] === latestKey && e.constraint.endsWith("_latest_key"))))
+    (e.fields[0] === "uid" ||
+      (e.fields[0] === latestKey && e.constraint.endsWith("_latest_key")) ||
+      (e.fields[0] === familyKey && e.constraint.endsWith("_family_key"))))
 
 const raceBackoff = Schedule.jittered(Schedule.spaced("5 millis"))
 

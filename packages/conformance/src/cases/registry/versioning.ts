@@ -94,6 +94,27 @@ export const versioning: ReadonlyArray<Case> = [
     assert.equal(new Set(all.map((t) => t.uid.slice(0, 12))).size, 1, "racing creators of one key must share a stem")
     assert.equal(latestOf(all).length, 1)
   }),
+  c("while the latest version is being moved, a writer that saw no family cannot start a second one", async (s) => {
+    const v0 = await s.run(Transform.create({ key: "k", version: "1" }))
+    // A store without transactions demotes the head, then inserts its successor: between the two writes no
+    // version holds the key's latest claim, and a writer that looked before v0 existed believes the key is new.
+    await s.run(s.store.update(Transform.entity, v0, { isLatest: false }))
+    const e = await s.fail(Transform.create({ key: "k", version: "2" }, { revise: false }), "UniqueViolation")
+    assert.equal(e.constraint, "transform_family_key")
+    assert.equal((await s.persistedAll("transform")).length, 1)
+    await s.run(s.store.update(Transform.entity, v0, { isLatest: true }))
+    const v1 = await s.run(Transform.create({ key: "k", version: "2" }))
+    assert.equal(v1.uid, v0.uid.slice(0, 12) + "0001")
+  }),
+  c("a trashed first version frees the key for a new family; restoring it then is refused", async (s) => {
+    const v0 = await s.run(Transform.create({ key: "k", version: "1" }))
+    await s.run(Transform.delete(v0))
+    const fresh = await s.run(Transform.create({ key: "k", version: "2" }))
+    const e = await s.fail(Transform.restore(v0), "UniqueViolation")
+    assert.ok(["transform_family_key", "transform_latest_key"].includes(e.constraint), e.constraint)
+    assert.equal((await s.run(Transform.reload(v0))).branchId, -1)
+    assert.deepStrictEqual(latestOf(await family(s, "k")), [fresh.uid])
+  }),
   c("a different key starts a different family", async (s) => {
     const a = await s.run(Transform.create({ key: "a" }))
     const b = await s.run(Transform.create({ key: "b" }))
