@@ -164,7 +164,7 @@ const cascade = (
         }
         if (def.ref.onDelete === "setNull")
           for (const d of others) ops.push({ _tag: "Update", table: child.table, id: d["id"] as number, patch: { [field]: null } })
-        else ops.push(...(yield* cascade(child, others, seen)))
+        else for (const op of yield* cascade(child, others, seen)) ops.push(op)
       }
     }
     ops.push({ _tag: "Delete", table: model.table, ids })

@@ -194,7 +194,7 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
     else if (readInserts) for (const doc of op.docs) toRead.add(ns.keys.doc(op.table, doc["id"] as number))
   }
   const readKeys = [...toRead]
-  const raws = readKeys.length === 0 ? [] : await ns.client.mget(...readKeys)
+  const raws = readKeys.length === 0 ? [] : await ns.client.mget(readKeys)
   const stored = new Map<string, string | null>(readKeys.map((k, i) => [k, raws[i] ?? null]))
 
   // Each table's index and unique-hash keys, built once per write rather than once per document.
