@@ -7,7 +7,7 @@
  * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379
  * (skipped with a note when none answers).
  */
-import { enabled, log, partial, quick } from "./common.js"
+import { enabled, heapUsed, log, partial, quick } from "./common.js"
 import * as Memory from "./memory.js"
 import * as Mongo from "./mongo.js"
 import * as Redis from "./redis.js"
@@ -28,18 +28,21 @@ if (!redisUp && (enabled("redis") || enabled("tracking"))) log(`no Redis answers
 let redis: Redis.RedisFigures | undefined
 if (enabled("redis") && redisUp) {
   log("redis store")
+  heapUsed() // each section starts on a collected heap: the one before leaves up to a million runs of garbage
   redis = await Redis.measure(redisSize)
 }
 
 let mongo: Mongo.MongoFigures | undefined
 if (enabled("mongodb")) {
   log("mongodb store")
+  heapUsed()
   mongo = await Mongo.measure(quick ? 1_000 : 10_000)
 }
 
 let tracking: Figures["tracking"]
 if (enabled("tracking")) {
   log("track() + finish()")
+  heapUsed()
   tracking = { memoryMs: await Tracking.memory(), redisMs: redisUp ? await Tracking.redis() : undefined }
 }
 

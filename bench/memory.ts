@@ -9,7 +9,7 @@ import * as MemoryStore from "@lineage/store-memory"
 import { Effect } from "effect"
 import { Query } from "mingo"
 import { heapUsed, log, median, medianOf, newBench, quick, runner } from "./common.js"
-import { load, runsPerTransform, t0 } from "./data.js"
+import { load, runInput, runsPerTransform, t0 } from "./data.js"
 
 export interface QueryFigure {
   readonly name: string
@@ -26,6 +26,8 @@ export interface QueryFigure {
 export interface MemoryFigures {
   readonly total: number
   readonly insertPerSec: number
+  /** Validating and encoding the same kind of runs, without storing them: the part of an insert before the store. */
+  readonly preparePerSec: number
   readonly bytesPerRun: number
   readonly queries: ReadonlyArray<QueryFigure>
 }
@@ -98,7 +100,8 @@ export const measure = async (total: number, options: { readonly baselines: bool
   const loaded = await load(run, total)
   const bytesPerRun = (heapUsed() - before) / total
   const insertPerSec = total / (loaded.insertMs / 1000)
-  log(`  memory ${total.toLocaleString("en")}: insert ${Math.round(insertPerSec).toLocaleString("en")} runs/s, ${Math.round(bytesPerRun)} B/run`)
+  const preparePerSec = await prepareRate(store, total, loaded.transformIds)
+  log(`  memory ${total.toLocaleString("en")}: insert ${Math.round(insertPerSec).toLocaleString("en")} runs/s (validation + encoding alone ${Math.round(preparePerSec).toLocaleString("en")}/s), ${Math.round(bytesPerRun)} B/run`)
 
   const some = (await run(Run.filter({ transformId: loaded.transformIds[7]! }).limit(1).all()))[0]!
   const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8))
@@ -136,5 +139,18 @@ export const measure = async (total: number, options: { readonly baselines: bool
     queries.push({ name: c.name, rows, lineageMs: median(bench, c.name), storeMs: median(bench, `store: ${c.name}`), scanMs, mingoMs })
   }
   await Effect.runPromise(driver.close())
-  return { total, insertPerSec, bytesPerRun, queries }
+  return { total, insertPerSec, preparePerSec, bytesPerRun, queries }
+}
+
+/** Runs/s of `Run.createMany`'s work before the store: validating inputs into records and encoding them as documents. */
+const prepareRate = async (store: Store.StoreShape, total: number, transformIds: ReadonlyArray<number>): Promise<number> => {
+  const sample = Math.min(total, 20_000)
+  const random = Math.random
+  const inputs = Array.from({ length: sample }, (_, i) => runInput(total + i, transformIds[i % transformIds.length]!, random))
+  const start = performance.now()
+  for (let i = 0; i < sample; i += 5_000) {
+    const records = await Effect.runPromise(store.prepare(Run.entity, inputs.slice(i, i + 5_000)))
+    for (const r of records) Run.entity.encode(r)
+  }
+  return sample / ((performance.now() - start) / 1000)
 }

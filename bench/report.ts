@@ -52,7 +52,7 @@ export const rows = (f: Figures): Array<Row> => {
         out.push({ what: `memory ${n}: ${q.name}`, measured: `${both}, store ${times(speedup)} vs scan`, target: "≤ 1 ms; store ≥ 1,000× vs scan", verdict: verdict(q.lineageMs <= 1 && speedup >= 1000, at), baseline: `scan ${ms(q.scanMs)}; ${vsMingo}` })
       }
     }
-    out.push({ what: `memory ${n}: batch insert (Run.createMany, 5,000 per call)`, measured: perSec(big.insertPerSec), target: "≥ 100,000/s", verdict: verdict(big.insertPerSec >= 100_000, at), baseline: "" })
+    out.push({ what: `memory ${n}: batch insert (Run.createMany, 5,000 per call)`, measured: perSec(big.insertPerSec), target: "≥ 100,000/s", verdict: verdict(big.insertPerSec >= 100_000, at), baseline: `validation + encoding alone (no store): ${perSec(big.preparePerSec)}; the store's indexes and copy: ${(1e6 / big.insertPerSec - 1e6 / big.preparePerSec).toFixed(0)} µs/run` })
     out.push({ what: `memory ${n}: heap per run (docs + indexes)`, measured: `${Math.round(big.bytesPerRun)} B`, target: "≤ 1,536 B", verdict: verdict(big.bytesPerRun <= 1536, at), baseline: "" })
   }
   if (f.redis !== undefined) {
@@ -64,7 +64,7 @@ export const rows = (f: Figures): Array<Row> => {
       out.push({ what: `redis ${n}: ${q.name}`, measured: `${ms(q.lineageMs)} (store ${ms(q.storeMs)})`, target: top ? "≤ 3 ms" : "≤ 2 ms", verdict: verdict(q.lineageMs <= (top ? 3 : 2), at), baseline: `${times(q.lineageMs / q.rawMs)} a raw MGET + JSON.parse of the same ${q.rows} documents (${ms(q.rawMs)})` })
     }
     const share = r.insertPerSec / r.rawPerSec
-    out.push({ what: `redis ${n}: batch insert (Run.createMany, 2,000 per call)`, measured: `${perSec(r.insertPerSec)} = ${(share * 100).toFixed(0)}% of raw`, target: "≥ 25% of raw pipelined SET", verdict: verdict(share >= 0.25, at), baseline: `raw pipelined SET of the same JSON: ${perSec(r.rawPerSec)}` })
+    out.push({ what: `redis ${n}: batch insert (Run.createMany, 2,000 per call)`, measured: `${perSec(r.insertPerSec)} = ${(share * 100).toFixed(0)}% of raw`, target: "≥ 25% of raw pipelined SET", verdict: verdict(share >= 0.25, at), baseline: `raw pipelined SET of the same JSON: ${perSec(r.rawPerSec)}; raw writes of the same documents, index entries and unique claims (no checks): ${perSec(r.rawIndexedPerSec)}, ours ${((r.insertPerSec / r.rawIndexedPerSec) * 100).toFixed(0)}% of it` })
     out.push({ what: "redis: one Run.create", measured: `${r.createRoundTrips} round trips (${r.createCommands} commands)`, target: "≤ 2 round trips", verdict: r.createRoundTrips <= 2 ? "pass" : "miss", baseline: "" })
   }
   if (f.mongo !== undefined) {
@@ -172,6 +172,8 @@ export const markdown = (f: Figures): string => {
     table(["what", "measured", "target", "verdict", "baseline in the same run"], r.map((x) => [x.what, x.measured, x.target, x.verdict, x.baseline])),
     "",
     "Each query is timed twice: through the whole stack (`Run.filter(...).all()`: query normalisation, planning, index access, evaluator re-check, decoding into `Run` records), the first figure, and at the store (`driver.find` with the same query, returning documents), in brackets. Latency targets are judged on the whole stack, except the feature range, judged at the store: its 10,000 rows spend most of their time becoming `Run` records (dates parsed, fields checked), which is no part of finding them. Ratios compare the store with the baselines, which return the same documents: scan = the reference evaluator over the same in-memory documents (a store without indexes); mingo 7.2.7 = the same query through mingo over that array.",
+    "",
+    "Inserts: the memory baseline is `Run.createMany`'s own work before the store (validating 20,000 inputs into records and encoding them as documents), timed at the same size, so the rest of each insert is the store's. The Redis baselines write the same JSON raw (pipelined `SET`), and the store's own documents, index entries and unique claims read back from Redis and written again raw (one `MSET`, one `ZADD` per index, one `HSET` per unique hash per batch): the floor of an indexed write with none of the store's checks, guards or atomicity. Each section starts on a collected heap.",
     "",
     ...(f.mongo === undefined
       ? []
