@@ -103,6 +103,8 @@ export interface Model<Fs extends Fields = Fields> {
  */
 export const latestKey = "latestKey"
 export const familyKey = "familyKey"
+/** The fields the store derives from a record, never taken from input. */
+export const claims = [latestKey, familyKey] as const
 
 export const withClaims = (model: Model, doc: Doc): Doc => {
   if (!model.versioned) return doc

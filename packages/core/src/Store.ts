@@ -9,7 +9,7 @@ import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { familyKey, featureValues, latestKey, type Model, tableSpec } from "./Model.js"
+import { claims, featureValues, type Model, tableSpec } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
@@ -40,7 +40,7 @@ const idOf = (value: unknown): unknown =>
   value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
 
 /** Fields the store sets itself. */
-const managed = new Set(["id", "createdAt", "updatedAt", latestKey, familyKey])
+const managed = new Set(["id", "createdAt", "updatedAt", ...claims])
 
 /** What inserting into a model needs to know, worked out once per model. */
 interface InsertShape {
@@ -241,7 +241,7 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
           if (next instanceof ValidationError) return yield* next
           const encoded = entity.encode(next)
           const changed = Object.fromEntries(
-            [...Object.keys(patch), "updatedAt", latestKey, familyKey].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
+            [...Object.keys(patch), "updatedAt", ...claims].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
           )
           const stored = yield* domainErrors(driver.update(model.table, record.id, changed, expect))
           return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
