@@ -205,7 +205,7 @@ export const make = (name = "reference"): ReferenceDriver => {
     count: (table, where) =>
       op(() => {
         Evaluator.check(where)
-        return rowsOf(table).filter((d) => Evaluator.matches(d, where)).length
+        return rowsOf(table).filter(Evaluator.predicate(where)).length
       }),
     batch: (ops) =>
       op(() =>

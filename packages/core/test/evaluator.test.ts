@@ -2,6 +2,7 @@
  * The reference evaluator defines what every query means; these pin its semantics down operator by operator,
  * including null handling, code point string order, the total order used for sorting, and keyset cursors.
  */
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as Ast from "../src/Ast.js"
 import * as Evaluator from "../src/Evaluator.js"
@@ -205,5 +206,47 @@ describe("cursors", () => {
     expect(Evaluator.fullOrder([])).toEqual([{ path: ["id"], direction: "asc" }])
     const cursor = Evaluator.cursorOf(keys, docs[2]!)
     expect(docs.filter((d) => Evaluator.isAfter(keys, cursor, d)).map((d) => d["id"])).toEqual([1, 2])
+  })
+})
+
+describe("predicate", () => {
+  // JSON values with the collisions a set could get wrong: 0 and -0, "1" and 1, null, objects by key order.
+  const json: fc.Arbitrary<Ast.Json> = fc.letrec<{ v: Ast.Json }>((tie) => ({
+    v: fc.oneof(
+      { depthSize: "small" },
+      fc.constantFrom<Ast.Json>(null, true, false, 0, -0, 1, "1", "", "a", 1.5, { a: 1, b: [2] }, { b: [2], a: 1 }, [1, "1"]),
+      fc.integer({ min: -3, max: 3 }),
+      fc.string({ maxLength: 2 }),
+      fc.array(tie("v"), { maxLength: 2 }),
+      fc.dictionary(fc.constantFrom("a", "b"), tie("v"), { maxKeys: 2 })
+    )
+  })).v
+
+  it("answers in and notIn over long lists exactly as eq does, value by value", () => {
+    fc.assert(
+      fc.property(fc.array(json, { minLength: 0, maxLength: 40 }), fc.array(json, { maxLength: 10 }), (list, values) => {
+        for (const op of ["in", "notIn"] as const) {
+          const test = Evaluator.predicate(Ast.field(["x"], op, list))
+          for (const v of [...values, ...list.slice(0, 3)]) {
+            const expected = list.some((a) => t(v, "eq", a)) === (op === "in")
+            if (test({ x: v }) !== expected) return false
+          }
+        }
+        return true
+      }),
+      { numRuns: 2_000 }
+    )
+  })
+
+  it("reads the field it names and combines like matches", () => {
+    const ids = Array.from({ length: 100 }, (_, i) => i * 2)
+    const cond = Ast.and([Ast.field(["id"], "in", ids), Ast.not(Ast.field(["tag"], "in", ["x", "y", "z", "w", "v", "u", "t", "s", "r"]))])
+    const test = Evaluator.predicate(cond)
+    expect(test({ id: 4, tag: "a" })).toBe(true)
+    expect(test({ id: 4, tag: "z" })).toBe(false)
+    expect(test({ id: 5, tag: "a" })).toBe(false)
+    expect(test({ tag: "a" })).toBe(false)
+    expect(Evaluator.accepts({ where: cond, orderBy: [], after: { values: [], id: 10 } })({ id: 12, tag: "a" })).toBe(true)
+    expect(Evaluator.accepts({ where: cond, orderBy: [], after: { values: [], id: 10 } })({ id: 8, tag: "a" })).toBe(false)
   })
 })

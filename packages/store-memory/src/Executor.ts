@@ -65,9 +65,6 @@ const eachCandidate = (table: Table, access: FilterAccess, counters: Counters, f
   for (const id of candidateIds(table, access)) f(table.docs.get(id)!)
 }
 
-const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
-  Evaluator.matches(doc, spec.where) && (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc))
-
 /** The predicates an access answered by itself: its lookups' (an intersection answers all of its parts'). */
 const answered = (access: FilterAccess): ReadonlySet<Ast.Cond> => {
   const lookups = access._tag === "Lookup" ? [access] : access._tag === "Intersect" ? access.parts : []
@@ -113,6 +110,7 @@ const walk = (
   // Documents before the cursor's first key cannot come after the cursor.
   const from = spec.after === undefined ? undefined : spec.orderBy.length > 0 ? (spec.after.values[0] ?? null) : spec.after.id
 
+  const accepted = Evaluator.accepts(spec)
   const out: Array<Doc> = []
   for (const { ids } of table.sortedIndex(access.path)!.walk(access.direction, from)) {
     if (out.length >= wanted) break
@@ -121,7 +119,7 @@ const walk = (
     for (const id of ids) {
       const doc = table.docs.get(id)!
       counters.examined++
-      if (accepts(spec, doc)) run.push(doc)
+      if (accepted(doc)) run.push(doc)
       if (runsInOrder && out.length >= wanted) break
     }
     if (!runsInOrder) for (const doc of run.sort(compare)) out.push(doc)
@@ -133,10 +131,10 @@ export const find = (table: Table, plan: Plan, spec: Ast.FindSpec, counters: Cou
   const access = plan.access
   if (access._tag === "IndexOrder") return walk(table, access, spec, counters)
   const hits: Array<Doc> = []
-  const check = { ...spec, where: residual(spec.where, access) }
+  const accepted = Evaluator.accepts({ ...spec, where: residual(spec.where, access) })
   const keep = (doc: Doc) => {
     counters.examined++
-    if (accepts(check, doc)) hits.push(doc)
+    if (accepted(doc)) hits.push(doc)
   }
   if (access._tag === "Scan" || !byIdOnly(spec.orderBy)) {
     eachCandidate(table, access, counters, keep)
@@ -154,11 +152,11 @@ const byIdOnly = (orderBy: ReadonlyArray<Ast.OrderKey>): boolean => {
 }
 
 export const count = (table: Table, access: FilterAccess, where: Ast.Cond, counters: Counters): number => {
-  const check = residual(where, access)
+  const accepted = Evaluator.predicate(residual(where, access))
   let n = 0
   eachCandidate(table, access, counters, (doc) => {
     counters.examined++
-    if (Evaluator.matches(doc, check)) n++
+    if (accepted(doc)) n++
   })
   return n
 }

@@ -196,12 +196,13 @@ const build = (b: Built): MongoDriver => {
     }
     const cursor = c.find(ex.filter as Filter<Stored>, projection).batchSize(batchSize)
     if (sort !== undefined) cursor.sort(sort)
+    const matches = Evaluator.predicate(spec.where)
     const out: Array<Doc> = []
     let skipped = 0
     try {
       for await (const raw of cursor) {
         const doc = fromStored(raw)
-        if (!Evaluator.matches(doc, spec.where)) continue
+        if (!matches(doc)) continue
         if (ex.sort === undefined) {
           if (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc)) out.push(doc)
           continue
@@ -227,9 +228,10 @@ const build = (b: Built): MongoDriver => {
     Evaluator.check(where)
     const compiled = compile(where)
     if (compiled.exact) return coll(table).countDocuments(compiled.filter as Filter<Stored>)
+    const matches = Evaluator.predicate(where)
     let n = 0
     for await (const raw of coll(table).find(compiled.filter as Filter<Stored>, projection).batchSize(batchSize)) {
-      if (Evaluator.matches(fromStored(raw), where)) n++
+      if (matches(fromStored(raw))) n++
     }
     return n
   }

@@ -97,9 +97,6 @@ export async function* scan(ns: Namespace, table: string, counters?: Counters): 
   }
 }
 
-const accepts = (spec: Ast.FindSpec, doc: Doc): boolean =>
-  Evaluator.matches(doc, spec.where) && (spec.after === undefined || Evaluator.isAfter(spec.orderBy, spec.after, doc))
-
 const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
   const start = spec.offset ?? 0
   return docs.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
@@ -127,6 +124,7 @@ const walk = async (
   const exact =
     order.length === 1 || (asc && order.length === 2 && tail!.direction === "asc" && tail!.path.length === 1 && tail!.path[0] === "id")
   const wanted = spec.limit === undefined ? Infinity : (spec.offset ?? 0) + spec.limit
+  const accepted = Evaluator.accepts(spec)
   const after = spec.after
   // Documents before the cursor's first key cannot come after the cursor.
   let bound: Bound =
@@ -166,7 +164,7 @@ const walk = async (
       const doc = docs.get(idOfMember(m))
       if (doc === undefined) continue
       counters.examined++
-      if (!accepts(spec, doc)) continue
+      if (!accepted(doc)) continue
       out.push(doc)
       if (out.length >= wanted) {
         if (exact) {
@@ -211,8 +209,9 @@ export const find = async (
   counters: Counters
 ): Promise<Array<Doc>> => {
   if (access._tag === "IndexOrder") return walk(ns, table, access, spec, sizes, counters)
+  const accepted = Evaluator.accepts(spec)
   const hits: Array<Doc> = []
-  for await (const doc of candidates(ns, table, access, sizes, counters)) if (accepts(spec, doc)) hits.push(doc)
+  for await (const doc of candidates(ns, table, access, sizes, counters)) if (accepted(doc)) hits.push(doc)
   return page(hits.sort(Evaluator.compareDocs(spec.orderBy)), spec)
 }
 
@@ -230,7 +229,8 @@ export const count = async (
 ): Promise<number> => {
   if (where._tag === "And" && where.conds.length === 0) return sizes.table
   if (where._tag === "Field" && access._tag === "Lookup") return access.estimated
+  const accepted = Evaluator.predicate(where)
   let n = 0
-  for await (const doc of candidates(ns, table, access, sizes, counters)) if (Evaluator.matches(doc, where)) n++
+  for await (const doc of candidates(ns, table, access, sizes, counters)) if (accepted(doc)) n++
   return n
 }
