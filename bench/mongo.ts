@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto"
 import { mongoServer } from "../test/support/mongo.js"
 import { log, median, newBench, runner } from "./common.js"
 import { load, runInput } from "./data.js"
-import { cases } from "./memory.js"
+import { cases, relatedIds } from "./memory.js"
 
 interface RawDoc {
   readonly _id: number
@@ -57,7 +57,7 @@ export const measure = async (total: number, batch = 1_000): Promise<MongoFigure
     log(`  mongodb ${total.toLocaleString("en")} (${server.label}): insert ${Math.round(insertPerSec).toLocaleString("en")} runs/s, raw insertMany ${Math.round(rawInsertPerSec).toLocaleString("en")} docs/s`)
 
     const some = docs.find((d) => d["transformId"] === loaded.transformIds[7])!
-    const list = cases(run, total, loaded.transformIds[7]!, String(some["uid"]).slice(0, 8)).filter((c) => !c.name.startsWith("feature range"))
+    const list = cases(run, total, loaded.transformIds[7]!, String(some["uid"]).slice(0, 8), await relatedIds(run)).filter((c) => !c.name.startsWith("feature range"))
     const bench = newBench()
     const rawQuery = (c: (typeof list)[number]) => () => {
       let cursor = raw.find(c.mingo.criteria).sort(c.mingo.sort ?? { _id: 1 })

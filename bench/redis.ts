@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import { randomBytes } from "node:crypto"
 import { log, median, newBench, runner } from "./common.js"
 import { load, runInput } from "./data.js"
-import { cases } from "./memory.js"
+import { cases, relatedIds } from "./memory.js"
 import { countRoundTrips } from "../test/support/redis.js"
 
 export interface RedisFigures {
@@ -72,7 +72,7 @@ export const measure = async (total: number, batch = 2_000): Promise<RedisFigure
     const createCommands = counts.commands
 
     const some = (await run(Run.filter({ transformId: loaded.transformIds[7]! }).limit(1).all()))[0]!
-    const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8)).filter((c) => !c.name.startsWith("feature range"))
+    const list = cases(run, total, loaded.transformIds[7]!, some.uid.slice(0, 8), await relatedIds(run)).filter((c) => !c.name.startsWith("feature range"))
     const bench = newBench()
     for (const c of list) {
       bench.add(c.name, c.lineage)

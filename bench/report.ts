@@ -44,7 +44,9 @@ export const rows = (f: Figures): Array<Row> => {
       const speedup = q.scanMs / q.storeMs
       const vsMingo = `${times(q.mingoMs / q.storeMs)} vs mingo (${ms(q.mingoMs)})`
       const both = `${ms(q.lineageMs)} (store ${ms(q.storeMs)})`
-      if (q.name.startsWith("feature range")) {
+      if (q.name.startsWith("relation")) {
+        out.push({ what: `memory ${n}: ${q.name}, ${q.rows} rows`, measured: `${both}, store ${times(speedup)} vs scan`, target: "none (query power)", verdict: "reported", baseline: `scan ${ms(q.scanMs)}; ${vsMingo}` })
+      } else if (q.name.startsWith("feature range")) {
         out.push({ what: `memory ${n}: ${q.name}, ${q.rows} rows`, measured: `store ${ms(q.storeMs)}; records ${ms(q.lineageMs)}`, target: "≤ 20 ms (store)", verdict: verdict(q.storeMs <= 20, at), baseline: `${times(speedup)} vs scan (${ms(q.scanMs)}); ${vsMingo}` })
       } else if (q.name.startsWith("top 10")) {
         out.push({ what: `memory ${n}: ${q.name}`, measured: both, target: "≤ 2 ms", verdict: verdict(q.lineageMs <= 2, at), baseline: `${times(speedup)} vs scan (${ms(q.scanMs)}); ${vsMingo}` })
@@ -61,7 +63,8 @@ export const rows = (f: Figures): Array<Row> => {
     const n = r.total.toLocaleString("en")
     for (const q of r.queries) {
       const top = q.name.startsWith("top 10")
-      out.push({ what: `redis ${n}: ${q.name}`, measured: `${ms(q.lineageMs)} (store ${ms(q.storeMs)})`, target: top ? "≤ 3 ms" : "≤ 2 ms", verdict: verdict(q.lineageMs <= (top ? 3 : 2), at), baseline: `${times(q.lineageMs / q.rawMs)} a raw MGET + JSON.parse of the same ${q.rows} documents (${ms(q.rawMs)})` })
+      const reported = q.name.startsWith("relation")
+      out.push({ what: `redis ${n}: ${q.name}${reported ? `, ${q.rows} rows` : ""}`, measured: `${ms(q.lineageMs)} (store ${ms(q.storeMs)})`, target: reported ? "none (query power)" : top ? "≤ 3 ms" : "≤ 2 ms", verdict: reported ? "reported" : verdict(q.lineageMs <= (top ? 3 : 2), at), baseline: `${times(q.lineageMs / q.rawMs)} a raw MGET + JSON.parse of the same ${q.rows} documents (${ms(q.rawMs)})` })
     }
     const share = r.insertPerSec / r.rawPerSec
     out.push({ what: `redis ${n}: batch insert (Run.createMany, 2,000 per call)`, measured: `${perSec(r.insertPerSec)} = ${(share * 100).toFixed(0)}% of raw`, target: "≥ 25% of raw pipelined SET", verdict: verdict(share >= 0.25, at), baseline: `raw pipelined SET of the same JSON: ${perSec(r.rawPerSec)}; raw writes of the same documents, index entries and unique claims (no checks): ${perSec(r.rawIndexedPerSec)}, ours ${((r.insertPerSec / r.rawIndexedPerSec) * 100).toFixed(0)}% of it` })
@@ -108,7 +111,7 @@ export const printConsole = (f: Figures): void => {
   for (const b of s.body) console.log(b.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(14))).join(""))
 }
 
-const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
 
 /** Log-log chart of query latency against store size (memory), with Redis points as hollow markers. */
 export const svg = (f: Figures): string => {
@@ -173,7 +176,9 @@ export const markdown = (f: Figures): string => {
     "",
     "Each query is timed twice: through the whole stack (`Run.filter(...).all()`: query normalisation, planning, index access, evaluator re-check, decoding into `Run` records), the first figure, and at the store (`driver.find` with the same query, returning documents), in brackets. Latency targets are judged on the whole stack, except the feature range, judged at the store: its 10,000 rows spend most of their time becoming `Run` records (dates parsed, fields checked), which is no part of finding them. Ratios compare the store with the baselines, which return the same documents: scan = the reference evaluator over the same in-memory documents (a store without indexes); mingo 7.2.7 = the same query through mingo over that array.",
     "",
-    "Inserts: the memory baseline is `Run.createMany`'s own work before the store (validating 20,000 inputs into records and encoding them as documents), timed at the same size, so the rest of each insert is the store's. The Redis baselines write the same JSON raw (pipelined `SET`), and the store's own documents, index entries and unique claims read back from Redis and written again raw (one `MSET`, one `ZADD` per index, one `HSET` per unique hash per batch): the floor of an indexed write with none of the store's checks, guards or atomicity. Each section starts on a collected heap.",
+    "Inserts: the memory baseline is `Run.createMany`'s own work before the store (validating inputs into records and encoding them as documents; the median of eight batches of 5,000), timed at the same size, so the rest of each insert is the store's. The Redis baselines write the same JSON raw (pipelined `SET`), and the store's own documents, index entries and unique claims read back from Redis and written again raw (one `MSET`, one `ZADD` per index, one `HSET` per unique hash per batch): the floor of an indexed write with none of the store's checks, guards or atomicity. Each section starts on a collected heap.",
+    "",
+    "The relation query (`Run.filter({ transform: { key__startswith: \"pipeline-12\" } })`) has no target: it shows query power. Core answers the transform filter first and hands the store the matching transforms' ids as one `in` list (111 ids at 1,000,000 runs); the baselines get that same list.",
     "",
     ...(f.mongo === undefined
       ? []
