@@ -105,6 +105,8 @@ export const latestKey = "latestKey"
 export const familyKey = "familyKey"
 /** The fields the store derives from a record, never taken from input. */
 export const claims = [latestKey, familyKey] as const
+/** The fields the claims are derived from. */
+export const claimInputs = ["branchId", "isLatest", "key", "uid"] as const
 
 export const withClaims = (model: Model, doc: Doc): Doc => {
   if (!model.versioned) return doc

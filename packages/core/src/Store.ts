@@ -9,7 +9,7 @@ import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Domain.js"
 import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { claims, featureValues, type Model, tableSpec } from "./Model.js"
+import { claimInputs, claims, featureValues, type Model, tableSpec } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
 
@@ -240,10 +240,16 @@ export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
           })
           if (next instanceof ValidationError) return yield* next
           const encoded = entity.encode(next)
+          // Claims are rewritten only when the patch changes what they follow from, and then only if the
+          // stored record still holds the rest as this copy does: a stale copy must not hand out a claim.
+          const reclaim = model.versioned && claimInputs.some((k) => k in patch)
           const changed = Object.fromEntries(
-            [...Object.keys(patch), "updatedAt", ...claims].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
+            [...Object.keys(patch), "updatedAt", ...(reclaim ? claims : [])].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
           )
-          const stored = yield* domainErrors(driver.update(model.table, record.id, changed, expect))
+          const guard = reclaim
+            ? { ...Object.fromEntries(claimInputs.filter((k) => !(k in patch) && k in encoded).map((k) => [k, encoded[k]!])), ...expect }
+            : expect
+          const stored = yield* domainErrors(driver.update(model.table, record.id, changed, guard))
           return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
         }),
       find: (entity, where, options = {}) =>

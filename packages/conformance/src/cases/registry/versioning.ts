@@ -115,6 +115,36 @@ export const versioning: ReadonlyArray<Case> = [
     assert.equal((await s.run(Transform.reload(v0))).branchId, -1)
     assert.deepStrictEqual(latestOf(await family(s, "k")), [fresh.uid])
   }),
+  c("an update through a stale copy changes only what it names: a trashed version does not take the key back", async (s) => {
+    const v0 = await s.run(Transform.create({ key: "k", version: "1" }))
+    const v1 = await s.run(Transform.create({ key: "k", version: "2" }))
+    await s.run(Transform.delete(v0))
+    // `v0` still says it is live and latest; the update must not write claims from that.
+    const updated = await s.run(Transform.update(v0, { description: "note" }))
+    assert.equal(updated.branchId, -1)
+    assert.equal(updated.description, "note")
+    const stored = await s.persisted("transform", v0.id)
+    assert.equal(stored?.["latestKey"] ?? null, null)
+    assert.equal(stored?.["familyKey"] ?? null, null)
+    await s.run(Transform.delete(v1))
+    const fresh = await s.run(Transform.create({ key: "k", version: "3" }))
+    assert.notEqual(fresh.uid.slice(0, 12), v0.uid.slice(0, 12))
+  }),
+  c("updating a version that holds no claim (written before claims existed) does not give it one", async (s) => {
+    const made = await s.run(
+      s.store.prepare(Transform.entity, [
+        { key: "a", version: "1", uid: "AAAAAAAAAAAA0000", isLatest: false },
+        { key: "a", version: "2", uid: "BBBBBBBBBBBB0000", isLatest: false }
+      ])
+    )
+    const docs = made.map((r) => {
+      const { familyKey: _, ...doc } = Transform.entity.encode(r)
+      return doc
+    })
+    await s.run(s.store.driver.insert("transform", docs))
+    for (const r of made) await s.run(Transform.update(r, { description: "still here" }))
+    for (const r of made) assert.equal((await s.persisted("transform", r.id))?.["description"], "still here")
+  }),
   c("a different key starts a different family", async (s) => {
     const a = await s.run(Transform.create({ key: "a" }))
     const b = await s.run(Transform.create({ key: "b" }))
