@@ -6,7 +6,7 @@
  * Top-level fields compile EXACTLY onto their order keys (`o.<field>`, see Encoding). Nested paths compile to a
  * SUPERSET on the escaped copy (`d.<path>`): MongoDB looks inside arrays on a path and compares embedded
  * documents by key order, the reference evaluator does neither, so such candidates are re-checked with
- * `Evaluator.matches`. `exact` says whether the filter alone is the answer (then counts, skips and limits
+ * `Evaluator.predicate`. `exact` says whether the filter alone is the answer (then counts, skips and limits
  * run on the server).
  */
 import type { Ast, Driver } from "@lineage/core"

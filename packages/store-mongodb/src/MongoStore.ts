@@ -22,7 +22,7 @@ export interface Explained {
   readonly filter: Document
   /** `[field, direction]` pairs, `_id` last. */
   readonly sort: ReadonlyArray<readonly [string, 1 | -1]> | undefined
-  /** The filter alone is the answer; otherwise candidates are re-checked with `Evaluator.matches`. */
+  /** The filter alone is the answer; otherwise candidates are re-checked with `Evaluator.predicate`. */
   readonly exact: boolean
   /** The order is applied in memory (an order key on a nested path). */
   readonly sortInMemory: boolean

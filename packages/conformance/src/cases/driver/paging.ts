@@ -113,7 +113,7 @@ export const paging: ReadonlyArray<Case> = [
         const all = await run(ctx.driver.find("thing", { where, orderBy: [] }))
         const count = await run(ctx.driver.count("thing", where))
         assert.equal(count, all.length, `count disagrees with find for ${JSON.stringify(where)}`)
-        assert.equal(count, docs.filter((d) => Evaluator.matches(d, where)).length)
+        assert.equal(count, docs.filter(Evaluator.predicate(where)).length)
         assert.ok(found.length <= 3)
       }
     }
