@@ -2,18 +2,44 @@
  * Which tables exist, with their unique constraints and indexes: kept in the `<prefix>_lineage_tables`
  * collection so every handle (every process) knows tables another declared, and cached per handle. A handle
  * reloads on a miss, so a table declared elsewhere is found on first use.
+ *
+ * Declared index paths are kept by what they need from MongoDB, not one by one: a top-level field needs an
+ * index on its order key, a nested path needs the wildcard index over its top-level field's escaped copy. So
+ * a collection's index count is bounded by its schema (`_id_`, one per unique constraint, one per indexed
+ * top-level field, one per field holding indexed nested paths) whatever the number of features, and mongod's
+ * 64 indexes per collection are never reached by declaring features.
  */
 import type { Collection, Db, Document } from "mongodb"
 import type { Driver } from "@lineage/core"
 import { StoreError } from "@lineage/core"
-import { escapeKey, escapePath } from "./Encoding.js"
+import { escapeKey } from "./Encoding.js"
 import { uniqueIndexName } from "./Failures.js"
 
 type TableSpec = Driver.TableSpec
+type Path = ReadonlyArray<string>
 
 export interface Layout {
   readonly db: Db
   readonly prefix: string
+}
+
+/** A table as recorded: its constraints and what its declared indexes need. */
+export interface Declared {
+  readonly name: string
+  readonly unique: ReadonlyArray<Driver.UniqueSpec>
+  /** Top-level fields indexed on their order key (`o.<field>`). */
+  readonly fields: ReadonlyArray<string>
+  /** Top-level fields with indexed nested paths: one wildcard index each over `d.<field>`. */
+  readonly subtrees: ReadonlyArray<string>
+  /** Nested paths recorded one by one, each with an index of its own (the per-path layout): to retire. */
+  readonly legacy: ReadonlyArray<Path>
+}
+
+export interface IndexModel {
+  readonly key: Document
+  readonly name: string
+  readonly unique?: boolean
+  readonly partialFilterExpression?: Document
 }
 
 /** `<prefix><table>`: one collection per table. */
@@ -29,10 +55,30 @@ export const invalidTable = (name: string): string | undefined =>
       ? `"${name}" cannot name a MongoDB collection (no "$", no NUL, not "system." or "_lineage_")`
       : undefined
 
-/** The MongoDB indexes a table needs: unique constraints on order keys, indexes on order keys or the copy. */
-export const indexModels = (spec: TableSpec): Array<{ readonly key: Document; readonly name: string; readonly unique?: boolean; readonly partialFilterExpression?: Document }> => {
-  const out: Array<{ key: Document; name: string; unique?: boolean; partialFilterExpression?: Document }> = []
-  for (const u of spec.unique) {
+/** The name of a top-level field's index (and of a nested path's own index in the per-path layout). */
+const pathIndexName = (path: Path): string => `lineage_x_${encodeURIComponent(JSON.stringify(path))}`
+const subtreeIndexName = (field: string): string => `lineage_w_${encodeURIComponent(field)}`
+
+/** Top-level fields and subtrees a spec's index paths need; `id` is `_id`, indexed already. */
+const needs = (indexes: ReadonlyArray<Driver.IndexSpec>): { readonly fields: Array<string>; readonly subtrees: Array<string> } => {
+  const fields = new Set<string>()
+  const subtrees = new Set<string>()
+  for (const { path } of indexes) {
+    if (path.length === 0 || path[0] === "id") continue
+    if (path.length === 1) fields.add(path[0]!)
+    else subtrees.add(path[0]!)
+  }
+  return { fields: [...fields], subtrees: [...subtrees] }
+}
+
+/**
+ * The MongoDB indexes a table needs: unique constraints on order keys, an index per top-level field on its
+ * order key, and a wildcard index per field with nested indexed paths (mongod >= 4.2 serves an equality,
+ * range or prefix on any one path under it).
+ */
+export const indexModels = (table: Declared): Array<IndexModel> => {
+  const out: Array<IndexModel> = []
+  for (const u of table.unique) {
     // `_id` is the id: a constraint including it holds already.
     if (u.fields.includes("id") || u.fields.length === 0) continue
     const key: Document = {}
@@ -44,22 +90,42 @@ export const indexModels = (spec: TableSpec): Array<{ readonly key: Document; re
     }
     out.push({ key, name: uniqueIndexName(u.name), unique: true, partialFilterExpression: partial })
   }
-  for (const ix of spec.indexes) {
-    if (ix.path.length === 0 || (ix.path.length === 1 && ix.path[0] === "id")) continue
-    const field = ix.path.length === 1 ? `o.${escapeKey(ix.path[0]!)}` : `d.${escapePath(ix.path)}`
-    out.push({ key: { [field]: 1 }, name: `lineage_x_${encodeURIComponent(JSON.stringify(ix.path))}` })
-  }
+  for (const field of table.fields) out.push({ key: { [`o.${escapeKey(field)}`]: 1 }, name: pathIndexName([field]) })
+  for (const field of table.subtrees) out.push({ key: { [`d.${escapeKey(field)}.$**`]: 1 }, name: subtreeIndexName(field) })
   return out
 }
 
-const fromDocument = (d: Document): TableSpec => ({
-  name: String(d["_id"]),
-  unique: Array.isArray(d["unique"]) ? (d["unique"] as Array<Driver.UniqueSpec>) : [],
-  indexes: Array.isArray(d["indexes"]) ? (d["indexes"] as Array<Driver.IndexSpec>) : []
-})
+/** The index the per-path layout gave one nested path. */
+export const legacyIndexName = (path: Path): string => pathIndexName(path)
+
+/** A catalog document, in this layout or the per-path one. */
+interface Recorded {
+  readonly _id: string
+  readonly unique?: Array<Driver.UniqueSpec>
+  /** The per-path layout: every declared index path. */
+  readonly indexes?: Array<{ readonly path: Array<string>; readonly kind: string }>
+  readonly fields?: Array<string>
+  readonly subtrees?: Array<string>
+}
+
+const strings = (u: unknown): Array<string> => (Array.isArray(u) ? u.filter((x): x is string => typeof x === "string") : [])
+
+const fromDocument = (d: Document): Declared => {
+  const recorded = Array.isArray(d["indexes"]) ? (d["indexes"] as Array<Driver.IndexSpec>) : []
+  const old = needs(recorded)
+  return {
+    name: String(d["_id"]),
+    unique: Array.isArray(d["unique"]) ? (d["unique"] as Array<Driver.UniqueSpec>) : [],
+    fields: [...new Set([...strings(d["fields"]), ...old.fields])],
+    subtrees: [...new Set([...strings(d["subtrees"]), ...old.subtrees])],
+    legacy: recorded.filter((i) => i.path.length > 1).map((i) => i.path)
+  }
+}
+
+const declaredOf = (spec: TableSpec): Declared => ({ name: spec.name, unique: spec.unique, ...needs(spec.indexes), legacy: [] })
 
 export class Catalog {
-  private tables = new Map<string, TableSpec>()
+  private tables = new Map<string, Declared>()
   constructor(private readonly layout: Layout) {}
 
   private get collection(): Collection<Document> {
@@ -72,7 +138,7 @@ export class Catalog {
   }
 
   /** The declared table, reloading once on a miss; `Invalid` when nobody declared it. */
-  async table(name: string): Promise<TableSpec> {
+  async table(name: string): Promise<Declared> {
     let spec = this.tables.get(name)
     if (spec === undefined) {
       await this.reload()
@@ -83,26 +149,43 @@ export class Catalog {
   }
 
   /**
-   * Records constraints and indexes (never removing any) and returns the merged tables; `$addToSet` lets
-   * concurrent declarations merge. One round trip for the writes, one to read the result.
+   * Records constraints and index needs (never removing any) and returns the merged tables; `$addToSet`
+   * lets concurrent declarations merge, and a declaration naming only new indexes adds to what is there.
+   * One round trip for the writes, one to read the result.
    */
-  async record(specs: ReadonlyArray<TableSpec>): Promise<ReadonlyArray<TableSpec>> {
+  async record(specs: ReadonlyArray<TableSpec>): Promise<ReadonlyArray<Declared>> {
     await this.collection.bulkWrite(
-      specs.map((spec) => ({
-        updateOne: {
-          filter: { _id: spec.name } as Document,
-          update: {
-            $addToSet: {
-              unique: { $each: spec.unique.map((u) => ({ name: u.name, fields: [...u.fields] })) },
-              indexes: { $each: spec.indexes.map((i) => ({ path: [...i.path], kind: i.kind })) }
-            }
-          },
-          upsert: true
+      specs.map((spec) => {
+        const { fields, subtrees } = needs(spec.indexes)
+        return {
+          updateOne: {
+            filter: { _id: spec.name } as Document,
+            update: {
+              $addToSet: {
+                unique: { $each: spec.unique.map((u) => ({ name: u.name, fields: [...u.fields] })) },
+                fields: { $each: fields },
+                subtrees: { $each: subtrees }
+              }
+            },
+            upsert: true
+          }
         }
-      })),
+      }),
       { ordered: false }
     )
     await this.reload()
-    return specs.map((spec) => this.tables.get(spec.name) ?? spec)
+    return specs.map((spec) => this.tables.get(spec.name) ?? declaredOf(spec))
+  }
+
+  /**
+   * Forgets the nested paths the per-path layout recorded one by one, once their indexes are dropped, keeping
+   * the subtrees they stood for.
+   */
+  async retireLegacy(table: Declared): Promise<void> {
+    await this.layout.db.collection<Recorded>(tablesCollection(this.layout)).updateOne(
+      { _id: table.name },
+      { $pull: { indexes: { "path.1": { $exists: true } } }, $addToSet: { subtrees: { $each: [...table.subtrees] } } }
+    )
+    await this.reload()
   }
 }

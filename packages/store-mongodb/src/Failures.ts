@@ -1,10 +1,10 @@
 /**
  * Driver failures as typed `StoreError`s: a duplicate key is a `UniqueViolation` naming the constraint the
  * caller declared (recovered from the index name we gave it), a lost or unreachable server is `Unavailable`
- * (the one retryable reason), a refused request is `Invalid` or `Unsupported`. Messages are scrubbed of the
+ * (the one retryable reason), a request the server or the driver refuses is `Invalid` or `Unsupported`. Messages are scrubbed of the
  * password, in case some layer quotes it.
  */
-import { MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb"
+import { MongoAPIError, MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb"
 import { Driver, StoreError } from "@lineage/core"
 import type { Redacted } from "effect"
 import { Redacted as R } from "effect"
@@ -94,6 +94,9 @@ export const failure = (what: string, e: unknown, secret?: Redacted.Redacted<str
     if (e.code === 20) return StoreError.unsupported(`${what}: ${text}`)
     return StoreError.invalid(`${what}: MongoDB refused the request: ${text}`)
   }
+  // The driver refused the request itself (bad arguments, a document above maxBsonObjectSize): sending it
+  // again cannot help.
+  if (e instanceof MongoAPIError) return StoreError.invalid(`${what}: ${text}`)
   if (e instanceof MongoError) return StoreError.unavailable(`${what}: ${text}`, undefined)
   return StoreError.invalid(`${what}: ${text}`)
 }

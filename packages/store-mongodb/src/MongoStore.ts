@@ -7,9 +7,10 @@ import type { ClientSession, Collection, Document, Filter, MongoClient, Sort } f
 import { Config, Effect, Layer, Redacted, Schedule } from "effect"
 import { Driver, Evaluator, Store, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
-import { Catalog, collectionName, idsCollection, indexModels, invalidTable, type Layout } from "./Catalog.js"
+import { Catalog, collectionName, type Declared, idsCollection, indexModels, invalidTable, type Layout, legacyIndexName } from "./Catalog.js"
 import { afterFilter, compile, type Compiled, nativeOperators, nativeSort } from "./Compile.js"
 import { type MongoStoreOptions, open, resolve } from "./Connection.js"
+import { checkSize, documentLimit } from "./DocumentSize.js"
 import { fromStored, type Stored, toStored } from "./Encoding.js"
 import { failure, type WriteContext } from "./Failures.js"
 
@@ -58,6 +59,8 @@ interface Built {
   readonly owned: boolean
   readonly deployment: Deployment
   readonly transactions: boolean
+  /** The server's largest document, bytes of BSON. */
+  readonly maxDocumentBytes: number
   readonly secret?: Redacted.Redacted<string> | undefined
 }
 
@@ -118,7 +121,9 @@ const build = (b: Built): MongoDriver => {
     if (docs.length === 0) return
     const stored = docs.map((d) => {
       idOf(table, d)
-      return toStored(d, 0)
+      const s = toStored(d, 0)
+      checkSize(table, d, s, b.maxDocumentBytes)
+      return s
     })
     try {
       if (stored.length === 1) await coll(table).insertOne(stored[0]!, inSession(session))
@@ -146,9 +151,11 @@ const build = (b: Built): MongoDriver => {
       Driver.checkExpect(table, id, current, expect)
       const next: Doc = JSON.parse(JSON.stringify({ ...current, ...patch, id })) as Doc
       const version = typeof raw.v === "number" ? raw.v : 0
+      const stored = toStored(next, version + 1)
+      checkSize(table, next, stored, b.maxDocumentBytes)
       let matched: number
       try {
-        matched = (await coll(table).replaceOne({ _id: id, v: version }, toStored(next, version + 1), inSession(session))).matchedCount
+        matched = (await coll(table).replaceOne({ _id: id, v: version }, stored, inSession(session))).matchedCount
       } catch (e) {
         return writeContext(table, [next], e)
       }
@@ -265,10 +272,27 @@ const build = (b: Built): MongoDriver => {
       if (models.length === 0) continue
       try {
         await coll(spec.name).createIndexes(models.map((m) => ({ ...m })))
+        if (spec.legacy.length > 0) await retireLegacy(spec)
       } catch (e) {
         throw failure(`declare ${spec.name}`, e, b.secret, { table: spec.name, unique: spec.unique, docs: [] })
       }
     }
+  }
+
+  /**
+   * Drops the indexes the per-path layout made for nested paths (one per feature), once the wildcard
+   * index that replaces them exists, so they no longer cost writes or index slots.
+   */
+  const retireLegacy = async (spec: Declared): Promise<void> => {
+    for (const path of spec.legacy) {
+      await coll(spec.name)
+        .dropIndex(legacyIndexName(path))
+        .catch((e: unknown) => {
+          // Dropped already (by another handle), or never built.
+          if ((e as { readonly code?: unknown }).code !== 27) throw e
+        })
+    }
+    await catalog.retireLegacy(spec)
   }
 
   const batch = (ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<void, StoreError> =>
@@ -342,12 +366,21 @@ const build = (b: Built): MongoDriver => {
   }
 }
 
-/** Standalone, replica set or sharded cluster, from `hello`: transactions need one of the latter two. */
-const detect = (client: MongoClient, secret?: Redacted.Redacted<string>): Effect.Effect<Deployment, StoreError> =>
+interface Server {
+  readonly deployment: Deployment
+  readonly maxDocumentBytes: number
+}
+
+/**
+ * From `hello`: standalone, replica set or sharded cluster (transactions need one of the latter two), and the
+ * largest document the server stores.
+ */
+const detect = (client: MongoClient, secret?: Redacted.Redacted<string>): Effect.Effect<Server, StoreError> =>
   Effect.tryPromise({
     try: async () => {
       const hello = await client.db("admin").command({ hello: 1 })
-      return hello["msg"] === "isdbgrid" ? "sharded" : typeof hello["setName"] === "string" ? "replicaSet" : "standalone"
+      const deployment: Deployment = hello["msg"] === "isdbgrid" ? "sharded" : typeof hello["setName"] === "string" ? "replicaSet" : "standalone"
+      return { deployment, maxDocumentBytes: documentLimit(hello) }
     },
     catch: (e) => failure("hello", e, secret)
   })
@@ -366,8 +399,8 @@ const assemble = (
   transactions: "auto" | false | undefined,
   secret?: Redacted.Redacted<string>
 ): Effect.Effect<MongoDriver, StoreError> =>
-  Effect.map(detect(client, secret), (deployment) =>
-    build({ client, database, prefix, owned, deployment, transactions: transactions !== false && deployment !== "standalone", secret })
+  Effect.map(detect(client, secret), ({ deployment, maxDocumentBytes }) =>
+    build({ client, database, prefix, owned, deployment, maxDocumentBytes, transactions: transactions !== false && deployment !== "standalone", secret })
   )
 
 /** A driver on a client the caller owns: `close` leaves it open. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb"
+import { MongoInvalidArgumentError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb"
 import { Redacted } from "effect"
 import { mapError, uniqueIndexName } from "@lineage/store-mongodb"
 
@@ -47,5 +47,11 @@ describe("mapping driver errors", () => {
     expect(mapError("batch", new MongoServerError({ ok: 0, code: 20, errmsg: "Transaction numbers are only allowed on a replica set member or mongos" })).reason._tag).toBe("Unsupported")
     expect(mapError("find", new MongoServerError({ ok: 0, code: 2, errmsg: "unknown operator: $foo" })).reason._tag).toBe("Invalid")
     expect(mapError("find", new MongoServerError({ ok: 0, code: 91, errmsg: "shutting down" })).reason._tag).toBe("Unavailable")
+  })
+
+  it("a request the driver refuses before sending (a document above maxBsonObjectSize in insertMany) is Invalid, not retryable", () => {
+    const e = mapError("insert", new MongoInvalidArgumentError("Document is larger than the maximum size 16777216"))
+    expect(e.reason._tag).toBe("Invalid")
+    expect(e.isRetryable).toBe(false)
   })
 })

@@ -4,8 +4,8 @@
  */
 import { UUID, type Document } from "bson"
 import { CommandError } from "./Errors.js"
-import type { StoredDoc } from "./Documents.js"
-import { ID_INDEX, UniqueIndex, type IndexSpec } from "./Indexes.js"
+import { formatValue, type StoredDoc } from "./Documents.js"
+import { ID_INDEX, MAX_INDEXES_PER_COLLECTION, UniqueIndex, type IndexSpec } from "./Indexes.js"
 
 export class Collection {
   readonly uuid = new UUID()
@@ -71,17 +71,27 @@ export class Collection {
     return this.specs
   }
 
-  /** Adds an index; a unique one is first built over existing documents (E11000 if they collide). */
-  addIndex(spec: IndexSpec): void {
-    if (spec.unique) {
+  /**
+   * Adds indexes, all or none, as one mongod `createIndexes` builds them: refused when the collection would
+   * hold more than MAX_INDEXES_PER_COLLECTION (naming the first index over the limit, as mongod), and when a
+   * unique one meets existing duplicates (E11000).
+   */
+  addIndexes(specs: ReadonlyArray<IndexSpec>): void {
+    const room = MAX_INDEXES_PER_COLLECTION - this.specs.length
+    const over = specs[Math.max(0, room)]
+    if (over !== undefined) {
+      throw new CommandError(67, `add index fails, too many indexes for ${this.ns} key:${formatValue(over.key)}`, {}, "CannotCreateIndex")
+    }
+    const built = specs.filter((spec) => spec.unique).map((spec) => {
       const index = new UniqueIndex(spec, this.ns)
       for (const [record, doc] of this.records) {
         index.check(doc, record)
         index.add(doc, record)
       }
-      this.uniques.push(index)
-    }
-    this.specs.push(spec)
+      return index
+    })
+    this.uniques.push(...built)
+    this.specs.push(...specs)
   }
 
   dropIndex(name: string): void {
@@ -153,7 +163,7 @@ export class Catalog {
   rename(from: Collection, db: string, name: string): Collection {
     this.drop(from.db, from.name)
     const target = this.create(db, name, from.options)
-    for (const spec of from.indexes()) if (spec.name !== "_id_") target.addIndex(spec)
+    target.addIndexes(from.indexes().filter((spec) => spec.name !== "_id_"))
     for (const doc of from.docs()) target.insert(doc)
     return target
   }

@@ -2,18 +2,19 @@
  * Database commands, dispatched by name. Each handler answers what mongod (standalone, 7.0) answers;
  * failures throw CommandError and become `{ ok: 0, errmsg, code, codeName }`.
  */
-import { Double, Long, ObjectId, type Document } from "bson"
-import { CommandError } from "./Errors.js"
+import { Double, Long, ObjectId, calculateObjectSize, type Document } from "bson"
+import { CommandError, MAX_BSON_INTERNAL_SIZE, tooLarge } from "./Errors.js"
 import { Catalog, validateCollectionName, validateDbName, type Collection } from "./Catalog.js"
 import { Cursors, type Batch } from "./Cursors.js"
 import { canonical, collectPath, freshView, idFirst, isPlainObject, store, type StoredDoc } from "./Documents.js"
-import { compareWithExisting, parseIndexSpec } from "./Indexes.js"
+import { compareWithExisting, parseIndexSpec, type IndexSpec } from "./Indexes.js"
 import { baseOptions, compileFilter, fromMingo, project, runPipeline, sortViews, validateSort, type Options } from "./Query.js"
 import { applyUpdate, buildUpsert, classify, typeName } from "./Update.js"
 import type { DecodedDocument } from "./Wire.js"
 
 export const MAX_WIRE_VERSION = 21 // MongoDB 7.0
 export const SERVER_VERSION = "7.0.0"
+/** mongod's BSONObjMaxUserSize: the largest document stored, as hello's `maxBsonObjectSize` says. */
 export const MAX_BSON_OBJECT_SIZE = 16 * 1024 * 1024
 export const MAX_MESSAGE_SIZE_BYTES = 48_000_000
 export const MAX_WRITE_BATCH_SIZE = 100_000
@@ -289,6 +290,27 @@ const validateForInsert = (doc: Document): Document => {
   return idFirst(doc, id === undefined ? new ObjectId() : id)
 }
 
+/** mongod's fixDocumentForInsert (src/mongo/db/ops/insert.cpp): code 2, measured as sent. */
+const checkInsertSize = (doc: Document): void => {
+  const size = calculateObjectSize(doc)
+  if (size > MAX_BSON_OBJECT_SIZE) {
+    throw CommandError.of("BadValue", `object to insert too large. size in bytes: ${size}, max size: ${MAX_BSON_OBJECT_SIZE}`)
+  }
+}
+
+/**
+ * A document an update produced, refused above 16 MiB as mongod's update stage does (17419); past the wire
+ * limit mongod fails earlier, building the object (10334).
+ */
+const updated = (exact: Document): StoredDoc => {
+  const doc = store(exact)
+  if (doc.bytes.length > MAX_BSON_INTERNAL_SIZE) throw tooLarge(doc.bytes.length, exact)
+  if (doc.bytes.length > MAX_BSON_OBJECT_SIZE) {
+    throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`, {}, "Location17419")
+  }
+  return doc
+}
+
 const writeReply = (n: number, writeErrors: Array<Document>, extra: Document = {}): Document => {
   const reply: Document = { n, ...extra }
   if (writeErrors.length > 0) reply["writeErrors"] = writeErrors
@@ -307,6 +329,7 @@ const insert: Handler = (ctx, req) => {
   const writeErrors: Array<Document> = []
   for (const [index, doc] of docs.entries()) {
     try {
+      checkInsertSize(doc.exact)
       collection.insert(store(validateForInsert(doc.exact)))
       n++
     } catch (e) {
@@ -343,7 +366,7 @@ const update: Handler = (ctx, req) => {
       const targets = multi ? matches : matches.slice(0, 1)
       if (targets.length === 0) {
         if (statement.view["upsert"] === true) {
-          const doc = store(validateForInsert(buildUpsert(statement.exact["q"], u, arrayFilters)))
+          const doc = updated(validateForInsert(buildUpsert(statement.exact["q"], u, arrayFilters)))
           ctx.catalog.getOrCreate(req.db, name).collection.insert(doc)
           n++
           upserted.push({ index, _id: doc.exact["_id"] })
@@ -352,7 +375,7 @@ const update: Handler = (ctx, req) => {
       }
       const collection = ctx.catalog.getOrCreate(req.db, name).collection
       for (const [record, current] of targets) {
-        const next = store(applyUpdate(current, u, arrayFilters, condition))
+        const next = updated(applyUpdate(current, u, arrayFilters, condition))
         n++
         if (!Buffer.from(next.bytes).equals(current.bytes)) {
           collection.replace(record, next)
@@ -424,12 +447,12 @@ const findAndModify: Handler = (ctx, req) => {
   const arrayFilters = arrayFiltersOf(field(req, "arrayFilters"))
   if (match !== undefined && collection !== undefined) {
     const [record, current] = match
-    const next = store(applyUpdate(current, u, arrayFilters, optionalDocument(field(req, "query"), "query")))
+    const next = updated(applyUpdate(current, u, arrayFilters, optionalDocument(field(req, "query"), "query")))
     if (!Buffer.from(next.bytes).equals(current.bytes)) collection.replace(record, next)
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: shown(returnNew ? next.exact : current.exact), ok: OK }
   }
   if (upsert) {
-    const doc = store(validateForInsert(buildUpsert(exactField(req, "query"), u, arrayFilters)))
+    const doc = updated(validateForInsert(buildUpsert(exactField(req, "query"), u, arrayFilters)))
     ctx.catalog.getOrCreate(req.db, name).collection.insert(doc)
     return {
       lastErrorObject: { n: 1, updatedExisting: false, upserted: doc.exact["_id"] },
@@ -567,9 +590,11 @@ const createIndexes: Handler = (ctx, req) => {
   const specs = raw.map(parseIndexSpec)
   const { collection, created } = ctx.catalog.getOrCreate(req.db, name)
   const before = collection.indexes().length
+  const fresh: Array<IndexSpec> = []
   for (const spec of specs) {
-    if (compareWithExisting(spec, collection.indexes()) === "new") collection.addIndex(spec)
+    if (compareWithExisting(spec, [...collection.indexes(), ...fresh]) === "new") fresh.push(spec)
   }
+  collection.addIndexes(fresh)
   const after = collection.indexes().length
   const reply: Document = { numIndexesBefore: before, numIndexesAfter: after, createdCollectionAutomatically: created }
   if (before === after) reply["note"] = "all indexes already exist"

@@ -4,6 +4,7 @@
  * Codes and names follow mongod's src/mongo/base/error_codes.yml.
  */
 import { Double, type Document } from "bson"
+import { formatValue } from "./Documents.js"
 
 export const ErrorCode = {
   InternalError: 1,
@@ -28,7 +29,8 @@ export const ErrorCode = {
   InvalidOptions: 72,
   InvalidPipelineOperator: 168,
   Location40324: 40324,
-  DuplicateKey: 11000
+  DuplicateKey: 11000,
+  BSONObjectTooLarge: 10334
 } as const
 
 export type ErrorCodeName = keyof typeof ErrorCode
@@ -67,3 +69,16 @@ export class CommandError extends Error {
 }
 
 export const isCommandError = (u: unknown): u is CommandError => u instanceof CommandError
+
+/** mongod's BSONObjMaxInternalSize: the largest BSON object it reads or builds (16 MiB + 16 KiB of headroom). */
+export const MAX_BSON_INTERNAL_SIZE = 16 * 1024 * 1024 + 16 * 1024
+
+/** mongod's refusal of a BSON object above MAX_BSON_INTERNAL_SIZE (src/mongo/bson/bsonobj.cpp). */
+export const tooLarge = (size: number, doc: Document | undefined): CommandError => {
+  const first = doc === undefined ? undefined : Object.entries(doc)[0]
+  const shown = first === undefined ? "EOO" : `${first[0]}: ${formatValue(first[1])}`.slice(0, 200)
+  return CommandError.of(
+    "BSONObjectTooLarge",
+    `BSONObj size: ${size} (0x${size.toString(16).toUpperCase()}) is invalid. Size must be between 0 and ${MAX_BSON_INTERNAL_SIZE}(16MB) First element: ${shown}`
+  )
+}

@@ -56,6 +56,37 @@ export const ID_INDEX: IndexSpec = {
 
 const KEY_STRINGS = new Set(["text", "2d", "2dsphere", "hashed", "geoHaystack"])
 
+/** mongod's `IndexCatalogImpl::kMaxNumIndexesAllowed`: indexes per collection, `_id_` included. */
+export const MAX_INDEXES_PER_COLLECTION = 64
+
+const cannotCreate = (message: string): CommandError => new CommandError(67, message, {}, "CannotCreateIndex")
+
+/** `$**` or `<path>.$**`: a wildcard component. */
+const isWildcardField = (field: string): boolean => field === "$**" || field.endsWith(".$**")
+
+/**
+ * mongod's rules for wildcard keys (jstests/core/wildcard_index_validindex.js and
+ * compound_wildcard_index_validation.js): `$**` only as the last path component, one wildcard component per
+ * key, numeric values (positive when the wildcard is the whole key), and no unique, sparse or TTL option.
+ */
+const validateWildcard = (key: Document, raw: Document): void => {
+  const fields = Object.keys(key)
+  const wildcards = fields.filter(isWildcardField)
+  for (const field of fields) {
+    if (field.includes("$**") && !isWildcardField(field)) throw cannotCreate(`Index key contains an illegal field name: '${field}': '$**' must be the last path component`)
+    if (field.split(".").filter((part) => part === "$**").length > 1) throw cannotCreate(`Index key contains an illegal field name: '${field}'`)
+  }
+  if (wildcards.length === 0) return
+  if (wildcards.length > 1) throw new CommandError(7246201, "A compound wildcard index must have exactly one wildcard component", {}, "Location7246201")
+  for (const [field, dir] of Object.entries(key)) {
+    if (typeof dir !== "number") throw cannotCreate(`Values in a wildcard index key pattern must be numeric: ${field}: ${formatValue(dir)}`)
+    if (fields.length === 1 && dir <= 0) throw cannotCreate(`A wildcard index key value must be positive: ${field}: ${formatValue(dir)}`)
+  }
+  for (const option of ["unique", "sparse", "expireAfterSeconds"]) {
+    if (raw[option] !== undefined && raw[option] !== false) throw cannotCreate(`Index type 'wildcard' does not support the '${option}' option`)
+  }
+}
+
 /** Validates a createIndexes entry (view form) and normalises it. */
 export const parseIndexSpec = (raw: unknown): IndexSpec => {
   if (!isPlainObject(raw)) throw CommandError.of("TypeMismatch", "indexes must be objects")
@@ -67,6 +98,7 @@ export const parseIndexSpec = (raw: unknown): IndexSpec => {
     const ok = (typeof dir === "number" && dir !== 0 && Number.isFinite(dir)) || (typeof dir === "string" && KEY_STRINGS.has(dir))
     if (!ok) throw new CommandError(67, `Values in the index key pattern can only be numbers or strings: ${field}: ${formatValue(dir)}`, {}, "CannotCreateIndex")
   }
+  validateWildcard(key, raw)
   const nameValue: unknown = raw["name"]
   if (nameValue !== undefined && typeof nameValue !== "string") throw CommandError.of("TypeMismatch", "The field 'name' must be a string")
   const name = nameValue ?? defaultName(key)

@@ -8,7 +8,7 @@ import { Catalog } from "./Catalog.js"
 import { execute, type Context } from "./Commands.js"
 import { Cursors } from "./Cursors.js"
 import { CommandError } from "./Errors.js"
-import { Framer, MsgFlag, decodeMessage, encodeMsg, encodeReply, type Request } from "./Wire.js"
+import { Framer, MsgFlag, RefusedMessage, decodeMessage, encodeMsg, encodeReply, type Request } from "./Wire.js"
 
 export interface EmulatorOptions {
   /** TCP port; 0 (the default) picks a free one. */
@@ -96,7 +96,15 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Emul
       try {
         for (const message of framer.push(chunk)) {
           if (socket.destroyed) return
-          respond(socket, context, decodeMessage(message))
+          let request: Request
+          try {
+            request = decodeMessage(message)
+          } catch (e) {
+            if (!(e instanceof RefusedMessage)) throw e
+            if ((e.flagBits & MsgFlag.moreToCome) === 0) socket.write(encodeMsg(nextRequest++, e.header.requestId, e.error.toReply()))
+            continue
+          }
+          respond(socket, context, request)
         }
       } catch {
         // Malformed traffic: mongod closes the connection.

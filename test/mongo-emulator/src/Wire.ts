@@ -4,6 +4,7 @@
  * https://www.mongodb.com/docs/manual/reference/mongodb-wire-protocol/
  */
 import { deserialize, serialize, type Document } from "bson"
+import { type CommandError, MAX_BSON_INTERNAL_SIZE, tooLarge } from "./Errors.js"
 
 export const OpCode = {
   REPLY: 1,
@@ -58,6 +59,18 @@ export type Request = MsgRequest | QueryRequest
 
 export class ProtocolError extends Error {
   override readonly name = "ProtocolError"
+}
+
+/** A well-framed OP_MSG that mongod answers with an error instead of closing the connection. */
+export class RefusedMessage extends Error {
+  override readonly name = "RefusedMessage"
+  constructor(
+    readonly header: Header,
+    readonly flagBits: number,
+    readonly error: CommandError
+  ) {
+    super(error.message)
+  }
 }
 
 export const decodeDocument = (bytes: Uint8Array): DecodedDocument => ({
@@ -116,13 +129,18 @@ export const decodeMessage = (message: Buffer): Request => {
     let offset = HEADER_SIZE + 4
     let body: DecodedDocument | undefined
     const sequences = new Map<string, Array<DecodedDocument>>()
+    const decode = (bytes: Buffer): DecodedDocument => {
+      // mongod validates every section's object against its internal limit before running the command.
+      if (bytes.length > MAX_BSON_INTERNAL_SIZE) throw new RefusedMessage(header, flagBits, tooLarge(bytes.length, deserialize(bytes)))
+      return decodeDocument(bytes)
+    }
     while (offset < end) {
       const kind = message.readUInt8(offset)
       offset += 1
       if (kind === 0) {
         if (body !== undefined) throw new ProtocolError("OP_MSG has more than one body section")
         const doc = documentAt(message, offset, end)
-        body = decodeDocument(doc.bytes)
+        body = decode(doc.bytes)
         offset = doc.next
       } else if (kind === 1) {
         const size = message.readInt32LE(offset)
@@ -133,7 +151,7 @@ export const decodeMessage = (message: Buffer): Request => {
         const docs: Array<DecodedDocument> = []
         while (cursor < sectionEnd) {
           const doc = documentAt(message, cursor, sectionEnd)
-          docs.push(decodeDocument(doc.bytes))
+          docs.push(decode(doc.bytes))
           cursor = doc.next
         }
         const existing = sequences.get(id.value)

@@ -3,4 +3,6 @@
  * machines without a mongod. Test-only: never published, never built.
  */
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from "./Server.js"
-export { MAX_WIRE_VERSION, SERVER_VERSION } from "./Commands.js"
+export { MAX_BSON_OBJECT_SIZE, MAX_WIRE_VERSION, SERVER_VERSION } from "./Commands.js"
+export { MAX_BSON_INTERNAL_SIZE } from "./Errors.js"
+export { MAX_INDEXES_PER_COLLECTION } from "./Indexes.js"
