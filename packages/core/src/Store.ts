@@ -7,7 +7,7 @@ import { Context, Effect, Layer } from "effect"
 import * as Ast from "./Ast.js"
 import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Domain.js"
-import { type Doc, type Driver, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
+import { type Doc, type Driver, type TableSpec, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
 import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
 import { claimInputs, claims, featureValues, type Model, tableSpec } from "./Model.js"
 import * as Planner from "./Planner.js"
@@ -165,29 +165,36 @@ const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Ef
 const corrupt = (model: Model, doc: Doc, e: unknown) =>
   StoreError.invalid(`stored ${model.name} ${String(doc["uid"])} does not decode: ${String(e)}`)
 
+/** Every table with its own constraints and indexes. */
+const tableSpecs = (): ReadonlyArray<TableSpec> => Object.values(models).map(tableSpec)
+
 /**
- * Every table, with a sorted index per feature on the registries that hold feature values, so a query on
- * a feature is served by an index on every store.
+ * A sorted index per feature on each registry that holds feature values, so a query on a feature is served
+ * by an index on every store. Only the features named: `declare` adds to what a table has.
  */
-const tableSpecs = (features: Iterable<string>) =>
-  Object.values(models).map((model) => {
-    const spec = tableSpec(model)
-    if (!Object.hasOwn(model.fields, featureValues)) return spec
-    const indexes = [...features].map((name) => ({ path: [featureValues, name], kind: "sorted" as const }))
-    return { ...spec, indexes: [...spec.indexes, ...indexes] }
-  })
+const featureSpecs = (features: ReadonlyArray<string>): ReadonlyArray<TableSpec> =>
+  Object.values(models).flatMap((model) =>
+    Object.hasOwn(model.fields, featureValues)
+      ? [{ name: model.table, unique: [], indexes: features.map((name) => ({ path: [featureValues, name], kind: "sorted" as const })) }]
+      : []
+  )
 
 /** Lifts a driver into the typed service. Tables are declared once, here. */
 export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
   Effect.gen(function* () {
-    yield* driver.declare(tableSpecs([]))
+    yield* driver.declare(tableSpecs())
     const indexedFeatures = new Set<string>()
+    // Each feature's indexes are declared once: creating N features declares N features' indexes in all.
     const indexFeatures = (names: ReadonlyArray<string>) =>
       Effect.suspend(() => {
-        const fresh = names.filter((n) => !indexedFeatures.has(n))
+        const fresh = [...new Set(names)].filter((n) => !indexedFeatures.has(n))
         if (fresh.length === 0) return Effect.void
-        for (const n of fresh) indexedFeatures.add(n)
-        return driver.declare(tableSpecs(indexedFeatures))
+        return Effect.andThen(
+          driver.declare(featureSpecs(fresh)),
+          Effect.sync(() => {
+            for (const n of fresh) indexedFeatures.add(n)
+          })
+        )
       })
     const existing = yield* driver.find(FeatureModel.table, { where: Ast.always, orderBy: [] })
     yield* indexFeatures(existing.map((f) => String(f["name"])))

@@ -5,8 +5,9 @@
  */
 import type { Redis } from "ioredis"
 import { StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import type { KeySpace } from "./Keys.js"
-import type { StoredTable } from "./Tables.js"
+import { indexState, type StoredTable, withIndexes } from "./Tables.js"
 
 export interface Schema {
   readonly version: string
@@ -21,20 +22,43 @@ export class Catalog {
     private readonly keys: KeySpace
   ) {}
 
-  /** Reads the tables and their version in one transaction, so they agree. */
+  /** Reads the tables, the indexes added to them since, and their version in one transaction, so they agree. */
   async reload(): Promise<Schema> {
-    const replies = await this.client.multi().hgetall(this.keys.schema).get(this.keys.schemaVersion).exec()
+    const replies = await this.client.multi().hgetall(this.keys.schema).hgetall(this.keys.schemaIndexes).get(this.keys.schemaVersion).exec()
     if (replies === null) throw StoreError.unavailable("reading the schema: the transaction was aborted")
-    const [hash, version] = replies
-    if (hash?.[0]) throw hash[0]
-    if (version?.[0]) throw version[0]
+    const [hash, added, version] = replies
+    for (const reply of replies) if (reply?.[0]) throw reply[0]
+    const extra = new Map<string, { ready: Array<Ast.Path>; building: Array<Ast.Path> }>()
+    for (const [field, state] of Object.entries((added?.[1] ?? {}) as Record<string, string>)) {
+      const [table, path] = JSON.parse(field) as [string, Ast.Path]
+      let paths = extra.get(table)
+      if (paths === undefined) extra.set(table, (paths = { ready: [], building: [] }))
+      ;(state === indexState.ready ? paths.ready : paths.building).push(path)
+    }
     const tables = new Map<string, StoredTable>()
     for (const [name, json] of Object.entries((hash?.[1] ?? {}) as Record<string, string>)) {
-      tables.set(name, JSON.parse(json) as StoredTable)
+      const stored = JSON.parse(json) as StoredTable
+      const paths = extra.get(name)
+      tables.set(name, paths === undefined ? stored : withIndexes(stored, paths.ready, paths.building))
     }
     const schema: Schema = { version: (version?.[1] as string | null) ?? "0", tables }
     this.schema = schema
     return schema
+  }
+
+  /**
+   * The schema as Redis holds it, re-read only when its version moved: every change bumps the version in
+   * the script that makes it, so an unchanged version means an unchanged schema (one GET, not the whole hash).
+   */
+  async refresh(): Promise<Schema> {
+    const cached = this.schema
+    if (cached !== undefined && ((await this.client.get(this.keys.schemaVersion)) ?? "0") === cached.version) return cached
+    return this.reload()
+  }
+
+  /** Takes a schema this handle just wrote (a declaration's script bumped the version it was planned on). */
+  adopt(schema: Schema): void {
+    this.schema = schema
   }
 
   async current(): Promise<Schema> {

@@ -79,16 +79,16 @@ export interface LexRange {
 const lo = (v: Json) => `${valueKey(v)}\u0000`
 const hi = (v: Json) => `${valueKey(v)}\u0001`
 
+/** The range of the members whose value part is `key`. */
+const keyRange = (key: string): LexRange => ({ min: `[${key}\u0000`, max: `(${key}\u0001` })
+
 /** The part of the index each type occupies: ranks are single characters. */
 const typeRun = { number: { first: "[2", end: "(3" }, string: { first: "[3", end: "(4" } } as const
 
-export const equalRange = (v: Json): LexRange => ({ min: `[${lo(v)}`, max: `(${hi(v)}` })
+export const equalRange = (v: Json): LexRange => keyRange(valueKey(v))
 
-const distinct = (values: ReadonlyArray<Json>): ReadonlyArray<Json> => {
-  const seen = new Map<string, Json>()
-  for (const v of values) seen.set(valueKey(v), v)
-  return [...seen.values()]
-}
+/** One range per distinct value, each value encoded once. */
+const equalRanges = (values: ReadonlyArray<Json>): ReadonlyArray<LexRange> => [...new Set(values.map(valueKey))].map(keyRange)
 
 const orderType = (v: Json): "number" | "string" | undefined =>
   typeof v === "number" ? "number" : typeof v === "string" ? "string" : undefined
@@ -102,7 +102,7 @@ export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<LexRange> 
     case "eq":
       return [equalRange(arg)]
     case "in":
-      return Array.isArray(arg) ? distinct(arg).map(equalRange) : []
+      return Array.isArray(arg) ? equalRanges(arg) : []
     case "isNull":
       return arg === true ? [equalRange(null)] : [{ min: "[1", max: "+" }]
     case "gt":

@@ -5,8 +5,8 @@
  */
 import { Evaluator } from "@lineage/core"
 import type { Ast } from "@lineage/core"
-import { type Bound, idOfMember, rangesFor, valueOfMember, walkStart } from "./Encoding.js"
-import { type Access, type FilterAccess, filterEstimate, type IndexAccess, lookupKey, type Sizes } from "./Planner.js"
+import { type Bound, idOfMember, type LexRange, rangesFor, valueOfMember, walkStart } from "./Encoding.js"
+import { type Access, type FilterAccess, filterEstimate, type IndexAccess, lookupKey, rangesPerStep, type Sizes } from "./Planner.js"
 import type { StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
 
@@ -38,6 +38,15 @@ export const fetchDocs = async (ns: Namespace, table: string, ids: ReadonlyArray
   return out
 }
 
+/** Index members one lookup command reads at most (well under a millisecond of server time). */
+export const membersPerRead = 2_000
+
+/**
+ * The ids in an index's ranges, read in bounded steps: at most `rangesPerStep` ranges per pipeline and
+ * `membersPerRead` members per range per command, a range that filled its read going on from its last
+ * member. A read asks for one more member than the plan measured, so a range that did not grow since is
+ * known complete without another trip.
+ */
 const lookupIds = async (
   ns: Namespace,
   table: StoredTable,
@@ -51,15 +60,25 @@ const lookupIds = async (
     return [...new Set(prefetched.map(idOfMember))]
   }
   const ranges = rangesFor(access.op, access.value) ?? []
-  if (ranges.length === 0) return []
   const key = ns.keys.index(table.name, access.path)
-  const pipeline = ns.client.pipeline()
-  for (const r of ranges) pipeline.zrangebylex(key, r.min, r.max)
   const ids = new Set<number>()
-  for (const [err, members] of (await pipeline.exec()) ?? []) {
-    if (err) throw err
-    for (const m of members as Array<string>) ids.add(idOfMember(m))
-    counters.entries += (members as Array<string>).length
+  const limit = Math.min(membersPerRead, access.estimated + 1)
+  for (let at = 0; at < ranges.length; at += rangesPerStep) {
+    let pending: ReadonlyArray<LexRange> = ranges.slice(at, at + rangesPerStep)
+    while (pending.length > 0) {
+      const pipeline = ns.client.pipeline()
+      for (const r of pending) pipeline.zrangebylex(key, r.min, r.max, "LIMIT", 0, limit)
+      const replies = (await pipeline.exec()) ?? []
+      const more: Array<LexRange> = []
+      replies.forEach(([err, reply], i) => {
+        if (err) throw err
+        const members = reply as Array<string>
+        for (const m of members) ids.add(idOfMember(m))
+        counters.entries += members.length
+        if (members.length === limit) more.push({ min: `(${members[limit - 1]!}`, max: pending[i]!.max })
+      })
+      pending = more
+    }
   }
   return [...ids]
 }
@@ -216,8 +235,9 @@ export const find = async (
 }
 
 /**
- * Counts matches. An index entry's value is exact (see Encoding), so a lone indexed predicate is counted
- * from the index alone; anything else is checked document by document.
+ * Counts matches. An index entry's value is exact (see Encoding), so a lone indexed predicate measured in
+ * one script is counted from the index alone; anything else is checked document by document (sizes summed
+ * over several scripts could count a document moved between them twice).
  */
 export const count = async (
   ns: Namespace,
@@ -228,7 +248,7 @@ export const count = async (
   counters: Counters
 ): Promise<number> => {
   if (where._tag === "And" && where.conds.length === 0) return sizes.table
-  if (where._tag === "Field" && access._tag === "Lookup") return access.estimated
+  if (where._tag === "Field" && access._tag === "Lookup" && sizes.atomic) return access.estimated
   const accepted = Evaluator.predicate(where)
   let n = 0
   for await (const doc of candidates(ns, table, access, sizes, counters)) if (accepted(doc)) n++

@@ -28,6 +28,11 @@ export interface KeySpace {
   readonly prefix: string
   /** Hash: table name → stored `TableSpec` JSON. */
   readonly schema: string
+  /**
+   * Hash: `[table, path]` JSON → the state of an index added to a stored table after its `schema` entry was
+   * written (`Tables.indexState`).
+   */
+  readonly schemaIndexes: string
   /** Counter bumped by every declaration that changes the schema; every write checks it. */
   readonly schemaVersion: string
   /** Marks a write as applied, so a write re-sent after a lost reply is not applied twice. */
@@ -56,6 +61,7 @@ export const keySpace = (prefix: string): KeySpace => {
   return {
     prefix,
     schema: `${base}schema`,
+    schemaIndexes: `${base}schema:indexes`,
     schemaVersion: `${base}schema:version`,
     token: (token) => `${base}w:${token}`,
     seq: (name) => `${table(name)}seq`,

@@ -23,11 +23,18 @@ const INTERSECT_RATIO = 4
 export const lookupRanges = (table: StoredTable, cond: Ast.Field): ReadonlyArray<LexRange> | undefined =>
   hasIndex(table, cond.path) ? rangesFor(cond.op, cond.value) : undefined
 
-const indexedFields = (table: StoredTable, cond: Ast.Cond, out: Array<Ast.Field>): Array<Ast.Field> => {
+/** The indexed predicates of `cond`, each with its ranges. */
+const indexedFields = (
+  table: StoredTable,
+  cond: Ast.Cond,
+  out: Array<readonly [Ast.Field, ReadonlyArray<LexRange>]>
+): Array<readonly [Ast.Field, ReadonlyArray<LexRange>]> => {
   switch (cond._tag) {
-    case "Field":
-      if (lookupRanges(table, cond) !== undefined) out.push(cond)
+    case "Field": {
+      const ranges = lookupRanges(table, cond)
+      if (ranges !== undefined) out.push([cond, ranges])
       break
+    }
     case "And":
     case "Or":
       for (const c of cond.conds) indexedFields(table, c, out)
@@ -46,49 +53,93 @@ export interface Sizes {
   readonly of: ReadonlyMap<Ast.Field, number>
   /** The index members of the predicates that match at most `prefetchLimit` documents, by `lookupKey`. */
   readonly members: ReadonlyMap<string, ReadonlyArray<string>>
+  /** Every size came from one script, so they agree with each other (a count may then be read off them). */
+  readonly atomic: boolean
 }
 
 /** Selective predicates come back with their members; the issue's selective queries match at most 100. */
 export const prefetchLimit = 128
 
+/**
+ * Index ranges one script or one pipelined lookup step reads at most. A range costs the server one
+ * ZLEXCOUNT (logarithmic in the index), so a measuring script of this many ranges takes a few milliseconds
+ * (about 2 ms on a loaded 2-core machine; the budget is 5 ms); a longer `in` list is measured in several
+ * scripts, and other clients are served between them instead of waiting for the whole list.
+ */
+export const rangesPerStep = 1_000
+
+/** Index members one measuring script returns at most, over all its ranges. */
+export const prefetchBudget = 1_024
+
 /** Names a lookup by what it reads, so the executor finds the members fetched for its predicate. */
 export const lookupKey = (path: Ast.Path, op: Ast.Operator, value: Ast.Json): string => JSON.stringify([path, op, value])
 
-/** One round trip (a script): the schema version, the table size and every indexed predicate's count, with the members of the small ones. */
+/** One measuring script's arguments, filled range by range. */
+class Step {
+  readonly keys: Array<string>
+  readonly args: Array<Bound> = [String(prefetchLimit), String(prefetchBudget)]
+  /** The predicate of each range, in order. */
+  readonly owners: Array<Ast.Field> = []
+  private readonly refs = new Map<string, string>()
+
+  constructor(version: string, idIndex: string) {
+    this.keys = [version, idIndex]
+  }
+
+  add(owner: Ast.Field, key: string, range: LexRange): void {
+    let ref = this.refs.get(key)
+    if (ref === undefined) {
+      this.keys.push(key)
+      this.refs.set(key, (ref = String(this.keys.length)))
+    }
+    this.args.push(ref, range.min, range.max)
+    this.owners.push(owner)
+  }
+}
+
+/**
+ * The schema version, the table size and every indexed predicate's count, with the members of the small
+ * ones: one script when the predicates have at most `rangesPerStep` ranges in all (the usual case: one
+ * round trip), else one script per `rangesPerStep` ranges.
+ */
 export const measure = async (ns: Namespace, table: StoredTable, where: Ast.Cond): Promise<Sizes> => {
-  const fields = indexedFields(table, where, [])
-  const keys = [ns.keys.schemaVersion, ns.keys.index(table.name, ["id"])]
-  const args: Array<Bound> = [String(prefetchLimit)]
-  const spans: Array<number> = []
-  for (const f of fields) {
-    const ranges = lookupRanges(table, f)!
-    spans.push(ranges.length)
-    for (const r of ranges) {
-      keys.push(ns.keys.index(table.name, f.path))
-      args.push(r.min, r.max)
+  const of = new Map<Ast.Field, number>()
+  const found = new Map<Ast.Field, Array<string> | undefined>()
+  const fresh = () => new Step(ns.keys.schemaVersion, ns.keys.index(table.name, ["id"]))
+  let version = "0"
+  let size = 0
+  let steps = 0
+  const run = async (step: Step) => {
+    const reply = (await Scripts.run(ns.client, Scripts.measure, step.keys, step.args)) as [string, number, ...Array<number | Array<string>>]
+    steps++
+    version = reply[0]
+    size = Number(reply[1])
+    step.owners.forEach((owner, i) => {
+      const part = reply[i + 2]!
+      of.set(owner, of.get(owner)! + (typeof part === "number" ? part : part.length))
+      const members = found.get(owner)
+      if (typeof part === "number") found.set(owner, undefined)
+      else members?.push(...part)
+    })
+  }
+  let step = fresh()
+  for (const [f, ranges] of indexedFields(table, where, [])) {
+    if (of.has(f)) continue
+    of.set(f, 0)
+    found.set(f, [])
+    const key = ns.keys.index(table.name, f.path)
+    for (const range of ranges) {
+      if (step.owners.length === rangesPerStep) {
+        await run(step)
+        step = fresh()
+      }
+      step.add(f, key, range)
     }
   }
-  const reply = (await Scripts.run(ns.client, Scripts.measure, keys, args)) as [string, number, ...Array<number | Array<string>>]
-  const of = new Map<Ast.Field, number>()
+  await run(step)
   const members = new Map<string, ReadonlyArray<string>>()
-  let at = 2
-  fields.forEach((f, i) => {
-    let n = 0
-    let found: Array<string> | undefined = []
-    for (let k = 0; k < spans[i]!; k++) {
-      const part = reply[at++]!
-      if (typeof part === "number") {
-        n += part
-        found = undefined
-      } else {
-        n += part.length
-        found?.push(...part)
-      }
-    }
-    of.set(f, n)
-    if (found !== undefined) members.set(lookupKey(f.path, f.op, f.value), found)
-  })
-  return { version: reply[0], table: Number(reply[1]), of, members }
+  for (const [f, list] of found) if (list !== undefined) members.set(lookupKey(f.path, f.op, f.value), list)
+  return { version, table: size, of, members, atomic: steps === 1 }
 }
 
 /** The cheapest index access covering every document `cond` can match, or undefined when none exists. */

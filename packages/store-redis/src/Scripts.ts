@@ -138,19 +138,29 @@ export const script = (source: string): Script => ({ source, sha: sha1(source) }
 export const apply = script(applySource)
 
 /**
- * What a query plan needs, in one round trip: KEYS[1] the schema version, KEYS[2] the table's id index,
- * then one index key per range of every indexed predicate; ARGV[1] the prefetch limit, then `min, max` per
- * range. Replies the version, the table size, and per range its ZLEXCOUNT, or, when that is at most the
- * limit, the members themselves: a selective lookup then needs no second trip for its ids.
+ * What a query plan needs: KEYS[1] the schema version, KEYS[2] the table's id index, then the index key of
+ * each predicate; ARGV[1] the prefetch limit of one range, ARGV[2] the members the script may return in all,
+ * then `key number, min, max` per range. Replies the version, the table size, and per range its ZLEXCOUNT,
+ * or, when that is at most the limit and the budget allows, the members themselves: a selective lookup then
+ * needs no second trip for its ids. The caller bounds the ranges per call (see `Planner.rangesPerStep`).
  */
 export const measureSource = `
 local out = {redis.call('GET', KEYS[1]) or '0', redis.call('ZCARD', KEYS[2])}
 local limit = tonumber(ARGV[1])
-for i = 3, #KEYS do
-  local min = ARGV[2 * i - 4]
-  local max = ARGV[2 * i - 3]
-  local n = redis.call('ZLEXCOUNT', KEYS[i], min, max)
-  if n <= limit then out[#out + 1] = redis.call('ZRANGEBYLEX', KEYS[i], min, max) else out[#out + 1] = n end
+local budget = tonumber(ARGV[2])
+for a = 3, #ARGV, 3 do
+  local key = KEYS[tonumber(ARGV[a])]
+  local min = ARGV[a + 1]
+  local max = ARGV[a + 2]
+  local n = redis.call('ZLEXCOUNT', key, min, max)
+  if n == 0 then
+    out[#out + 1] = {}
+  elseif n <= limit and n <= budget then
+    out[#out + 1] = redis.call('ZRANGEBYLEX', key, min, max)
+    budget = budget - n
+  else
+    out[#out + 1] = n
+  end
 end
 return out
 `
