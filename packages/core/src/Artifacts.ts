@@ -2,43 +2,41 @@
  * Artifacts as lamindb registers them: bytes hashed (md5 → base64url, 22 characters), copied into
  * auto-managed storage as `<root>/<uid><suffix>`, and linked into lineage. An artifact registered while a run
  * is current is that run's output; one loaded while a run is current is its input; the same bytes are one
- * artifact, and registering them again in another run records that run as recreating it.
+ * artifact, and registering them again in another run records that run as recreating it. Reading returns
+ * bytes only from the configured storage root and only if they still have the recorded hash.
  */
 import { createHash } from "node:crypto"
 import { createReadStream } from "node:fs"
 import * as fs from "node:fs/promises"
-import * as os from "node:os"
 import * as path from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
-import { Context, Data, Effect } from "effect"
+import { pathToFileURL } from "node:url"
+import { Effect } from "effect"
+import * as ArtifactPaths from "./ArtifactPaths.js"
 import * as Ast from "./Ast.js"
 import { currentRun } from "./Current.js"
 import * as Domain from "./Domain.js"
 import { type DoesNotExist, type InvalidQuery, StoreError, UniqueViolation, ValidationError } from "./Errors.js"
 import { mainBranch, trashBranch } from "./Model.js"
+import { meter, ProgressStream } from "./Progress.js"
 import { Artifact as ArtifactRegistry } from "./Registries.js"
 import { entity, Store } from "./Store.js"
+import * as StorageRoot from "./StorageRoot.js"
+import { ArtifactStorageError, fsEffect } from "./StorageRoot.js"
 import * as Uid from "./Uid.js"
+
+export { maxKeyLength, maxStorageLength, maxSuffixLength, storageSchemes } from "./ArtifactPaths.js"
+export { type ProgressOutput, progressMinBytes, ProgressStream } from "./Progress.js"
+export {
+  ArtifactStorage,
+  ArtifactStorageError,
+  type ArtifactStorageReason,
+  defaultStorageRoot,
+  fileMode,
+  rootMode
+} from "./StorageRoot.js"
 
 type Artifact = Domain.Artifact
 type Run = Domain.Run
-
-/** The storage root: registered bytes are copied under it. Defaults to `$LINEAGE_STORAGE`, else a temp dir. */
-export const ArtifactStorage = Context.Reference<string>("@lineage/ArtifactStorage", {
-  defaultValue: () => process.env["LINEAGE_STORAGE"] ?? path.join(os.tmpdir(), "lineage-storage")
-})
-
-/** Reading, copying or finding an artifact's bytes failed on the file system. */
-export class ArtifactStorageError extends Data.TaggedError("ArtifactStorageError")<{
-  readonly path: string
-  readonly operation: string
-  readonly cause?: unknown
-}> {
-  override get message(): string {
-    const why = this.cause instanceof Error ? `: ${this.cause.message}` : ""
-    return `Could not ${this.operation} ${this.path}${why}`
-  }
-}
 
 export interface RegisterOptions {
   readonly key?: string | undefined
@@ -77,23 +75,34 @@ const encodeDigest = (digest: Buffer): string => digest.toString("base64url").sl
 
 export const hashBytes = (bytes: Uint8Array): string => encodeDigest(createHash("md5").update(bytes).digest())
 
+/** md5 of every chunk, with progress on a terminal for large files. */
+const digester = (label: string, size: number) =>
+  Effect.gen(function* () {
+    const md5 = createHash("md5")
+    const progress = meter(yield* ProgressStream, label, size)
+    return {
+      observe: (chunk: Uint8Array) => {
+        md5.update(chunk)
+        progress.advance(chunk.byteLength)
+      },
+      finish: () => {
+        progress.finish()
+        return encodeDigest(md5.digest())
+      }
+    }
+  })
+
 /**
  * Streams the file through md5, so large files never sit in memory. lamindb switches to a sha1 of the first
  * and last 50 MB above that size, which makes files differing only in the middle one artifact; we hash it all.
  */
-const hashFile = (file: string): Effect.Effect<{ readonly hash: string; readonly size: number }, ArtifactStorageError> =>
-  Effect.tryPromise({
-    try: async () => {
-      const md5 = createHash("md5")
-      let size = 0
-      for await (const chunk of createReadStream(file)) {
-        const buffer = chunk as Buffer
-        md5.update(buffer)
-        size += buffer.length
-      }
-      return { hash: encodeDigest(md5.digest()), size }
-    },
-    catch: (cause) => new ArtifactStorageError({ path: file, operation: "read", cause })
+const hashFile = (file: string, size: number): Effect.Effect<string, ArtifactStorageError> =>
+  Effect.gen(function* () {
+    const digest = yield* digester(`hashing ${path.basename(file)}`, size)
+    yield* fsEffect(file, "read", async () => {
+      for await (const chunk of createReadStream(file)) digest.observe(chunk as Buffer)
+    })
+    return digest.finish()
   })
 
 /** Suffixes that are one format despite their inner dot (lamindb's `KNOWN_SUFFIXES` with more than one dot). */
@@ -123,39 +132,27 @@ const compoundSuffixes = [
   ".nii.gz"
 ]
 
-/** A file name's suffix: a known compound one whole, else the last extension; digits alone are none (lamindb). */
+/**
+ * A file name's suffix: a known compound one whole, else the last extension; digits alone are none (lamindb).
+ * An extension that is no valid suffix (a space, a `~`, too long) gives none: the bytes are kept all the same.
+ */
 export const suffixOf = (name: string): string => {
   const base = path.basename(name)
   const lower = base.toLowerCase()
   const compound = compoundSuffixes.find((s) => lower.endsWith(s) && lower.length > s.length)
   if (compound !== undefined) return base.slice(base.length - compound.length)
   const ext = path.extname(base)
-  return /^\.\d+$/.test(ext) ? "" : ext
+  return /^\.\d+$/.test(ext) || !ArtifactPaths.isSuffix(ext) ? "" : ext
 }
-
-/** A suffix becomes part of a storage file name, so it may not carry separators or other path syntax. */
-const validSuffix = /^(\.[A-Za-z0-9_+-]+)*$/
 
 // ---------------------------------------------------------------------------------------------------------
 // Storage
 
-const rootPath = Effect.gen(function* () {
-  return path.resolve(yield* ArtifactStorage)
-})
-
-/** Where an artifact's bytes live, from its `storage` URL (`file://<root>`), uid and suffix. */
-export const localPath = (artifact: Artifact): Effect.Effect<string, ArtifactStorageError> =>
-  Effect.suspend(() => {
-    const storage = artifact.storage
-    if (storage === null || !storage.startsWith("file://"))
-      return Effect.fail(
-        new ArtifactStorageError({ path: String(storage), operation: `find the bytes of artifact ${artifact.uid} (not in local storage) at` })
-      )
-    return Effect.succeed(path.join(fileURLToPath(storage), `${artifact.uid}${artifact.suffix}`))
-  })
-
-const fsEffect = <A>(file: string, operation: string, run: () => Promise<A>) =>
-  Effect.tryPromise({ try: run, catch: (cause) => new ArtifactStorageError({ path: file, operation, cause }) })
+/**
+ * Where an artifact's bytes are: its file in the configured storage root, after checking that the record
+ * leads nowhere else (see `StorageRoot.locate`).
+ */
+export const localPath = (artifact: Artifact): Effect.Effect<string, ArtifactStorageError> => StorageRoot.locate(artifact)
 
 /** Best-effort cleanup: a file that is already gone is what we wanted. */
 const removeQuietly = (file: string) => Effect.ignore(fsEffect(file, "remove", () => fs.rm(file, { force: true })))
@@ -170,11 +167,10 @@ interface Content {
 
 /**
  * Writes the bytes to a staging file under the root, unique per call so racing registrations never share
- * one; a failed write leaves nothing behind.
+ * one; a failed write leaves nothing behind, and the final name only ever holds a complete file.
  */
 const stage = (root: string, content: Content) =>
   Effect.gen(function* () {
-    yield* fsEffect(root, "create the storage directory", () => fs.mkdir(root, { recursive: true }))
     const staging = path.join(root, `.staging-${Uid.random(20)}${content.suffix}`)
     yield* content.write(staging).pipe(Effect.tapError(() => removeQuietly(staging)))
     return staging
@@ -257,7 +253,7 @@ const isHashViolation = (e: unknown): e is UniqueViolation => e instanceof Uniqu
  */
 const createNew = (content: Content, fields: { readonly [k: string]: unknown }) =>
   Effect.gen(function* () {
-    const root = yield* rootPath
+    const root = (yield* StorageRoot.open("write")).path
     const staging = yield* stage(root, content)
     const created = yield* ArtifactRegistry.create({
       ...fields,
@@ -278,16 +274,12 @@ const createNew = (content: Content, fields: { readonly [k: string]: unknown }) 
 const resolveRun = (run: Run | null | undefined): Effect.Effect<Run | undefined> =>
   run === null ? Effect.succeed(undefined) : run !== undefined ? Effect.succeed(run) : currentRun
 
-const validateOptions = (options: RegisterOptions): ValidationError | undefined => {
-  if (options.key !== undefined && options.key.trim().length === 0)
-    return new ValidationError({ registry: "Artifact", field: "key", value: options.key, expected: "a non-empty key, or no key" })
-  return undefined
-}
+const validateOptions = (options: RegisterOptions): ValidationError | undefined =>
+  options.key === undefined ? undefined : ArtifactPaths.checkKey(options.key)
 
+/** Registers checked content under checked options. */
 const register = (content: Content, options: RegisterOptions): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
-    const invalid = validateOptions(options)
-    if (invalid !== undefined) return yield* invalid
     const run = yield* resolveRun(options.run)
     const existing = yield* byHash(content.hash)
     if (existing !== undefined) return yield* adopt(existing, run)
@@ -305,7 +297,10 @@ const register = (content: Content, options: RegisterOptions): Effect.Effect<Art
     )
   })
 
-/** Only regular files can be registered; a missing path or a directory is refused before anything is written. */
+/**
+ * Only regular files can be registered; a missing path or a directory is refused before anything is
+ * written. Gives the file's size.
+ */
 const statFile = (file: string) =>
   Effect.gen(function* () {
     const stat = yield* Effect.promise(() => fs.stat(file).catch(() => undefined))
@@ -318,19 +313,40 @@ const statFile = (file: string) =>
         value: file,
         expected: `the path of a file (it is a ${stat.isDirectory() ? "directory" : "special file"})`
       })
+    return stat.size
+  })
+
+/**
+ * Copies `source` to `target`, hashing what is copied: a file that changed since it was hashed is refused,
+ * so the stored bytes are always those the record's hash names.
+ */
+const copyVerified = (source: string, target: string, hash: string, size: number) =>
+  Effect.gen(function* () {
+    const digest = yield* digester(`copying ${path.basename(source)}`, size)
+    yield* StorageRoot.writeNew(target, createReadStream(source), digest.observe, `copy ${source} to`)
+    const copied = digest.finish()
+    if (copied !== hash)
+      return yield* new ArtifactStorageError({
+        reason: "HashMismatch",
+        path: source,
+        operation: "register",
+        detail: `the file changed while it was registered (hash ${hash} before copying, ${copied} copied)`
+      })
   })
 
 /** Registers the file at `file`: hash, size and suffix from it, bytes copied into storage. */
 export const fromPath = (file: string, options: RegisterOptions = {}): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
     const absolute = path.resolve(file)
-    yield* statFile(absolute)
-    const { hash, size } = yield* hashFile(absolute)
+    const size = yield* statFile(absolute)
+    const invalid = validateOptions(options)
+    if (invalid !== undefined) return yield* invalid
+    const hash = yield* hashFile(absolute, size)
     const content: Content = {
       hash,
       size,
       suffix: suffixOf(absolute),
-      write: (target) => fsEffect(absolute, "copy", () => fs.copyFile(absolute, target))
+      write: (target) => copyVerified(absolute, target, hash, size)
     }
     return yield* register(content, options)
   })
@@ -340,13 +356,13 @@ export const fromBytes = (bytes: Uint8Array | string, options: BytesOptions = {}
   Effect.gen(function* () {
     const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes
     const suffix = options.suffix ?? (options.key === undefined ? "" : suffixOf(options.key))
-    if (!validSuffix.test(suffix))
-      return yield* new ValidationError({ registry: "Artifact", field: "suffix", value: suffix, expected: 'a file suffix such as ".csv" or ".tar.gz", or ""' })
+    const invalid = validateOptions(options) ?? ArtifactPaths.checkSuffix(suffix)
+    if (invalid !== undefined) return yield* invalid
     const content: Content = {
       hash: hashBytes(data),
       size: data.byteLength,
       suffix,
-      write: (target) => fsEffect(target, "write", () => fs.writeFile(target, data, { flag: "wx" }))
+      write: (target) => StorageRoot.writeNew(target, [data], () => undefined, "write")
     }
     return yield* register(content, options)
   })
@@ -370,16 +386,45 @@ const trackInput = (artifact: Artifact, isRunInput: LoadOptions["isRunInput"]) =
     yield* addLink(inputLinkEntity, run.id, artifact.id)
   })
 
-/** The artifact's bytes; records it as an input of the current run. */
-export const load = (artifact: Artifact, options: LoadOptions = {}): Effect.Effect<Uint8Array, ReadError, Store> =>
+const mismatch = (artifact: Artifact, file: string, detail: string) =>
+  new ArtifactStorageError({ reason: "HashMismatch", path: file, operation: `verify the bytes of artifact ${artifact.uid} in`, detail })
+
+/**
+ * The file's bytes if they are the artifact's: the size and then the md5 must be those recorded. The file is
+ * opened without following a symlink, so it is the one `localPath` checked.
+ */
+const readVerified = (artifact: Artifact, file: string) =>
   Effect.gen(function* () {
-    const file = yield* localPath(artifact)
-    const bytes = yield* fsEffect(file, "read", () => fs.readFile(file))
-    yield* trackInput(artifact, options.isRunInput)
+    if (artifact.hash === null) return yield* mismatch(artifact, file, "the record has no hash to check the bytes against")
+    const bytes = yield* fsEffect(file, "read", async () => {
+      const handle = await fs.open(file, fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0))
+      try {
+        const stat = await handle.stat()
+        if (artifact.size !== null && stat.size !== artifact.size) return stat.size
+        return await handle.readFile()
+      } finally {
+        await handle.close()
+      }
+    })
+    if (typeof bytes === "number") return yield* mismatch(artifact, file, `it holds ${bytes} bytes, the record says ${artifact.size}`)
+    const actual = hashBytes(bytes)
+    if (actual !== artifact.hash) return yield* mismatch(artifact, file, `its hash is ${actual}, the record says ${artifact.hash}`)
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   })
 
-/** A local path holding the artifact's bytes; records it as an input of the current run. */
+/** The artifact's bytes, verified against its hash; records it as an input of the current run. */
+export const load = (artifact: Artifact, options: LoadOptions = {}): Effect.Effect<Uint8Array, ReadError, Store> =>
+  Effect.gen(function* () {
+    const bytes = yield* readVerified(artifact, yield* localPath(artifact))
+    yield* trackInput(artifact, options.isRunInput)
+    return bytes
+  })
+
+/**
+ * A local path holding the artifact's bytes, checked to be in the storage root; records it as an input of
+ * the current run. The bytes are not hashed here: the caller reads them later, which a check now could not
+ * vouch for.
+ */
 export const cache = (artifact: Artifact, options: LoadOptions = {}): Effect.Effect<string, ReadError, Store> =>
   Effect.gen(function* () {
     const file = yield* localPath(artifact)

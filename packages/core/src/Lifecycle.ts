@@ -5,10 +5,11 @@
  */
 import { Effect } from "effect"
 import * as Ast from "./Ast.js"
-import { models } from "./Domain.js"
+import { ArtifactModel, models } from "./Domain.js"
 import type { Doc, WriteOp } from "./Driver.js"
 import { DoesNotExist, ProtectedRecord, type StoreError, type UniqueViolation, type ValidationError } from "./Errors.js"
 import { familyKey, mainBranch, type Model, trashBranch } from "./Model.js"
+import * as StorageRoot from "./StorageRoot.js"
 import { type Entity, Store } from "./Store.js"
 import * as Uid from "./Uid.js"
 
@@ -85,7 +86,9 @@ const promotion = <A extends Base>(entity: Entity<A>, leaving: A): Effect.Effect
 
 /**
  * Soft delete moves the record to the trash; `permanent` removes it with everything that cascades from
- * it, refusing where a protecting reference exists (a run that produced artifacts, say).
+ * it, refusing where a protecting reference exists (a run that produced artifacts, say). A permanently
+ * deleted artifact's file goes too, once its record is gone, if it is in this client's storage root: one
+ * file per record, since the same bytes are always one record.
  */
 export const remove = <A extends Base>(
   entity: Entity<A>,
@@ -110,8 +113,16 @@ export const remove = <A extends Base>(
       return
     }
     const plan = yield* cascade(model, [entity.encode(current)], new Set())
+    const artifacts = yield* deletedArtifacts(plan)
     yield* store.batch([...plan, ...(yield* promotion(entity, current))])
+    yield* StorageRoot.removeFiles(artifacts)
   })
+
+/** The artifact documents `plan` deletes, read before they go: their files go after them. */
+const deletedArtifacts = (plan: ReadonlyArray<WriteOp>): Effect.Effect<ReadonlyArray<Doc>, StoreError, Store> => {
+  const ids = plan.flatMap((op) => (op._tag === "Delete" && op.table === ArtifactModel.table ? op.ids : []))
+  return ids.length === 0 ? Effect.succeed([]) : Store.use((store) => store.driver.get(ArtifactModel.table, ids))
+}
 
 export const restore = <A extends Base>(
   entity: Entity<A>,

@@ -3,6 +3,7 @@
  * …) and, under the same name, the record type.
  */
 import { Effect } from "effect"
+import * as ArtifactPaths from "./ArtifactPaths.js"
 import * as Domain from "./Domain.js"
 import * as Dtype from "./Dtype.js"
 import { ValidationError } from "./Errors.js"
@@ -54,7 +55,8 @@ export const Feature = {
     })
 }
 export type Feature = Domain.Feature
-export const Artifact = registry(Domain.ArtifactModel, Domain.Artifact)
+/** Suffix, key and storage say where bytes live: checked on every write (see `ArtifactPaths`). */
+export const Artifact = ArtifactPaths.guard(registry(Domain.ArtifactModel, Domain.Artifact))
 export type Artifact = Domain.Artifact
 export const Collection = registry(Domain.CollectionModel, Domain.Collection)
 export type Collection = Domain.Collection

@@ -4,7 +4,21 @@
  * artifact both input and output of one run; and nothing half-written when registration fails.
  */
 import { createHash, randomBytes } from "node:crypto"
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  existsSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -12,12 +26,13 @@ import { Effect } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
-import { ArtifactStorage } from "../src/Artifacts.js"
+import { ArtifactStorage, defaultStorageRoot } from "../src/Artifacts.js"
 import { withRun } from "../src/Current.js"
 import * as Domain from "../src/Domain.js"
-import type { Driver } from "../src/Driver.js"
+import type { Doc, Driver } from "../src/Driver.js"
 import { StoreError } from "../src/Errors.js"
 import { Artifact, Run, Transform } from "../src/Registries.js"
+import { rootProblem } from "../src/StorageRoot.js"
 import { entity, make as makeStore, Store, type StoreShape } from "../src/Store.js"
 
 let dir: string
@@ -41,6 +56,26 @@ const file = (name: string, bytes: Uint8Array | string) => {
   writeFileSync(p, bytes)
   return p
 }
+/**
+ * A symlink another user owns, and the directory it leads to: made under the test directory and handed to
+ * `nobody` when the tests run as root, else a system symlink owned by someone else stands in.
+ */
+const foreignSymlink = (): { readonly link: string; readonly target: string } => {
+  if (process.getuid!() === 0) {
+    const target = join(dir, "attacker")
+    const link = join(dir, "planted")
+    mkdirSync(target)
+    symlinkSync(target, link)
+    lchownSync(link, 65534, 65534)
+    return { link, target }
+  }
+  const link = ["/bin", "/lib", "/sbin", "/var/run"].find(
+    (p) => existsSync(p) && lstatSync(p).isSymbolicLink() && lstatSync(p).uid !== process.getuid!()
+  )
+  if (link === undefined) throw new Error("no symlink owned by another user to test with: run the tests as root")
+  return { link, target: realpathSync(link) }
+}
+
 const stored = () => {
   try {
     return readdirSync(root).sort()
@@ -283,5 +318,214 @@ describe("inputs and outputs", () => {
     await exec(Artifact.delete(a))
     expect(await exec(Artifacts.outputs(parent))).toEqual([])
     expect(await exec(Artifacts.producer(a))).toMatchObject({ id: parent.id })
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Hostile records, tampered bytes, the storage root
+
+/** A record as another client could write it: straight through the driver, past every check of ours. */
+const rawPatch = async (a: Domain.Artifact, patch: Doc) => {
+  await Effect.runPromise(store.driver.update("artifact", a.id, patch))
+  return exec(Artifact.get(a.id))
+}
+
+describe("the paths a record names", () => {
+  it("refuses Artifact.update with a suffix, key or storage that is path syntax, a secret or too long", async () => {
+    const a = await exec(Artifacts.fromBytes("guarded", { suffix: ".txt", run: null }))
+    const escape = await flip(Artifact.update(a, { suffix: "/../../../etc/hostname" }))
+    expect(escape).toMatchObject({ _tag: "ValidationError", registry: "Artifact", field: "suffix", value: "/../../../etc/hostname" })
+    expect(escape.message).toMatch(/\.tar\.gz/)
+    for (const suffix of ["..", ".a/b", ".a\\b", ".c\0sv", ".c\nsv", `.${"x".repeat(40)}`, "csv"])
+      expect(await flip(Artifact.update(a, { suffix }))).toMatchObject({ _tag: "ValidationError", field: "suffix", value: suffix })
+    for (const key of ["/etc/hostname", "../up.txt", "a/../../b.txt", "a/./b", "a\\b.txt", "a\0b", "a\x1bb", "a//b", "dir/", "C:/x", "k".repeat(1025)])
+      expect(await flip(Artifact.update(a, { key }))).toMatchObject({ _tag: "ValidationError", field: "key", value: key })
+    for (const storage of ["file:///etc/../etc", "file://host/share", "/plain/path", "ftp://h/x", "s3://user:secret@bucket", "s3://bucket?X-Amz-Signature=abc", "s3://", "file:///a\nb"])
+      expect(await flip(Artifact.update(a, { storage }))).toMatchObject({ _tag: "ValidationError", field: "storage" })
+    const leaked = await flip(Artifact.update(a, { storage: "s3://user:secret@bucket" }))
+    expect(leaked.message).not.toContain("secret")
+    expect(JSON.stringify(leaked)).not.toContain("secret")
+    expect((await exec(Artifact.get(a.id))).suffix).toBe(".txt")
+  })
+
+  it("refuses the same values on create, getOrCreate and createMany, and accepts lamindb's shapes", async () => {
+    expect(await flip(Artifact.create({ suffix: "/../x", storage: null }))).toMatchObject({ _tag: "ValidationError", field: "suffix" })
+    expect(await flip(Artifact.getOrCreate({ key: "../x.csv" }))).toMatchObject({ _tag: "ValidationError", field: "key" })
+    expect(await flip(Artifact.createMany([{ key: "ok.csv" }, { key: "/abs.csv" }]))).toMatchObject({ _tag: "ValidationError", field: "key" })
+    expect(await flip(Artifacts.fromBytes("x", { key: "../../x.csv" }))).toMatchObject({ _tag: "ValidationError", field: "key" })
+    expect(await flip(Artifacts.fromPath(file("ok.csv", "x"), { key: "/etc/x.csv" }))).toMatchObject({ _tag: "ValidationError", field: "key" })
+    expect(await allArtifacts()).toEqual([])
+    expect(stored()).toEqual([])
+    const fine = await exec(
+      Artifact.create({ key: "data/raw/ß.ome.zarr", suffix: ".ome.zarr", storage: "s3://bucket/prefix" })
+    )
+    expect(fine.key).toBe("data/raw/ß.ome.zarr")
+    for (const suffix of ["", ".csv", ".tar.gz", ".anndata.zarr"])
+      expect((await exec(Artifact.update(fine, { suffix }))).suffix).toBe(suffix)
+    for (const storage of ["gs://b", "hf://datasets/x", "https://example.org/data", pathToFileURL(root).href, null])
+      expect((await exec(Artifact.update(fine, { storage }))).storage).toBe(storage)
+  })
+
+  it("derives no suffix from a file name whose extension is not one, instead of refusing the file", async () => {
+    const a = await exec(Artifacts.fromPath(file("notes.v2 draft", "text"), { run: null }))
+    expect(a.suffix).toBe("")
+    const b = await exec(Artifacts.fromBytes("more", { key: "notes/summary.v2 draft", run: null }))
+    expect(b.suffix).toBe("")
+    expect(stored()).toEqual([a.uid, b.uid].sort())
+  })
+
+  it("load and cache refuse a record written past validation whose suffix leaves the root", async () => {
+    writeFileSync(join(dir, "secret.txt"), "not yours")
+    const a = await exec(Artifacts.fromBytes("innocent", { run: null }))
+    const hostile = await rawPatch(a, { suffix: "/../../secret.txt", hash: md5("not yours"), size: 9 })
+    expect(join(root, `${hostile.uid}${hostile.suffix}`)).toBe(join(dir, "secret.txt"))
+    const e = await flip(Artifacts.load(hostile))
+    expect(e).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+    expect(e.message).toContain("/../../secret.txt")
+    expect(await flip(Artifacts.cache(hostile))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+  })
+
+  it("load refuses a raw record whose uid is path syntax or whose storage names another directory", async () => {
+    writeFileSync(join(dir, "secret.txt"), "not yours")
+    const a = await exec(Artifacts.fromBytes("innocent", { run: null }))
+    const doc = { ...a, uid: "../secret", suffix: ".txt", hash: md5("not yours"), size: 9 }
+    expect(await flip(Artifacts.load(doc as Domain.Artifact))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+    mkdirSync(join(dir, "elsewhere"))
+    writeFileSync(join(dir, "elsewhere", `${a.uid}`), "innocent")
+    const moved = await rawPatch(a, { storage: pathToFileURL(join(dir, "elsewhere")).href })
+    const e = await flip(Artifacts.load(moved))
+    expect(e).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+    expect(e.message).toContain(root)
+  })
+
+  it("load refuses a file in the root that is a symlink leading out of it", async () => {
+    writeFileSync(join(dir, "secret.txt"), "not yours")
+    const a = await exec(Artifacts.fromBytes("not yours", { suffix: ".txt", run: null }))
+    const inRoot = join(root, `${a.uid}.txt`)
+    rmSync(inRoot)
+    symlinkSync(join(dir, "secret.txt"), inRoot)
+    expect(await flip(Artifacts.load(a))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+    expect(await flip(Artifacts.cache(a))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+  })
+})
+
+describe("reading verifies the bytes", () => {
+  it("refuses bytes that no longer match the recorded hash, and returns none of them", async () => {
+    const a = await exec(Artifacts.fromBytes("original", { suffix: ".txt", run: null }))
+    writeFileSync(join(root, `${a.uid}.txt`), "tampered")
+    const e = await flip(Artifacts.load(a))
+    expect(e).toMatchObject({ _tag: "ArtifactStorageError", reason: "HashMismatch" })
+    expect(e.message).toContain(md5("original"))
+    expect(e.message).toContain(md5("tampered"))
+    writeFileSync(join(root, `${a.uid}.txt`), "longer than the original")
+    expect(await flip(Artifacts.load(a))).toMatchObject({ _tag: "ArtifactStorageError", reason: "HashMismatch" })
+  })
+
+  it("refuses a record with no hash to check against", async () => {
+    const a = await exec(Artifacts.fromBytes("unverifiable", { run: null }))
+    const blank = await rawPatch(a, { hash: null })
+    expect(await flip(Artifacts.load(blank))).toMatchObject({ _tag: "ArtifactStorageError", reason: "HashMismatch" })
+  })
+})
+
+describe("the storage root", () => {
+  it("creates the root 0700 and each file 0600 whatever the umask", async () => {
+    const previous = process.umask(0o000)
+    try {
+      const a = await exec(Artifacts.fromBytes("private", { suffix: ".txt", run: null }))
+      const source = file("shared.csv", "a,b\n")
+      chmodSync(source, 0o644)
+      const b = await exec(Artifacts.fromPath(source, { run: null }))
+      expect(statSync(root).mode & 0o777).toBe(0o700)
+      expect(statSync(join(root, `${a.uid}.txt`)).mode & 0o777).toBe(0o600)
+      expect(statSync(join(root, `${b.uid}.csv`)).mode & 0o777).toBe(0o600)
+    } finally {
+      process.umask(previous)
+    }
+    process.umask(0o277)
+    try {
+      root = join(dir, "strict-umask")
+      const c = await exec(Artifacts.fromBytes("strict", { run: null }))
+      expect(statSync(root).mode & 0o777).toBe(0o700)
+      expect(statSync(join(root, c.uid)).mode & 0o777).toBe(0o600)
+    } finally {
+      process.umask(previous)
+    }
+  })
+
+  it("refuses a pre-planted root that is a symlink owned by someone else, for writing and for reading", async () => {
+    const a = await exec(Artifacts.fromBytes("before", { run: null }))
+    const { link: planted, target } = foreignSymlink()
+    const before = readdirSync(target)
+    const owner = lstatSync(planted).uid
+    expect(owner).not.toBe(process.getuid!())
+    root = planted
+    const write = await flip(Artifacts.fromBytes("after", { run: null }))
+    expect(write).toMatchObject({ _tag: "ArtifactStorageError", reason: "UnsafeRoot", path: planted })
+    expect(write.message).toContain(`uid ${owner}`)
+    expect(readdirSync(target)).toEqual(before)
+    expect(await flip(Artifacts.load(a))).toMatchObject({ _tag: "ArtifactStorageError", reason: "UnsafeRoot" })
+  })
+
+  it("defaults to a per-user data directory, never a shared temp path", () => {
+    expect(defaultStorageRoot({ XDG_DATA_HOME: "/data/me" }, "/home/me")).toBe("/data/me/lineage/storage")
+    expect(defaultStorageRoot({ XDG_DATA_HOME: "relative" }, "/home/me")).toBe("/home/me/.local/share/lineage/storage")
+    expect(defaultStorageRoot({}, "/home/me")).toBe("/home/me/.local/share/lineage/storage")
+    expect(defaultStorageRoot({}, "")).toBe(join(tmpdir(), `lineage-${process.getuid!()}`, "storage"))
+  })
+
+  it("judges a root by who owns the link and the directory", () => {
+    const node = (uid: number, kind: "dir" | "link" | "file") => ({
+      uid,
+      isDirectory: () => kind === "dir",
+      isSymbolicLink: () => kind === "link"
+    })
+    expect(rootProblem(node(1000, "dir"), node(1000, "dir"), 1000)).toBeUndefined()
+    expect(rootProblem(node(1000, "link"), node(1000, "dir"), 1000)).toBeUndefined()
+    expect(rootProblem(node(0, "dir"), node(0, "dir"), 1000)).toBeUndefined()
+    expect(rootProblem(node(1001, "link"), node(1000, "dir"), 1000)).toMatch(/symlink owned by uid 1001/)
+    expect(rootProblem(node(0, "link"), node(0, "dir"), 1000)).toMatch(/symlink owned by uid 0/)
+    expect(rootProblem(node(1001, "dir"), node(1001, "dir"), 1000)).toMatch(/directory owned by uid 1001/)
+    expect(rootProblem(node(1000, "link"), node(1001, "dir"), 1000)).toMatch(/directory owned by uid 1001/)
+    expect(rootProblem(node(1000, "file"), node(1000, "file"), 1000)).toMatch(/not a directory/)
+    expect(rootProblem(node(1001, "link"), node(1001, "dir"), undefined)).toBeUndefined()
+  })
+
+  it("follows a symlink root the user owns", async () => {
+    const real = join(dir, "real-storage")
+    mkdirSync(real, { mode: 0o700 })
+    symlinkSync(real, join(dir, "link"))
+    root = join(dir, "link")
+    const a = await exec(Artifacts.fromBytes("through my link", { run: null }))
+    expect(readdirSync(real)).toEqual([a.uid])
+    expect(new TextDecoder().decode(await exec(Artifacts.load(a)))).toBe("through my link")
+  })
+})
+
+describe("permanent delete", () => {
+  it("removes the bytes with the record; the trash keeps them", async () => {
+    const a = await exec(Artifacts.fromBytes("deleted for good", { suffix: ".txt", run: null }))
+    const keep = await exec(Artifacts.fromBytes("kept", { suffix: ".txt", run: null }))
+    await exec(Artifact.delete(a))
+    expect(stored()).toEqual([`${a.uid}.txt`, `${keep.uid}.txt`].sort())
+    await exec(Artifact.delete(a, { permanent: true }))
+    expect(stored()).toEqual([`${keep.uid}.txt`])
+    await exec(Artifact.filter({ id: keep.id }).delete({ permanent: true }))
+    expect(stored()).toEqual([])
+  })
+
+  it("leaves bytes a record names outside this client's root, or by a path it must not follow", async () => {
+    writeFileSync(join(dir, "secret.txt"), "not yours")
+    const a = await exec(Artifacts.fromBytes("x", { run: null }))
+    const hostile = await rawPatch(a, { suffix: "/../../secret.txt" })
+    await exec(Artifact.delete(hostile, { permanent: true }))
+    expect(readFileSync(join(dir, "secret.txt"), "utf8")).toBe("not yours")
+    const other = join(dir, "other")
+    const b = await exec(Artifacts.fromBytes("y", { run: null }))
+    mkdirSync(other)
+    writeFileSync(join(other, b.uid), "y")
+    const elsewhere = await rawPatch(b, { storage: pathToFileURL(other).href })
+    await exec(Artifact.delete(elsewhere, { permanent: true }))
+    expect(readdirSync(other)).toEqual([b.uid])
   })
 })

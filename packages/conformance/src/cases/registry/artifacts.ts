@@ -1,15 +1,17 @@
 /**
  * Artifacts through the store: the same bytes are one artifact (also under racing writers, which the
  * `artifact_hash` constraint decides); a run that registers bytes is their producer or recreating run; a run
- * that loads an artifact is its input, once, and never for what it made; bad input writes nothing.
+ * that loads an artifact is its input, once, and never for what it made; bad input writes nothing. A record
+ * another client wrote straight into the store cannot make `load` read outside the storage root, tampered
+ * bytes are refused, and a permanent delete removes the bytes.
  */
 import assert from "node:assert/strict"
 import { createHash } from "node:crypto"
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises"
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Artifact, Artifacts, Current, type Domain, Run, type Store, Transform } from "@lineage/core"
+import { Artifact, Artifacts, Current, type Domain, type Driver, Run, type Store, Transform } from "@lineage/core"
 import { Effect } from "effect"
 import type { Case } from "../../Case.js"
 import { registryCase, type Session } from "./support.js"
@@ -65,6 +67,12 @@ const group = "artifacts"
 const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
 
 const md5 = (bytes: string | Uint8Array) => createHash("md5").update(bytes).digest("base64url").slice(0, 22)
+
+/** Writes fields of a record as another client could: through the raw driver, past every check of core's. */
+const rawPatch = async (s: StorageSession, a: Domain.Artifact, patch: Driver.Doc) => {
+  await Effect.runPromise(s.ctx.driver.update("artifact", a.id, patch))
+  return s.run(Artifact.get(a.id))
+}
 
 export const artifacts: ReadonlyArray<Case> = [
   c("a registered file has lamindb's hash, its size and suffix, and its bytes under <root>/<uid><suffix>", async (s) => {
@@ -163,6 +171,52 @@ export const artifacts: ReadonlyArray<Case> = [
     const back = await produce(s, null, "trash me")
     assert.equal(back.id, a.id)
     assert.equal((await s.persisted("artifact", a.id))?.["branchId"], 1)
+  }),
+  c("Artifact.update refuses a suffix, key or storage that is path syntax; the record keeps its values", async (s) => {
+    const a = await produce(s, null, "guarded")
+    const suffix = await s.fail(Artifact.update(a, { suffix: "/../../../etc/hostname" }), "ValidationError")
+    assert.equal(suffix.field, "suffix")
+    assert.equal((await s.fail(Artifact.update(a, { key: "../../up.csv" }), "ValidationError")).field, "key")
+    assert.equal((await s.fail(Artifact.update(a, { storage: "file:///etc/../etc" }), "ValidationError")).field, "storage")
+    assert.equal((await s.fail(Artifact.create({ suffix: "/x", key: "k.csv" }), "ValidationError")).field, "suffix")
+    const doc = await s.persisted("artifact", a.id)
+    assert.equal(doc?.["suffix"], "")
+    assert.equal(doc?.["storage"], pathToFileURL(s.storage).href)
+    assert.equal((await s.persistedAll("artifact")).length, 1)
+  }),
+  c("load refuses a record written straight into the store whose suffix, uid or storage leads out of the root", async (s) => {
+    const secret = join(s.scratch, "secret.txt")
+    await writeFile(secret, "not yours")
+    const a = await produce(s, null, "innocent")
+    // <root>/<uid>/../../scratch/secret.txt is the secret: the storage root and scratch are siblings.
+    const bySuffix = await rawPatch(s, a, { suffix: "/../../scratch/secret.txt", hash: md5("not yours"), size: 9 })
+    assert.equal(join(s.storage, `${bySuffix.uid}${bySuffix.suffix}`), secret)
+    const e = await s.fail(Artifacts.load(bySuffix), "ArtifactStorageError")
+    assert.equal(e.reason, "OutsideRoot")
+    assert.equal((await s.fail(Artifacts.cache(bySuffix), "ArtifactStorageError")).reason, "OutsideRoot")
+    await writeFile(join(s.scratch, a.uid), "not yours")
+    const byStorage = await rawPatch(s, a, { suffix: "", storage: pathToFileURL(s.scratch).href })
+    assert.equal((await s.fail(Artifacts.load(byStorage), "ArtifactStorageError")).reason, "OutsideRoot")
+    const link = await rawPatch(s, a, { storage: pathToFileURL(s.storage).href })
+    await rm(join(s.storage, a.uid))
+    await symlink(join(s.scratch, a.uid), join(s.storage, a.uid))
+    assert.equal((await s.fail(Artifacts.load(link), "ArtifactStorageError")).reason, "OutsideRoot")
+  }),
+  c("load refuses bytes that no longer have the recorded hash", async (s) => {
+    const a = await produce(s, null, "original")
+    await writeFile(join(s.storage, a.uid), "tampered")
+    const e = await s.fail(Artifacts.load(a), "ArtifactStorageError")
+    assert.equal(e.reason, "HashMismatch")
+    assert.match(e.message, new RegExp(md5("tampered")))
+    assert.equal((await s.persistedAll("run_input_artifact")).length, 0)
+  }),
+  c("a permanent delete removes the artifact's bytes; the trash keeps them", async (s) => {
+    const a = await produce(s, null, "short-lived", "gone.txt")
+    const kept = await produce(s, null, "long-lived", "kept.txt")
+    await s.run(Artifact.delete(a))
+    assert.deepStrictEqual(await s.stored(), [`${a.uid}.txt`, `${kept.uid}.txt`].sort())
+    await s.run(Artifact.delete(a, { permanent: true }))
+    assert.deepStrictEqual(await s.stored(), [`${kept.uid}.txt`])
   }),
   c("new bytes under an existing key are the key's next version", async (s) => {
     const v1 = await produce(s, null, "first", "model.bin")

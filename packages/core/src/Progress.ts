@@ -1,0 +1,54 @@
+/**
+ * Progress of long byte transfers (hashing, copying) on a terminal: one line, redrawn in place at each whole
+ * percent. Off a terminal nothing is written, so logs and pipes stay clean.
+ */
+import { Context } from "effect"
+
+/** Transfers of at least this many bytes show progress. */
+export const progressMinBytes = 64 * 1024 * 1024
+
+/** Where progress goes: a stream that says whether it is a terminal. */
+export interface ProgressOutput {
+  readonly isTTY?: boolean | undefined
+  readonly write: (text: string) => unknown
+}
+
+/** The progress output; standard error unless provided. */
+export const ProgressStream = Context.Reference<ProgressOutput>("@lineage/ProgressStream", {
+  defaultValue: () => process.stderr
+})
+
+export interface Meter {
+  /** Counts `bytes` more as done. */
+  readonly advance: (bytes: number) => void
+  /** Ends the line, if one was drawn. */
+  readonly finish: () => void
+}
+
+const silent: Meter = { advance: () => undefined, finish: () => undefined }
+
+const barWidth = 24
+
+const mebibytes = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)} MiB`
+
+/** A meter for `total` bytes labelled `label`; silent off a terminal or below `progressMinBytes`. */
+export const meter = (output: ProgressOutput, label: string, total: number): Meter => {
+  if (output.isTTY !== true || total < progressMinBytes) return silent
+  let done = 0
+  let shown = -1
+  const draw = () => {
+    const percent = Math.floor((done * 100) / total)
+    if (percent === shown) return
+    shown = percent
+    const filled = Math.floor((percent * barWidth) / 100)
+    output.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(barWidth - filled)}] ${percent}% of ${mebibytes(total)}`)
+  }
+  draw()
+  return {
+    advance: (bytes) => {
+      done = Math.min(total, done + bytes)
+      draw()
+    },
+    finish: () => void output.write("\n")
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Progress of large transfers: drawn on a terminal only, once per whole percent, ended with a newline; and
+ * shown by `fromPath` while it hashes and copies a file over the threshold.
+ */
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import * as MemoryStore from "../../store-memory/src/index.js"
+import * as Artifacts from "../src/Artifacts.js"
+import { meter, progressMinBytes, ProgressStream } from "../src/Progress.js"
+import { make as makeStore, Store } from "../src/Store.js"
+
+/** A stand-in for process.stderr that keeps what is written. */
+const terminal = (isTTY: boolean) => {
+  const writes: Array<string> = []
+  return { isTTY, writes, write: (text: string) => writes.push(text) }
+}
+
+describe("meter", () => {
+  it("draws once per whole percent reached on a terminal and ends the line", () => {
+    const out = terminal(true)
+    const total = progressMinBytes * 2
+    const m = meter(out, "hashing big.bin", total)
+    for (let done = 0; done < total; done += 256 * 1024) m.advance(256 * 1024)
+    m.finish()
+    expect(out.writes[0]).toBe(`\rhashing big.bin [${" ".repeat(24)}] 0% of 128 MiB`)
+    expect(out.writes.at(-2)).toBe(`\rhashing big.bin [${"#".repeat(24)}] 100% of 128 MiB`)
+    expect(out.writes.at(-1)).toBe("\n")
+    const percents = out.writes.slice(0, -1).map((w) => Number(/ (\d+)% /.exec(w)?.[1]))
+    expect(percents).toEqual(Array.from({ length: 101 }, (_, i) => i))
+  })
+
+  it("never counts past the total", () => {
+    const out = terminal(true)
+    const m = meter(out, "copying", progressMinBytes)
+    m.advance(progressMinBytes * 3)
+    expect(out.writes.at(-1)).toContain(" 100% of 64 MiB")
+  })
+
+  it("writes nothing off a terminal, or for a transfer below the threshold", () => {
+    const pipe = terminal(false)
+    const small = terminal(true)
+    for (const [out, size] of [
+      [pipe, progressMinBytes * 4],
+      [small, progressMinBytes - 1]
+    ] as const) {
+      const m = meter(out, "x", size)
+      m.advance(size)
+      m.finish()
+    }
+    expect(pipe.writes).toEqual([])
+    expect(small.writes).toEqual([])
+  })
+})
+
+describe("fromPath on a large file", () => {
+  let dir: string | undefined
+  afterEach(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("shows hashing and copying progress on the terminal it is given", async () => {
+    dir = mkdtempSync(join(tmpdir(), "lineage-progress-test-"))
+    const source = join(dir, "big.bin")
+    writeFileSync(source, randomBytes(progressMinBytes + 1))
+    const out = terminal(true)
+    const store = await Effect.runPromise(makeStore(MemoryStore.makeDriver()))
+    const artifact = await Effect.runPromise(
+      Artifacts.fromPath(source, { run: null }).pipe(
+        Effect.provideService(Store, store),
+        Effect.provideService(Artifacts.ArtifactStorage, join(dir, "storage")),
+        Effect.provideService(ProgressStream, out)
+      )
+    )
+    expect(artifact.size).toBe(progressMinBytes + 1)
+    const text = out.writes.join("")
+    expect(text).toContain("\rhashing big.bin [")
+    expect(text).toContain("\rcopying big.bin [")
+    expect(text.match(/100% of 64 MiB\n/g)).toHaveLength(2)
+  })
+})
