@@ -1,11 +1,13 @@
 /**
  * What a run ran on, recorded as its environment artifact (lamindb's `run.environment`): Node version,
  * platform, the dependencies of the package the entry script belongs to (declared and installed versions),
- * and the git commit when the script lives in a repository.
+ * and the git commit when the script lives in a repository. A declared dependency can be a URL with a token
+ * (`git+https://user:token@host/repo.git`): declared versions are redacted like any text.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
+import * as Redaction from "./Redaction.js"
 
 export interface Environment {
   readonly node: string
@@ -75,7 +77,7 @@ const read = (from: string): Environment => {
       .sort()
       .map((name) => {
         const installed = root === undefined ? undefined : readJson(join(root, "node_modules", name, "package.json"))
-        return [name, { declared: declared[name]!, installed: typeof installed?.["version"] === "string" ? installed["version"] : null }]
+        return [name, { declared: Redaction.text(String(declared[name])), installed: typeof installed?.["version"] === "string" ? installed["version"] : null }]
       })
   )
   return {
