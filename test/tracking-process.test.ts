@@ -1,6 +1,7 @@
 /**
  * A tracked process that ends badly still leaves a truthful run, on a store several processes share
  * (Redis): SIGTERM marks it aborted, an uncaught exception errored, and SIGKILL leaves it to be found stale.
+ * With two clients tracking in one process, both runs are marked.
  */
 import { spawn } from "node:child_process"
 import { once } from "node:events"
@@ -12,6 +13,7 @@ import { Effect } from "effect"
 import { freshPrefix, redisServer } from "./support/redis.js"
 
 const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
+const twoClients = fileURLToPath(new URL("./fixtures/two-clients-process.ts", import.meta.url))
 let url: string
 let ln: Lineage.Client
 
@@ -27,8 +29,8 @@ afterAll(async () => {
 })
 
 /** Starts the tracked process and resolves with it once it printed its run's uid. */
-const startTracked = async (mode: "wait" | "throw") => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
+const startTracked = async (mode: "wait" | "throw", fixture = script) => {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", fixture], {
     env: { ...process.env, LINEAGE_STORE: url, MODE: mode },
     stdio: ["ignore", "pipe", "pipe"]
   })
@@ -38,7 +40,7 @@ const startTracked = async (mode: "wait" | "throw") => {
   const uid = await new Promise<string>((resolve, reject) => {
     child.stdout.on("data", (chunk: Buffer) => {
       out += chunk.toString()
-      const match = /run ([0-9A-Za-z]{16})/.exec(out)
+      const match = /runs? ([0-9A-Za-z]{16}(?: [0-9A-Za-z]{16} env \S+)?)\r?\n/.exec(out)
       if (match !== null) resolve(match[1]!)
     })
     child.once("exit", (code) => reject(new Error(`tracked process exited (${code}) before tracking: ${err}`)))
@@ -79,6 +81,28 @@ describe("tracked processes on a shared store", () => {
     const run = await ln.Run.get(uid)
     expect(run.status).toBe("started")
     expect((await ln.Run.stale({ olderThanMs: 300 }).all()).map((r) => r.uid)).toContain(uid)
+  })
+
+  it("two clients in one process: SIGTERM marks both runs aborted, then the process ends as SIGTERM would", async () => {
+    const { child, uid } = await startTracked("wait", twoClients)
+    const [a, b, , env] = uid.split(" ")
+    expect(env).toBe(b)
+    child.kill("SIGTERM")
+    const [code, signal] = (await once(child, "exit")) as [number | null, NodeJS.Signals | null]
+    expect([code, signal]).toEqual([null, "SIGTERM"])
+    for (const run of [await ln.Run.get(a!), await ln.Run.get(b!)]) {
+      expect(run.status).toBe("aborted")
+      expect(run.finishedAt).toBeInstanceOf(Date)
+    }
+  })
+
+  it("two clients in one process: an uncaught exception marks both runs errored, then exits with code 1", async () => {
+    const { child, uid, stderr } = await startTracked("throw", twoClients)
+    const [a, b] = uid.split(" ")
+    const [code] = (await once(child, "exit")) as [number | null]
+    expect(code).toBe(1)
+    expect(stderr()).toContain("the job failed")
+    expect([(await ln.Run.get(a!)).status, (await ln.Run.get(b!)).status]).toEqual(["errored", "errored"])
   })
 
   it("a child process started from a tracked run is initiated by it", async () => {

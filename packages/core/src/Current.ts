@@ -2,21 +2,62 @@
  * Which run is current. Inside `step`/`flow` calls the current run follows the call chain (a
  * `Context.Reference` in Effect code; the Promise face carries it through AsyncLocalStorage); otherwise it is
  * the global run that `track()` set, like lamindb's `ln.context.run`.
+ *
+ * The global run belongs to a `Store` instance: one per `Lineage.connect` client, one per built store layer.
+ * Two clients in one process, or two Effect programs on their own layers, never see or end each other's run.
  */
-import { Context, Effect } from "effect"
+import { Context, Effect, Option } from "effect"
 import type { Run, Transform } from "./Domain.js"
+import { Store, type StoreShape } from "./Store.js"
 
 /** The run of the innermost `step`/`flow` call, if any. */
 export const CurrentRun = Context.Reference<Run | undefined>("@lineage/CurrentRun", { defaultValue: () => undefined })
 
-/** lamindb's `ln.context`: the run and transform `track()` started, until `finish()`. */
-export const context: { run: Run | undefined; transform: Transform | undefined } = {
-  run: undefined,
-  transform: undefined
+/**
+ * What `track()` holds for one store: `Starting` from the moment a `track()` claims the store (before it
+ * writes anything, so a second one is refused), then the tracked run until `finish()`.
+ */
+export type Tracked =
+  | { readonly _tag: "Starting" }
+  | { readonly _tag: "Tracking"; readonly run: Run; readonly transform: Transform; readonly stop: () => void }
+
+/** The tracking state of one store; only `Tracking.track`/`finish` change it. */
+export interface Slot {
+  state: Tracked | undefined
 }
 
+const slots = new WeakMap<StoreShape, Slot>()
+
+export const slotOf = (store: StoreShape): Slot => {
+  let slot = slots.get(store)
+  if (slot === undefined) {
+    slot = { state: undefined }
+    slots.set(store, slot)
+  }
+  return slot
+}
+
+export interface GlobalContext {
+  readonly run: Run | undefined
+  readonly transform: Transform | undefined
+}
+
+/** lamindb's `ln.context` for one store: the run and transform `track()` started, until `finish()`. */
+export const contextOf = (store: StoreShape): GlobalContext => {
+  const state = slots.get(store)?.state
+  return state?._tag === "Tracking" ? { run: state.run, transform: state.transform } : { run: undefined, transform: undefined }
+}
+
+/** `contextOf` the store in context; without one, nothing is tracked. */
+export const context: Effect.Effect<GlobalContext> = Effect.map(Effect.serviceOption(Store), (store) =>
+  Option.isSome(store) ? contextOf(store.value) : { run: undefined, transform: undefined }
+)
+
 /** The run new artifacts are outputs of and loaded artifacts are inputs to: the innermost, else the global one. */
-export const currentRun: Effect.Effect<Run | undefined> = CurrentRun.useSync((run) => run ?? context.run)
+export const currentRun: Effect.Effect<Run | undefined> = Effect.gen(function* () {
+  const call = yield* CurrentRun
+  return call ?? (yield* context).run
+})
 
 /** Runs `effect` with `run` as the current run of its call chain. */
 export const withRun =

@@ -3,21 +3,27 @@
  *
  * `track` finds or creates the transform (from the entry script when none is given: a changed source is a
  * new version), starts a run with its params (secrets redacted), features, CLI arguments and environment,
- * and makes it the global run. While it is current a heartbeat refreshes `lastHeartbeatAt`; SIGINT/SIGTERM
- * mark it aborted and an uncaught exception errored before the process ends as it would have, so a run
- * never looks alive forever: what dies without a word (SIGKILL) is found by `stale()`.
+ * and makes it the global run of its `Store` instance (its client). While it is current a heartbeat
+ * refreshes `lastHeartbeatAt`; SIGINT/SIGTERM mark it aborted and an uncaught exception errored before the
+ * process ends as it would have, so a run never looks alive forever: what dies without a word (SIGKILL) is
+ * found by `stale()`.
+ *
+ * No run is orphaned: `track()` is refused with `RunAlreadyActive` while its store tracks a run (or is
+ * starting one), and inside a `step`/`flow` call; a run whose start fails after it was written is ended.
  */
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { basename } from "node:path"
-import { Effect, Exit, Cause } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as Artifacts from "./Artifacts.js"
-import { context, currentRun, withRun } from "./Current.js"
+import { context, CurrentRun, currentRun, type Slot, slotOf, type Tracked, withRun } from "./Current.js"
 import * as Domain from "./Domain.js"
 import * as Environment from "./Environment.js"
-import { DoesNotExist, TrackNotCalled, ValidationError } from "./Errors.js"
+import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
 import * as Features from "./Features.js"
 import * as Params from "./Params.js"
+import * as ProcessHooks from "./ProcessHooks.js"
+import * as Redaction from "./Redaction.js"
 import type { QuerySet } from "./QuerySet.js"
 import { Run, Transform } from "./Registries.js"
 import { Store, type StoreShape } from "./Store.js"
@@ -26,14 +32,17 @@ import { Store, type StoreShape } from "./Store.js"
 export const hashSource = (source: string | Uint8Array): string =>
   createHash("md5").update(source).digest("base64url").slice(0, 22)
 
-export const initiatedByRunVariable = "LINEAGE_INITIATED_BY_RUN"
+export { initiatedByRunVariable } from "./ProcessHooks.js"
 
 export interface TransformSpec {
   readonly key: string
   readonly version?: string | undefined
   readonly kind?: Domain.TransformKind | undefined
   readonly description?: string | undefined
+  /** Stored with its secrets redacted (see Redaction), and hashed as stored. */
   readonly sourceCode?: string | undefined
+  /** `false` records the source's hash but not the source (default: `LINEAGE_STORE_SOURCE`, else true). */
+  readonly storeSource?: boolean | undefined
 }
 
 export interface TrackOptions {
@@ -50,19 +59,74 @@ export interface TrackOptions {
   readonly referenceType?: string | undefined
   /** `false` continues the transform's latest run (status `restarted`) instead of starting a new one. */
   readonly newRun?: boolean | undefined
-  /** How often the heartbeat refreshes `lastHeartbeatAt` (default 10 s, or `LINEAGE_HEARTBEAT_MS`). */
+  /**
+   * How often the heartbeat refreshes `lastHeartbeatAt`: an integer from `minHeartbeatMs` (100) to
+   * `maxHeartbeatMs` milliseconds (default `LINEAGE_HEARTBEAT_MS`, else 10 s).
+   */
   readonly heartbeatMs?: number | undefined
   /** Mark the run aborted on SIGINT/SIGTERM and errored on an uncaught exception (default true). */
   readonly handleProcess?: boolean | undefined
+  /**
+   * `false` records the script's hash but not its source, here and in the steps of this run (default:
+   * `LINEAGE_STORE_SOURCE`, else true).
+   */
+  readonly storeSource?: boolean | undefined
 }
 
-export const defaultHeartbeatMs = (): number => {
-  const env = Number(process.env["LINEAGE_HEARTBEAT_MS"])
-  return Number.isFinite(env) && env > 0 ? env : 10_000
+// ---------------------------------------------------------------------------------------------------------
+// The heartbeat
+
+/** Below this an idle run floods its store with writes. */
+export const minHeartbeatMs = 100
+/** Node's timer limit: a longer interval fires every millisecond instead. */
+export const maxHeartbeatMs = 2_147_483_647
+export const defaultHeartbeatMs = 10_000
+export const heartbeatVariable = "LINEAGE_HEARTBEAT_MS"
+
+const heartbeatRange = `an integer number of milliseconds from ${minHeartbeatMs} to ${maxHeartbeatMs}`
+
+const isHeartbeat = (ms: unknown): ms is number =>
+  typeof ms === "number" && Number.isInteger(ms) && ms >= minHeartbeatMs && ms <= maxHeartbeatMs
+
+/** The heartbeat `LINEAGE_HEARTBEAT_MS` sets (the default when unset), or why it cannot be used. */
+const heartbeatFromEnv = (): number | ValidationError => {
+  const raw = process.env[heartbeatVariable]
+  if (raw === undefined || raw.trim() === "") return defaultHeartbeatMs
+  const ms = Number(raw)
+  return isHeartbeat(ms)
+    ? ms
+    : new ValidationError({ registry: "Run", field: "heartbeatMs", value: raw, expected: `${heartbeatRange} in ${heartbeatVariable}` })
+}
+
+/** How often a tracked run beats: `heartbeatMs` when given, else `LINEAGE_HEARTBEAT_MS`, else 10 s. */
+const heartbeatOf = (given: unknown): Effect.Effect<number, ValidationError> => {
+  if (given === undefined) {
+    const env = heartbeatFromEnv()
+    return typeof env === "number" ? Effect.succeed(env) : Effect.fail(env)
+  }
+  return isHeartbeat(given)
+    ? Effect.succeed(given)
+    : Effect.fail(new ValidationError({ registry: "Run", field: "heartbeatMs", value: given, expected: heartbeatRange }))
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Transforms
+
+export const storeSourceVariable = "LINEAGE_STORE_SOURCE"
+
+const switches: { readonly [value: string]: boolean } = { "1": true, true: true, yes: true, "0": false, false: false, no: false }
+
+/** Whether to store source code: `given`, else `LINEAGE_STORE_SOURCE`, else true. A value it cannot read is refused. */
+const storeSourceOf = (given: boolean | undefined): Effect.Effect<boolean, ValidationError> => {
+  const raw = process.env[storeSourceVariable]?.trim().toLowerCase()
+  if (given !== undefined || raw === undefined || raw === "") return Effect.succeed(given ?? true)
+  const value = switches[raw]
+  return value !== undefined
+    ? Effect.succeed(value)
+    : Effect.fail(
+        new ValidationError({ registry: "Transform", field: "storeSource", value: raw, expected: `one of ${Object.keys(switches).join(", ")} in ${storeSourceVariable}` })
+      )
+}
 
 /**
  * The transform for `spec`: a version with the same key and source is reused; otherwise the first version
@@ -71,8 +135,12 @@ export const defaultHeartbeatMs = (): number => {
  * look again.
  */
 export const transformFor = (spec: TransformSpec) => {
-  const hash = spec.sourceCode === undefined ? undefined : hashSource(spec.sourceCode)
+  // The hash is of the redacted source: a hash of the original would let anyone holding the stored source
+  // test guesses of a short secret in it offline.
+  const source = spec.sourceCode === undefined ? undefined : Redaction.text(spec.sourceCode)
+  const hash = source === undefined ? undefined : hashSource(source)
   const attempt = Effect.gen(function* () {
+    const storeSource = yield* storeSourceOf(spec.storeSource)
     if (hash !== undefined) {
       const same = yield* Transform.filter({ key: spec.key, hash }).orderBy("-isLatest", "-createdAt").first()
       if (same !== undefined && (spec.version === undefined || same.version === spec.version)) return same
@@ -99,7 +167,7 @@ export const transformFor = (spec: TransformSpec) => {
       version: spec.version ?? null,
       kind: spec.kind ?? "pipeline",
       description: spec.description ?? null,
-      sourceCode: spec.sourceCode ?? null,
+      sourceCode: storeSource ? (source ?? null) : null,
       hash: hash ?? null
     })
   })
@@ -120,98 +188,82 @@ const scriptSpec = (path: string | undefined) =>
   })
 
 // ---------------------------------------------------------------------------------------------------------
-// The global run and its process hooks
-
-interface Tracked {
-  readonly store: StoreShape
-  readonly run: Domain.Run
-  readonly heartbeat: NodeJS.Timeout
-  readonly previousParent: string | undefined
-  readonly detach: () => void
-}
-
-let tracked: Tracked | undefined
+// The global run of a store
 
 /** Ends `run` with `status`, as the process that ran it learns how it went. */
 const end = (run: Domain.Run, status: Domain.RunStatus) =>
   Effect.flatMap(Run.reload(run), (current) => Run.update(current, { status, finishedAt: new Date() }))
 
+const endStatus = (cause: Cause.Cause<unknown>): ProcessHooks.EndStatus => (Cause.hasInterruptsOnly(cause) ? "aborted" : "errored")
+
 const runWith = <A, E>(store: StoreShape, effect: Effect.Effect<A, E, Store>) =>
   Effect.runPromise(Effect.provideService(effect, Store, store))
 
-/** Gives the marking write a bounded time: a dying process must not hang on a dead store. */
-const markThen = (store: StoreShape, run: Domain.Run, status: Domain.RunStatus, then: () => void) => {
-  const timer = setTimeout(then, 3_000)
-  runWith(store, end(run, status)).then(
-    () => {
-      clearTimeout(timer)
-      then()
-    },
-    () => {
-      clearTimeout(timer)
-      then()
-    }
+/**
+ * Claims `store` for a starting `track()`, before anything is written: refused inside a call's run, and while
+ * the store tracks or starts a run. Checked and claimed in one synchronous step, so of two racing calls
+ * exactly one wins.
+ */
+const claim = (store: StoreShape) =>
+  Effect.flatMap(CurrentRun, (call) =>
+    Effect.suspend(() => {
+      if (call !== undefined) return Effect.fail(new RunAlreadyActive({ reason: "call", uid: call.uid }))
+      const slot = slotOf(store)
+      const state = slot.state
+      if (state !== undefined)
+        return Effect.fail(
+          new RunAlreadyActive(state._tag === "Tracking" ? { reason: "tracked", uid: state.run.uid } : { reason: "starting" })
+        )
+      slot.state = { _tag: "Starting" }
+      return Effect.succeed(slot)
+    })
   )
+
+/** Starts a tracked run's heartbeat and registers it with the process hooks; returns what stops both. */
+const keepAlive = (store: StoreShape, run: Domain.Run, heartbeatMs: number, handleProcess: boolean): (() => void) => {
+  const heartbeat = setInterval(() => {
+    runWith(store, Run.update(run, { lastHeartbeatAt: new Date() })).catch(() => {
+      // A missed beat is what staleness detection is for; the next one retries.
+    })
+  }, heartbeatMs)
+  heartbeat.unref()
+  const unregister = ProcessHooks.register({
+    uid: run.uid,
+    mark: handleProcess ? (status) => runWith(store, end(run, status)) : undefined
+  })
+  return () => {
+    clearInterval(heartbeat)
+    unregister()
+  }
 }
 
-const attach = (store: StoreShape, run: Domain.Run): (() => void) => {
-  const onSignal = (signal: NodeJS.Signals) => {
-    detach()
-    markThen(store, run, "aborted", () => {
-      // Our listener is gone: the signal now does what it would have done without us.
-      process.kill(process.pid, signal)
-    })
-  }
-  const onException = (error: unknown) => {
-    detach()
-    markThen(store, run, "errored", () => {
-      console.error(error)
-      process.exit(1)
-    })
-  }
-  const detach = () => {
-    process.off("SIGINT", onSignal)
-    process.off("SIGTERM", onSignal)
-    process.off("uncaughtException", onException)
-  }
-  process.once("SIGINT", onSignal)
-  process.once("SIGTERM", onSignal)
-  process.once("uncaughtException", onException)
-  return detach
-}
-
-const stopTracking = () => {
-  if (tracked === undefined) return
-  clearInterval(tracked.heartbeat)
-  tracked.detach()
-  if (tracked.previousParent === undefined) delete process.env[initiatedByRunVariable]
-  else process.env[initiatedByRunVariable] = tracked.previousParent
-  tracked = undefined
-  context.run = undefined
-  context.transform = undefined
+/** Stops tracking `state`, if it is still what `slot` holds. */
+const stop = (slot: Slot, state: Tracked) => {
+  if (slot.state !== state || state._tag !== "Tracking") return
+  slot.state = undefined
+  state.stop()
 }
 
 const parentRun = (given: Domain.Run | string | undefined) =>
   Effect.gen(function* () {
     if (given !== undefined && typeof given !== "string") return given
-    const uid = given ?? process.env[initiatedByRunVariable]
+    const uid = given ?? ProcessHooks.inheritedParent()
     if (uid === undefined || uid === "") return undefined
     return yield* Effect.catchTag(Run.get(uid), "DoesNotExist", () =>
       Effect.fail(new DoesNotExist({ registry: "Run", query: `uid '${uid}'`, hint: "initiatedByRun must name a saved run." }))
     )
   })
 
-/** Starts a run and makes it the global one. */
-export const track = (options: TrackOptions = {}) =>
+/** The transform and the new (or restarted) run of a `track()`: the run is the last thing written. */
+const begin = (options: TrackOptions) =>
   Effect.gen(function* () {
-    const store = yield* Store
     const given = options.transform
     const transform =
       given instanceof Domain.Transform
         ? given
-        : yield* transformFor(given ?? (yield* scriptSpec(options.path ?? process.argv[1])))
+        : yield* transformFor({ storeSource: options.storeSource, ...(given ?? (yield* scriptSpec(options.path ?? process.argv[1]))) })
     const parent = yield* parentRun(options.initiatedByRun)
-    const { params, dropped } = Params.serialize(options.params ?? {})
+    const { params, dropped } = yield* Params.serialize(options.params ?? {})
     if (dropped.length > 0) yield* Effect.logWarning(`params not recorded (cannot be stored as JSON): ${dropped.join(", ")}`)
     // Validate feature values before anything is written.
     if (options.features !== undefined) yield* Features.validate("Run", options.features)
@@ -220,7 +272,7 @@ export const track = (options: TrackOptions = {}) =>
       options.newRun === false
         ? yield* Run.filter({ transform, branchId: 1 }).orderBy("-startedAt").first()
         : undefined
-    let run =
+    const run =
       previous !== undefined
         ? yield* Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now })
         : yield* Run.create({
@@ -233,8 +285,15 @@ export const track = (options: TrackOptions = {}) =>
             initiatedByRunId: parent?.id ?? null,
             reference: options.reference ?? null,
             referenceType: options.referenceType ?? null,
-            cliArgs: Params.redactArgs(process.argv.slice(2)).join(" ").slice(0, 1024) || null
+            cliArgs: Redaction.args(process.argv.slice(2)).join(" ").slice(0, 1024) || null
           })
+    return { transform, run }
+  })
+
+/** What a started run records next: its features and its environment artifact. */
+const record = (started: Domain.Run, options: TrackOptions) =>
+  Effect.gen(function* () {
+    let run = started
     if (options.features !== undefined) run = yield* Features.add(run, options.features)
     const environment = yield* Artifacts.fromBytes(JSON.stringify(Environment.capture(options.path ?? process.argv[1]), null, 2), {
       suffix: ".json",
@@ -242,39 +301,79 @@ export const track = (options: TrackOptions = {}) =>
       kind: "__lineage_run__",
       run: null
     })
-    run = yield* Run.update(run, { environmentId: environment.id })
-
-    stopTracking()
-    const heartbeatMs = options.heartbeatMs ?? defaultHeartbeatMs()
-    const current = run
-    const heartbeat = setInterval(() => {
-      runWith(store, Run.update(current, { lastHeartbeatAt: new Date() })).catch(() => {
-        // A missed beat is what staleness detection is for; the next one retries.
-      })
-    }, heartbeatMs)
-    heartbeat.unref()
-    tracked = {
-      store,
-      run,
-      heartbeat,
-      previousParent: process.env[initiatedByRunVariable],
-      detach: options.handleProcess === false ? () => undefined : attach(store, run)
-    }
-    // A child process started from here is initiated by this run.
-    process.env[initiatedByRunVariable] = run.uid
-    context.run = run
-    context.transform = transform
-    return run
+    return yield* Run.update(run, { environmentId: environment.id })
   })
 
-/** Ends the global run: `finishedAt` and status `completed`. */
+/**
+ * Starts a run and makes it the global run of the store in context. Refused with `RunAlreadyActive` while
+ * that store tracks a run or starts one, and inside a `step`/`flow` call: `finish()` the active run first.
+ */
+export const track = (options: TrackOptions = {}) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const heartbeatMs = yield* heartbeatOf(options.heartbeatMs)
+    // Uninterruptible except where `restore`d: however a start stops, the claim is released and a run it
+    // wrote is ended, never left started.
+    return yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        const slot = yield* claim(store)
+        const begun = yield* Effect.exit(restore(begin(options)))
+        if (Exit.isFailure(begun)) {
+          slot.state = undefined
+          return yield* Effect.failCause(begun.cause)
+        }
+        const recorded = yield* Effect.exit(restore(record(begun.value.run, options)))
+        if (Exit.isFailure(recorded)) {
+          slot.state = undefined
+          yield* Effect.ignore(end(begun.value.run, endStatus(recorded.cause)))
+          return yield* Effect.failCause(recorded.cause)
+        }
+        const run = recorded.value
+        slot.state = {
+          _tag: "Tracking",
+          run,
+          transform: begun.value.transform,
+          stop: keepAlive(store, run, heartbeatMs, options.handleProcess !== false)
+        }
+        return run
+      })
+    )
+  })
+
+/** The store's global run, or why there is none to end. */
+const trackedRun = Effect.flatMap(Store, (store) =>
+  Effect.suspend(() => {
+    const slot = slotOf(store)
+    const state = slot.state
+    if (state?._tag === "Tracking") return Effect.succeed({ slot, state, run: state.run })
+    return Effect.fail(
+      new TrackNotCalled({
+        detail: state === undefined ? "Please run track() before finish()." : "Please await track() before finish(): it is still starting the run."
+      })
+    )
+  })
+)
+
+/**
+ * Ends the store's global run: `finishedAt` and status `completed`. When that write fails the run stays
+ * tracked (and beating), so `finish()` can be called again.
+ */
 export const finish = () =>
   Effect.gen(function* () {
-    const run = context.run
-    if (run === undefined) return yield* new TrackNotCalled({ detail: "Please run track() before finish()." })
+    const { slot, state, run } = yield* trackedRun
     const finished = yield* end(run, "completed")
-    stopTracking()
+    stop(slot, state)
     return finished
+  })
+
+/** Ends the store's global run as `aborted`, if there is one: its client is going away without `finish()`. */
+export const abort = () =>
+  Effect.gen(function* () {
+    const tracked = yield* Effect.option(trackedRun)
+    if (tracked._tag === "None") return undefined
+    const { slot, state, run } = tracked.value
+    stop(slot, state)
+    return yield* end(run, "aborted")
   })
 
 /**
@@ -282,7 +381,9 @@ export const finish = () =>
  * died without a word.
  */
 export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet<Domain.Run> => {
-  const cutoff = new Date(Date.now() - (options.olderThanMs ?? 3 * defaultHeartbeatMs()))
+  // An invalid LINEAGE_HEARTBEAT_MS is refused by track(), which it would configure; here it only sets a window.
+  const env = heartbeatFromEnv()
+  const cutoff = new Date(Date.now() - (options.olderThanMs ?? 3 * (typeof env === "number" ? env : defaultHeartbeatMs)))
   return Run.filter({ status: { in: ["started", "restarted"] }, lastHeartbeatAt: { lt: cutoff } })
 }
 
@@ -293,6 +394,8 @@ export interface FunctionOptions {
   /** The transform key; default: the function's name. */
   readonly key?: string | undefined
   readonly version?: string | undefined
+  /** `false` records the function's hash but not its source (default: as the calling run's transform). */
+  readonly storeSource?: boolean | undefined
 }
 
 /** Params of a call: a single plain-object argument as it is, otherwise `arg0`, `arg1`, … */
@@ -316,7 +419,7 @@ export const startCall = (
       return yield* new TrackNotCalled({
         detail: "Please track the global run context before using step(): call track(), or run it inside a flow()."
       })
-    if (kind === "flow" && parent !== undefined && parent.id === context.run?.id)
+    if (kind === "flow" && parent !== undefined && parent.id === (yield* context).run?.id)
       return yield* new TrackNotCalled({
         detail: "Please use step() inside a tracked run, or finish() the global run before calling a flow()."
       })
@@ -326,9 +429,11 @@ export const startCall = (
       key: parentTransform === undefined ? name : `${parentTransform.key}/${name}`,
       version: options.version,
       kind: "function",
-      sourceCode: fn.toString()
+      sourceCode: fn.toString(),
+      // A run whose source was withheld (hashed, not stored) withholds its steps' source too.
+      storeSource: options.storeSource ?? (parentTransform !== undefined && parentTransform.hash !== null && parentTransform.sourceCode === null ? false : undefined)
     })
-    const { params } = Params.serialize(paramsOf(args))
+    const { params } = yield* Params.serialize(paramsOf(args))
     const now = new Date()
     return yield* Run.create({
       transformId: transform.id,

@@ -1,15 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
-import { context, currentRun } from "../src/Current.js"
+import { contextOf, currentRun } from "../src/Current.js"
 import * as Params from "../src/Params.js"
 import { Artifact, Feature, Run, Transform } from "../src/Registries.js"
-import { Store, type StoreShape, make as makeStore } from "../src/Store.js"
+import { layerFromDriver, Store, type StoreShape, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
 
 const storage = mkdtempSync(join(tmpdir(), "lineage-tracking-test-"))
@@ -24,7 +24,7 @@ beforeEach(async () => {
   store = await Effect.runPromise(makeStore(MemoryStore.makeDriver()))
 })
 afterEach(async () => {
-  if (context.run !== undefined) await run(Tracking.finish())
+  await Effect.runPromise(Effect.exit(Effect.provideService(Tracking.finish(), Store, store)))
   delete process.env[Tracking.initiatedByRunVariable]
 })
 
@@ -36,7 +36,7 @@ const script = (source: string) => {
 
 describe("params", () => {
   it("drops nulls and empty lists, stringifies dates and records, redacts secrets", () => {
-    const { params, dropped } = Params.serialize({
+    const { params, dropped } = Effect.runSync(Params.serialize({
       lr: 0.01,
       none: null,
       empty: [],
@@ -47,13 +47,13 @@ describe("params", () => {
       plainUrl: "https://example.org/data.csv",
       author: "Ada",
       fn: () => 1
-    })
+    }))
     expect(params).toEqual({
       lr: 0.01,
       when: "2026-01-02T03:04:05.000Z",
       api_key: Params.redacted,
       nested: { password: Params.redacted, depth: 3, dbToken: Params.redacted },
-      url: Params.redacted,
+      url: `postgres://ada:${Params.redacted}@db.example/lab`,
       plainUrl: "https://example.org/data.csv",
       author: "Ada"
     })
@@ -68,8 +68,8 @@ describe("track and finish", () => {
     )
     expect(r.status).toBe("started")
     expect(r.params).toEqual({ lr: 0.1, token: Params.redacted })
-    expect(context.run?.id).toBe(r.id)
-    expect(context.transform?.key).toBe("Cell Ranger")
+    expect(contextOf(store).run?.id).toBe(r.id)
+    expect(contextOf(store).transform?.key).toBe("Cell Ranger")
     const env = await run(Artifact.get(r.environmentId!))
     expect(env.kind).toBe("__lineage_run__")
     expect(env.runId).toBeNull()
@@ -77,7 +77,7 @@ describe("track and finish", () => {
     const done = await run(Tracking.finish())
     expect(done.status).toBe("completed")
     expect(done.finishedAt).toBeInstanceOf(Date)
-    expect(context.run).toBeUndefined()
+    expect(contextOf(store).run).toBeUndefined()
     expect(process.env[Tracking.initiatedByRunVariable]).toBeUndefined()
   })
 
@@ -134,8 +134,8 @@ describe("track and finish", () => {
   })
 
   it("the heartbeat refreshes lastHeartbeatAt; stale() finds runs whose heartbeat stopped", async () => {
-    const r = await run(Tracking.track({ transform: { key: "beating" }, heartbeatMs: 20 }))
-    await new Promise((resolve) => setTimeout(resolve, 120))
+    const r = await run(Tracking.track({ transform: { key: "beating" }, heartbeatMs: 100, handleProcess: false }))
+    await new Promise((resolve) => setTimeout(resolve, 250))
     const later = await run(Run.get(r.id))
     expect(later.lastHeartbeatAt!.getTime()).toBeGreaterThan(r.lastHeartbeatAt!.getTime())
     expect(await run(Tracking.stale({ olderThanMs: 10_000 }).count())).toBe(0)
@@ -207,6 +207,200 @@ describe("step and flow", () => {
     const results = await run(Effect.all(["a", "b", "c", "d"].map((n) => write(n)), { concurrency: "unbounded" }))
     for (const r of results) expect(r.producer).toBe(r.current)
     expect(new Set(results.map((r) => r.current)).size).toBe(4)
-    expect(results.map((r) => r.current)).not.toContain(context.run?.id)
+    expect(results.map((r) => r.current)).not.toContain((await run(currentRun))?.id)
+  })
+})
+
+describe("tracking state belongs to its store", () => {
+  const on =
+    (s: StoreShape) =>
+    <A, E>(effect: Effect.Effect<A, E, Store>): Promise<A> =>
+      Effect.runPromise(effect.pipe(Effect.provideService(Store, s), Effect.provideService(ArtifactStorage, storage)))
+  const active = (s: StoreShape) => on(s)(Run.filter({ status: { in: ["started", "restarted"] } }).count())
+
+  it("two stores in one process: each has its own current run, and finish() ends only its own", async () => {
+    const other = await Effect.runPromise(makeStore(MemoryStore.makeDriver()))
+    try {
+      const a = await run(Tracking.track({ transform: { key: "a" }, handleProcess: false }))
+      const b = await on(other)(Tracking.track({ transform: { key: "b" }, handleProcess: false }))
+      expect(b.initiatedByRunId).toBeNull()
+      expect((await run(currentRun))?.uid).toBe(a.uid)
+      expect((await on(other)(currentRun))?.uid).toBe(b.uid)
+      expect((await run(Tracking.finish())).uid).toBe(a.uid)
+      expect((await run(Run.get(a.id))).status).toBe("completed")
+      expect((await on(other)(Run.get(b.id))).status).toBe("started")
+      expect((await on(other)(currentRun))?.uid).toBe(b.uid)
+      expect((await on(other)(Tracking.finish())).uid).toBe(b.uid)
+      expect(await active(store)).toBe(0)
+      expect(await active(other)).toBe(0)
+    } finally {
+      await Effect.runPromise(Effect.exit(Effect.provideService(Tracking.finish(), Store, other)))
+    }
+  })
+
+  it("two Effect programs with their own store layers track concurrently without touching each other's run", async () => {
+    const program = (key: string) =>
+      Effect.gen(function* () {
+        const tracked = yield* Tracking.track({ transform: { key }, handleProcess: false })
+        yield* Effect.sleep("30 millis")
+        const current = yield* currentRun
+        const finished = yield* Tracking.finish()
+        const stored = yield* Run.get(tracked.id)
+        const left = yield* Run.filter({ status: { in: ["started", "restarted"] } }).count()
+        return { tracked: tracked.uid, current: current?.uid, finished: finished.uid, status: stored.status, left }
+      }).pipe(Effect.provide(layerFromDriver(MemoryStore.makeDriver())), Effect.provideService(ArtifactStorage, storage))
+    const results = await Effect.runPromise(Effect.all([program("one"), program("two")], { concurrency: 2 }))
+    for (const r of results) expect(r).toEqual({ tracked: r.tracked, current: r.tracked, finished: r.tracked, status: "completed", left: 0 })
+  })
+
+  it("track() while the store's run is active is refused with RunAlreadyActive naming that run", async () => {
+    const first = await run(Tracking.track({ transform: { key: "first" }, handleProcess: false }))
+    const e = await fail(Tracking.track({ transform: { key: "second" }, handleProcess: false }))
+    expect(e._tag).toBe("RunAlreadyActive")
+    expect(e.message).toContain(first.uid)
+    expect(e.message).toContain("finish()")
+    expect(await run(Run.filter({ transform__key: "second" }).count())).toBe(0)
+    expect((await run(currentRun))?.uid).toBe(first.uid)
+    expect((await run(Tracking.finish())).uid).toBe(first.uid)
+    expect(await active(store)).toBe(0)
+  })
+
+  it("track() inside a step or a flow is refused, naming the call's run; no run is left started", async () => {
+    await run(Tracking.track({ transform: { key: "pipeline" }, handleProcess: false }))
+    const nested = Tracking.step(() => Tracking.track({ transform: { key: "inner" }, handleProcess: false }), { key: "nested" })
+    const e = await fail(nested())
+    expect(e._tag).toBe("RunAlreadyActive")
+    const stepRun = await run(Run.filter({ transform__key: "pipeline/nested" }).one())
+    expect(e.message).toContain(stepRun.uid)
+    expect(stepRun.status).toBe("errored")
+    await run(Tracking.finish())
+    const inFlow = Tracking.flow(() => Tracking.track({ transform: { key: "inner" }, handleProcess: false }), { key: "outer" })
+    const f = await fail(inFlow())
+    expect(f._tag).toBe("RunAlreadyActive")
+    expect(f.message).toContain((await run(Run.filter({ transform__key: "outer" }).one())).uid)
+    expect(await run(Run.filter({ transform__key: "inner" }).count())).toBe(0)
+    expect(await active(store)).toBe(0)
+  })
+
+  it("two track() calls in parallel: exactly one run is tracked, the other call gets RunAlreadyActive", async () => {
+    const exits = await run(
+      Effect.all(
+        ["left", "right"].map((key) => Effect.exit(Tracking.track({ transform: { key }, handleProcess: false }))),
+        { concurrency: "unbounded" }
+      )
+    )
+    const won = exits.filter(Exit.isSuccess)
+    expect(won).toHaveLength(1)
+    const lost = exits.filter(Exit.isFailure).map((x) => Cause.squash(x.cause) as { readonly _tag: string })
+    expect(lost.map((l) => l._tag)).toEqual(["RunAlreadyActive"])
+    expect(await run(Run.filter().count())).toBe(1)
+    await run(Tracking.finish())
+    expect(await active(store)).toBe(0)
+  })
+
+  it("a run whose start fails after it was created is ended errored, and the store can track again", async () => {
+    const blocked = join(storage, "not-a-directory")
+    writeFileSync(blocked, "")
+    const e = await Effect.runPromise(
+      Effect.flip(Tracking.track({ transform: { key: "doomed" }, handleProcess: false })).pipe(
+        Effect.provideService(Store, store),
+        Effect.provideService(ArtifactStorage, join(blocked, "storage"))
+      )
+    )
+    expect(e._tag).toBe("ArtifactStorageError")
+    const doomed = await run(Run.filter({ transform__key: "doomed" }).one())
+    expect(doomed.status).toBe("errored")
+    expect(doomed.finishedAt).toBeInstanceOf(Date)
+    const again = await run(Tracking.track({ transform: { key: "doomed" }, handleProcess: false }))
+    expect((await run(currentRun))?.uid).toBe(again.uid)
+  })
+})
+
+describe("LINEAGE_INITIATED_BY_RUN with two clients", () => {
+  it("names the most recently tracked active run, goes back on finish(), and is never read as a parent in its own process", async () => {
+    const parent = await run(Tracking.track({ transform: { key: "parent" }, handleProcess: false }))
+    await run(Tracking.finish())
+    process.env[Tracking.initiatedByRunVariable] = parent.uid
+    const other = await Effect.runPromise(makeStore(store.driver))
+    const onOther = <A, E>(effect: Effect.Effect<A, E, Store>) =>
+      Effect.runPromise(effect.pipe(Effect.provideService(Store, other), Effect.provideService(ArtifactStorage, storage)))
+    const a = await run(Tracking.track({ transform: { key: "a" }, handleProcess: false }))
+    expect(process.env[Tracking.initiatedByRunVariable]).toBe(a.uid)
+    const b = await onOther(Tracking.track({ transform: { key: "b" }, handleProcess: false }))
+    expect(process.env[Tracking.initiatedByRunVariable]).toBe(b.uid)
+    expect([a.initiatedByRunId, b.initiatedByRunId]).toEqual([parent.id, parent.id])
+    await onOther(Tracking.finish())
+    expect(process.env[Tracking.initiatedByRunVariable]).toBe(a.uid)
+    await run(Tracking.finish())
+    expect(process.env[Tracking.initiatedByRunVariable]).toBe(parent.uid)
+  })
+})
+
+describe("heartbeatMs", () => {
+  it("0, negative, NaN, Infinity, non-integer, below 100 ms or beyond Node's timer range is a ValidationError; no run is written", async () => {
+    for (const heartbeatMs of [0, -5, Number.NaN, Number.POSITIVE_INFINITY, 99, 150.5, 2 ** 31]) {
+      const e = await fail(Tracking.track({ transform: { key: "beat" }, heartbeatMs, handleProcess: false }))
+      expect(e._tag).toBe("ValidationError")
+      expect(e.message).toContain("heartbeatMs")
+      expect(e.message).toContain(String(heartbeatMs))
+      expect(e.message).toContain("from 100 to 2147483647")
+    }
+    expect(await run(Run.filter().count())).toBe(0)
+  })
+
+  it("an invalid LINEAGE_HEARTBEAT_MS is refused the same way", async () => {
+    for (const value of ["0", "-1", "soon", "1e400"]) {
+      process.env["LINEAGE_HEARTBEAT_MS"] = value
+      try {
+        const e = await fail(Tracking.track({ transform: { key: "beat" }, handleProcess: false }))
+        expect(e._tag).toBe("ValidationError")
+        expect(e.message).toContain("LINEAGE_HEARTBEAT_MS")
+        expect(e.message).toContain(value)
+      } finally {
+        delete process.env["LINEAGE_HEARTBEAT_MS"]
+      }
+    }
+    expect(await run(Run.filter().count())).toBe(0)
+  })
+
+  it("an idle run with a 100 ms heartbeat writes about ten beats a second, no more", async () => {
+    const driver = MemoryStore.makeDriver()
+    let writes = 0
+    store = await Effect.runPromise(
+      makeStore({
+        ...driver,
+        update: (table, id, patch, expect) => {
+          if (table === "run") writes++
+          return expect === undefined ? driver.update(table, id, patch) : driver.update(table, id, patch, expect)
+        }
+      })
+    )
+    await run(Tracking.track({ transform: { key: "idle" }, heartbeatMs: 100, handleProcess: false }))
+    const before = writes
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    const beats = writes - before
+    expect(beats).toBeGreaterThanOrEqual(5)
+    expect(beats).toBeLessThanOrEqual(11)
+  })
+})
+
+describe("interrupted starts", () => {
+  it("a track() interrupted at any moment of its start leaves no run started, and the store free to track", async () => {
+    const outcomes = { tracked: 0, interrupted: 0 }
+    for (let delay = 0; delay < 40; delay++) {
+      const started = await run(
+        Effect.timeoutOption(Tracking.track({ transform: { key: "interrupted" }, handleProcess: false }), `${delay / 4} millis`)
+      )
+      if (started._tag === "Some") {
+        outcomes.tracked++
+        await run(Tracking.finish())
+      } else outcomes.interrupted++
+      expect(await run(Run.filter({ status: { in: ["started", "restarted"] } }).count())).toBe(0)
+    }
+    expect(outcomes.interrupted).toBeGreaterThan(0)
+    expect(outcomes.tracked).toBeGreaterThan(0)
+    // Some interruptions fall after the run was written: those runs are ended aborted.
+    const statuses = new Set((await run(Run.filter().all())).map((r) => r.status))
+    expect([...statuses].sort()).toEqual(["aborted", "completed"])
   })
 })

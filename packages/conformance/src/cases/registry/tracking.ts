@@ -1,24 +1,29 @@
 /**
  * Tracking through the domain, on the store under test: a tracked run's lifecycle as persisted, function
- * runs linked to the run that called them, and stale runs found by their heartbeat.
+ * runs linked to the run that called them, stale runs found by their heartbeat, and the tracked run as
+ * state of its `Store` instance: two on one data store never end each other's run, and a `track()` that
+ * would orphan one is refused.
  */
 import assert from "node:assert/strict"
-import { Artifact, Artifacts, Current, type Domain, Feature, Run, Tracking, Transform } from "@lineage/core"
-import { Effect } from "effect"
+import { Artifact, Artifacts, Current, type Domain, Feature, Run, Store, Tracking, Transform } from "@lineage/core"
+import { Cause, Effect, Exit } from "effect"
 import type { Case } from "../../Case.js"
 import { storageCase, type StorageSession } from "./artifacts.js"
 
 const group = "tracking"
 const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
 
-/** Tracking keeps a global run; every case leaves it as it found it, and touches no process signals. */
+/** Each store keeps its tracked run; every case finishes what it tracked, and touches no process signals. */
 const tracked = async <A>(s: StorageSession, body: () => Promise<A>): Promise<A> => {
   try {
     return await body()
   } finally {
-    if (Current.context.run !== undefined) await s.run(Tracking.finish())
+    await s.run(Effect.exit(Tracking.finish()))
   }
 }
+
+/** Runs started or restarted and never ended. */
+const unfinished = (s: StorageSession) => s.run(Run.filter({ status: { in: ["started", "restarted"] } }).count())
 
 export const tracking: ReadonlyArray<Case> = [
   c("track() then finish(): a started run with params, features and environment, then completed", (s) =>
@@ -98,6 +103,54 @@ export const tracking: ReadonlyArray<Case> = [
         stale.map((r) => r.id),
         [dead.id]
       )
+    })
+  ),
+  c("two Store instances on one data store track at once; finish() on each ends only its own run", (s) =>
+    tracked(s, async () => {
+      const other = await Effect.runPromise(Store.make(s.ctx.driver))
+      const onOther = <A, E>(effect: Effect.Effect<A, E, Store.Store>) =>
+        Effect.runPromise(effect.pipe(Effect.provideService(Store.Store, other), Effect.provideService(Artifacts.ArtifactStorage, s.storage)))
+      try {
+        const a = await s.run(Tracking.track({ transform: { key: "a" }, handleProcess: false }))
+        const b = await onOther(Tracking.track({ transform: { key: "b" }, handleProcess: false }))
+        assert.equal(b.initiatedByRunId, null, "a run tracked in this process is not the parent of another store's run")
+        assert.equal((await s.run(Current.currentRun))?.uid, a.uid)
+        assert.equal((await onOther(Current.currentRun))?.uid, b.uid)
+        assert.equal((await s.run(Tracking.finish())).uid, a.uid)
+        assert.equal((await s.persisted("run", a.id))?.["status"], "completed")
+        assert.equal((await s.persisted("run", b.id))?.["status"], "started")
+        assert.equal((await onOther(Current.currentRun))?.uid, b.uid)
+        assert.equal((await onOther(Tracking.finish())).uid, b.uid)
+        assert.equal((await s.persisted("run", b.id))?.["status"], "completed")
+        assert.equal(await unfinished(s), 0)
+      } finally {
+        await onOther(Effect.exit(Tracking.finish()))
+      }
+    })
+  ),
+  c("track() while a run is tracked, inside a step, or twice at once is refused with RunAlreadyActive; no run is left started", (s) =>
+    tracked(s, async () => {
+      const racing = await s.run(
+        Effect.all(
+          ["left", "right"].map((key) => Effect.exit(Tracking.track({ transform: { key }, handleProcess: false }))),
+          { concurrency: "unbounded" }
+        )
+      )
+      assert.equal(racing.filter(Exit.isSuccess).length, 1, "exactly one of two racing track() calls wins")
+      const lost = racing.filter(Exit.isFailure).map((x) => Cause.squash(x.cause) as { readonly _tag: string })
+      assert.deepStrictEqual(lost.map((e) => e._tag), ["RunAlreadyActive"])
+      const active = (await s.run(Current.currentRun))!
+      const again = await s.fail(Tracking.track({ transform: { key: "again" }, handleProcess: false }), "RunAlreadyActive")
+      assert.match(again.message, new RegExp(active.uid))
+      const nested = Tracking.step(() => Tracking.track({ transform: { key: "inner" }, handleProcess: false }), { key: "nested" })
+      const inStep = await s.fail(nested(), "RunAlreadyActive")
+      const caller = await s.run(Transform.get(active.transformId))
+      const stepRun = await s.run(Run.filter({ transform__key: `${caller.key}/nested` }).one())
+      assert.match(inStep.message, new RegExp(stepRun.uid))
+      assert.equal(stepRun.status, "errored")
+      assert.equal((await s.run(Tracking.finish())).uid, active.uid)
+      assert.equal(await s.run(Run.filter({ transform__key__in: ["again", "inner"] }).count()), 0)
+      assert.equal(await unfinished(s), 0)
     })
   )
 ]
