@@ -10,12 +10,14 @@
 import fc from "fast-check"
 import { Effect, Redacted } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type Ast, Dtype, Lineage, Q, type QueryInput } from "@lineage/core"
+import { type Ast, Dtype, Lineage, Q, type QueryInput, type StoreError } from "@lineage/core"
 import * as RedisStore from "@lineage/store-redis"
 import { record, since } from "./support/figures.js"
 import { causeChain, isTyped, typedOutcome } from "./support/typed.js"
 
 const runs = Number(process.env["LINEAGE_FUZZ_RUNS"] ?? 10_000)
+/** Redis URL tails a store must refuse rather than fall back to the default namespace. */
+const misspelledOptions = ["?prefx=team", "?namespace=team", "?prefix=a&prefix=b", "/0?prefix=p&x=1"]
 const seed = Number(process.env["LINEAGE_FUZZ_SEED"] ?? 20_260_407)
 const params = { numRuns: runs, seed, endOnFailure: true } as const
 
@@ -264,7 +266,7 @@ describe(`fuzz (${runs} cases per target, seed ${seed})`, () => {
     const url = fc.oneof(
       fc.string({ maxLength: 40 }),
       fc.webUrl({ withQueryParameters: true, withFragments: true }),
-      fc.tuple(fc.constantFrom("memory:", "memory://", "Memory:", "memory:x", "postgres://", "mongo://", "file:", "http://", "redis", "redis:/", ""), fc.string({ maxLength: 10 })).map(([a, b]) => a + b)
+      fc.tuple(fc.constantFrom("memory:", "memory://", "Memory:", "memory:x", "memory:?", "memory://?", "postgres://", "mongo://", "file:", "http://", "redis", "redis:/", ""), fc.string({ maxLength: 10 })).map(([a, b]) => a + b)
     )
     let refused = 0
     await fc.assert(
@@ -307,13 +309,16 @@ describe(`fuzz (${runs} cases per target, seed ${seed})`, () => {
       // No raw "@" or "%" after the credentials: a bare "%" in the userinfo is a known bug (explicit test in
       // secrets.test.ts), and a second "@" would move the host's text into the password.
       fc.oneof(fc.constantFrom("127.0.0.1", "[::1]", "localhost", "", "h:99999", "h:-1", "h:abc", "h/x", "h/1?prefix=a:b", "h/?prefix=", "h/?prefix={x}"), fc.domain(), nasty).filter((h) => !/[@%]/.test(h)),
-      fc.oneof(fc.constant(""), fc.constantFrom("/0", "/15", "/-1", "/x", "/1.5", "?prefix=p", "?prefix=*", "?prefix=%0A", "?prefix=a%7Bb"), nasty.filter((t) => !/[@%]/.test(t)))
+      fc.oneof(fc.constant(""), fc.constantFrom("/0", "/15", "/-1", "/x", "/1.5", "?prefix=p", "?prefix=*", "?prefix=%0A", "?prefix=a%7Bb", ...misspelledOptions), nasty.filter((t) => !/[@%]/.test(t)))
     )
     let parsed = 0
     await fc.assert(
       fc.asyncProperty(urls, fc.boolean(), async ([scheme, user, pw, host, tail], redacted) => {
         const url = `${scheme}${encodeURIComponent(user)}:${encodeURIComponent(pw)}@${host}${tail}`
         const exit = await Effect.runPromiseExit(RedisStore.parseUrl(redacted ? Redacted.make(url) : url))
+        // A misspelled or repeated option never falls back to the default namespace (unless a "?" in the
+        // host already began the query, making the tail part of an option's value).
+        if (misspelledOptions.includes(tail) && !/[?#]/.test(host)) expect(exit._tag).toBe("Failure")
         if (exit._tag === "Success") {
           parsed++
           expect(String(exit.value.password)).not.toContain(pw)
@@ -333,6 +338,28 @@ describe(`fuzz (${runs} cases per target, seed ${seed})`, () => {
 })
 
 describe("regressions found by fuzzing (explicit inputs)", () => {
+  it("a store URL with an option its store does not know, or one given twice, is refused naming the known ones", async () => {
+    const cases = [
+      ["memory:?x=1", '"x"', "it takes no options"],
+      ["redis://u:Opt10nPw@127.0.0.1:1/0?prefx=team", '"prefx"', "known options: prefix"],
+      ["redis://u:Opt10nPw@127.0.0.1:1/0?namespace=team", '"namespace"', "known options: prefix"],
+      ["rediss://u:Opt10nPw@127.0.0.1:1/0?prefix=a&prefix=b", '"prefix" is given twice', "known options: prefix"],
+      ["mongodb://u:Opt10nPw@127.0.0.1:1/lab?prefx=team", "prefx", "lineage's options: prefix, database"],
+      ["mongodb://u:Opt10nPw@127.0.0.1:1/lab?namspace=team&w=majority", "namspace", "lineage's options: prefix, database"],
+      ["mongodb://u:Opt10nPw@127.0.0.1:1/lab?database=a&DATABASE=b", '"database" is given twice', "known options: prefix, database"]
+    ] as const
+    for (const [url, named, known] of cases) {
+      const outcome = await typedOutcome(() => Lineage.connect(url))
+      if ("ok" in outcome) throw new Error(`${url} connected`)
+      expect(outcome.error._tag).toBe("StoreError")
+      const error = outcome.error as StoreError
+      expect(error.reason._tag, url).toBe("Invalid")
+      expect(error.message).toContain(named)
+      expect(error.message).toContain(known)
+      for (const c of causeChain(error)) expect(String(c)).not.toContain("Opt10nPw")
+    }
+  })
+
   it('a create input with an own "__proto__" key (as JSON.parse makes) is refused as an unknown field', async () => {
     const ln = await Lineage.connect("memory:")
     try {

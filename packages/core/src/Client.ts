@@ -9,12 +9,9 @@
  * importing the adapter package on demand: core depends on no adapter.
  */
 import { AsyncLocalStorage } from "node:async_hooks"
-import { createRequire } from "node:module"
-import { join } from "node:path"
-import { pathToFileURL } from "node:url"
-import { Effect, Exit, type Layer, ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, type Layer, ManagedRuntime } from "effect"
 import * as Artifacts from "./Artifacts.js"
-import { context, withRun } from "./Current.js"
+import { contextOf, withRun } from "./Current.js"
 import type * as Domain from "./Domain.js"
 import type { Driver } from "./Driver.js"
 import * as DriverRules from "./Driver.js"
@@ -42,21 +39,11 @@ const adapters: ReadonlyArray<{ readonly schemes: ReadonlyArray<string>; readonl
 export const redactUrl = DriverRules.redactUrl
 
 /**
- * Imports an adapter the application installed. Core does not depend on adapters, so under a strict layout
- * (pnpm) core's own resolution cannot see them: then resolve from the application's directory.
+ * Imports an adapter the application installed, resolved from core's own location and never from the working
+ * directory, whose `node_modules` may be anyone's. The adapters are core's optional peer dependencies, so a
+ * package manager places an installed one where core resolves it (pnpm's strict layout included).
  */
-const loadPackage = async (pkg: string): Promise<Adapter> => {
-  try {
-    return (await import(pkg)) as Adapter
-  } catch (first) {
-    try {
-      const resolved = createRequire(join(process.cwd(), "package.json")).resolve(pkg)
-      return (await import(pathToFileURL(resolved).href)) as Adapter
-    } catch {
-      throw first
-    }
-  }
-}
+const loadPackage = async (pkg: string): Promise<Adapter> => (await import(pkg)) as Adapter
 
 const importAdapter = (url: string): Effect.Effect<Adapter, StoreError> => {
   const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase()
@@ -71,7 +58,7 @@ const importAdapter = (url: string): Effect.Effect<Adapter, StoreError> => {
     try: () => loadPackage(adapter.pkg),
     catch: (e) =>
       StoreError.unsupported(
-        `the store for ${scheme} URLs is in ${adapter.pkg}, which could not be loaded (${String(e)}): npm install ${adapter.pkg}${adapter.peers}`
+        `the store for ${scheme} URLs is in ${adapter.pkg}, which could not be loaded (${String(e)}): install it next to @lineage/core, e.g. npm install ${adapter.pkg}${adapter.peers}`
       )
   })
 }
@@ -83,7 +70,10 @@ export const driverFor = (url?: string): Effect.Effect<Driver, StoreError> => {
 }
 
 export interface ConnectOptions {
-  /** Where registered artifact bytes are kept (default `LINEAGE_STORAGE`, else a temp directory). */
+  /**
+   * The directory registered artifact bytes are kept in, and the only one they are read from (default
+   * `LINEAGE_STORAGE`, else `Artifacts.defaultStorageRoot()`, `~/.local/share/lineage/storage`).
+   */
   readonly storage?: string | undefined
 }
 
@@ -119,16 +109,28 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
   const layer: Layer.Layer<Store.Store, StoreError> = Store.layer(driverFor(url))
   const runtime = ManagedRuntime.make(layer)
   // Open the store now, so a bad URL or an unreachable server fails here and not at the first query.
-  await runtime.runPromise(Store.Store.use(() => Effect.void))
+  const store = await runtime.runPromise(Store.Store.useSync((opened) => opened)).catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw e
+  })
   const als = new AsyncLocalStorage<Domain.Run>()
+  let closed = false
+  const closedError = () => StoreError.closed("this client's close() was called; open another with Lineage.connect()")
+
+  /** A call's outcome; a call still running when close() came was interrupted by it, and says so. */
+  const settle = <A>(exit: Exit.Exit<A, unknown>): A => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw closed && Cause.hasInterruptsOnly(exit.cause) ? closedError() : Cause.squash(exit.cause)
+  }
 
   /** Runs an effect of the Effect face with this store, the artifact storage, and the call chain's run. */
   const exec = <A, E>(effect: Effect.Effect<A, E, Store.Store>): Promise<A> => {
+    if (closed) return Promise.reject(closedError())
     const run = als.getStore()
     const scoped = run === undefined ? effect : withRun(run)(effect)
-    return runtime.runPromise(
+    return runtime.runPromiseExit(
       options.storage === undefined ? scoped : Effect.provideService(scoped, Artifacts.ArtifactStorage, options.storage)
-    )
+    ).then(settle)
   }
 
   const decorate = <A>(record: A): Decorate<A> => {
@@ -236,13 +238,14 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     ULabel: registry(Registries.ULabel),
     Project: registry(Registries.Project),
     User: registry(Registries.User),
-    /** lamindb's `ln.context`: the global run and transform. */
+    /** lamindb's `ln.context`: this client's global run and transform. */
     context: {
       get run() {
-        return context.run === undefined ? undefined : decorate(context.run)
+        const { run } = contextOf(store)
+        return run === undefined ? undefined : decorate(run)
       },
       get transform() {
-        return context.transform
+        return contextOf(store).transform
       }
     },
     track: async (o?: Tracking.TrackOptions) => decorate(await exec(Tracking.track(o))),
@@ -253,7 +256,14 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
       const graph = await exec(LineageGraph.lineage(record, o))
       return { ...graph, mermaid: LineageGraph.toMermaid(graph) }
     },
-    close: () => runtime.dispose()
+    /** Closes the store; a run this client still tracks is ended `aborted` first, not left `started`. */
+    close: async () => {
+      // A store that cannot take the write leaves the run to stale(), as a killed process would.
+      await exec(Tracking.abort()).catch(() => undefined)
+      // From here every call is refused with StoreError Closed; a second close() finds nothing left to do.
+      closed = true
+      await runtime.dispose()
+    }
   }
 }
 

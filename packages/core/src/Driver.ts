@@ -9,6 +9,7 @@ import { Effect } from "effect"
 import type { Cond, FindSpec, Json, Operator } from "./Ast.js"
 import { showValue, StoreError } from "./Errors.js"
 import { canonical, type Doc, equalJson, read } from "./Evaluator.js"
+import * as Redaction from "./Redaction.js"
 
 export type { Doc }
 
@@ -117,7 +118,12 @@ export type WriteOp =
 export interface Driver {
   readonly name: string
   readonly capabilities: Capabilities
-  /** Creates tables, unique constraints and indexes if missing. Idempotent. */
+  /**
+   * Adds the tables, unique constraints and indexes named that the store lacks, built over the documents it
+   * holds; never drops one. Idempotent and additive: a spec may name only some of a table's constraints and
+   * indexes (core declares each table once with its own, then each feature's index once, on its own), so a
+   * call should cost what it adds, not what the table already has. Once it returns, queries see what it added.
+   */
   readonly declare: (tables: ReadonlyArray<TableSpec>) => Effect.Effect<void, StoreError>
   /** Reserves `count` consecutive ids for `table` and returns the first. Ids are never reused. */
   readonly reserveIds: (table: string, count: number) => Effect.Effect<number, StoreError>
@@ -192,14 +198,35 @@ export type { Json }
 // ---------------------------------------------------------------------------------------------------------
 // Rules every driver applies the same way.
 
+/** A store URL safe to show in a message (see `Redaction.url`). */
+export const redactUrl = Redaction.url
+
 /**
- * A store URL safe to show: the password (everything from the user name's `:` to the last `@`) becomes `***`,
- * wherever it stands, so even a malformed URL cannot leak it into a message.
+ * A store's own options, taken out of its URL's query: each at most once, names compared ignoring case (as
+ * MongoDB compares its own). The rest is left for the caller to refuse or to pass on to its client library.
+ * A refusal names options, never their values, which may be secrets.
  */
-export const redactUrl = (url: string): string =>
-  url.replace(/^([a-z][a-z0-9+.-]*:\/*)([^:@/]*)(:.*)?@/is, (_, scheme: string, user: string, password?: string) =>
-    password === undefined ? `${scheme}${user}@` : `${scheme}${user}:***@`
-  )
+export const takeUrlOptions = (
+  query: URLSearchParams,
+  known: ReadonlyArray<string>
+): { readonly options: ReadonlyMap<string, string>; readonly rest: URLSearchParams } | { readonly refused: string } => {
+  const options = new Map<string, string>()
+  const rest = new URLSearchParams()
+  for (const [key, value] of query) {
+    const name = known.find((k) => k.toLowerCase() === key.toLowerCase())
+    if (name === undefined) rest.append(key, value)
+    else if (options.has(name)) return { refused: `option "${name}" is given twice (${knownUrlOptions(known)})` }
+    else options.set(name, value)
+  }
+  return { options, rest }
+}
+
+/** Why a URL is refused for options its store does not know: their names, and the known ones. */
+export const unknownUrlOptions = (names: ReadonlyArray<string>, known: ReadonlyArray<string>): string =>
+  `unknown option${names.length === 1 ? "" : "s"} ${names.map((n) => JSON.stringify(n)).join(", ")} (${knownUrlOptions(known)})`
+
+const knownUrlOptions = (known: ReadonlyArray<string>): string =>
+  known.length === 0 ? "it takes no options" : `known options: ${known.join(", ")}`
 
 /** The values a document gives a unique constraint's fields. */
 export const uniqueValues = (u: UniqueSpec, doc: Doc): Array<Json> => u.fields.map((f) => read(doc, [f]))

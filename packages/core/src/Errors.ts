@@ -7,6 +7,8 @@ import type { Json } from "./Ast.js"
 
 const show = (v: unknown): string => {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString()
+  // JSON has no NaN or Infinity: it would print them as null.
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v)
   try {
     const s = JSON.stringify(v)
     if (s === undefined) return String(v)
@@ -24,6 +26,8 @@ export type StoreErrorReason =
   | { readonly _tag: "Unavailable"; readonly detail: string }
   | { readonly _tag: "Unsupported"; readonly detail: string }
   | { readonly _tag: "Invalid"; readonly detail: string }
+  /** The client was closed: a new one must be connected. */
+  | { readonly _tag: "Closed"; readonly detail: string }
 
 const describeReason = (r: StoreErrorReason): string => {
   switch (r._tag) {
@@ -39,6 +43,8 @@ const describeReason = (r: StoreErrorReason): string => {
       return `not supported by this store: ${r.detail}`
     case "Invalid":
       return `invalid store request: ${r.detail}`
+    case "Closed":
+      return `store closed: ${r.detail}`
   }
 }
 
@@ -74,6 +80,9 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
   static invalid(detail: string): StoreError {
     return new StoreError({ reason: { _tag: "Invalid", detail } })
+  }
+  static closed(detail: string): StoreError {
+    return new StoreError({ reason: { _tag: "Closed", detail } })
   }
 }
 
@@ -155,6 +164,7 @@ export type LineageError =
   | UniqueViolation
   | ProtectedRecord
   | TrackNotCalled
+  | RunAlreadyActive
 
 export { show as showValue }
 
@@ -162,5 +172,26 @@ export { show as showValue }
 export class TrackNotCalled extends Data.TaggedError("TrackNotCalled")<{ readonly detail: string }> {
   override get message(): string {
     return this.detail
+  }
+}
+
+/**
+ * `track()` refused because it would orphan a run: the client already tracks one (`tracked`), another
+ * `track()` on it is still starting one (`starting`), or the call runs inside a `step`/`flow` call (`call`).
+ * `uid` names the run in the way, when it exists.
+ */
+export class RunAlreadyActive extends Data.TaggedError("RunAlreadyActive")<{
+  readonly reason: "tracked" | "starting" | "call"
+  readonly uid?: string | undefined
+}> {
+  override get message(): string {
+    switch (this.reason) {
+      case "tracked":
+        return `track() refused: run ${this.uid} is still tracked by this client; call finish() first (one tracked run per client)`
+      case "starting":
+        return "track() refused: another track() on this client is starting a run; await it, and finish() that run first"
+      case "call":
+        return `track() refused inside the step/flow run ${this.uid}: a function's run cannot start a global run; call track() before the step or flow`
+    }
   }
 }

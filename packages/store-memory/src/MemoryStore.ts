@@ -136,8 +136,16 @@ export const make = (): Effect.Effect<MemoryDriver> => Effect.sync(makeDriver)
 /** The `Store` service on a fresh in-memory driver: the embedded default. */
 export const layer = (): Layer.Layer<Store.Store, StoreError> => Store.layer(make())
 
-/** `memory:` (the only URL of this store), for `Lineage.connect`. */
-export const fromUrl = (url: string): Effect.Effect<MemoryDriver, StoreError> =>
-  /^memory:(\/\/)?$/.test(url)
-    ? make()
-    : Effect.fail(StoreError.invalid(`a memory store URL is "memory:", got "${Driver.redactUrl(url)}"`))
+/** `memory:` (the only URL of this store: it takes no options), for `Lineage.connect`. */
+export const fromUrl = (url: string): Effect.Effect<MemoryDriver, StoreError> => {
+  if (/^memory:(\/\/)?$/.test(url)) return make()
+  const query = /^memory:(?:\/\/)?\?(.*)$/s.exec(url)?.[1]
+  const options = query === undefined ? [] : [...new Set(new URLSearchParams(query).keys())]
+  return Effect.fail(
+    StoreError.invalid(
+      options.length > 0
+        ? `invalid memory store URL "memory:?…": ${Driver.unknownUrlOptions(options, [])}`
+        : `a memory store URL is "memory:", got "${Driver.redactUrl(url)}"`
+    )
+  )
+}

@@ -48,6 +48,12 @@ export interface ParsedUrl {
 
 export const defaultDatabase = "lineage"
 
+/**
+ * Lineage's own options in a MongoDB URL's query, taken out before the rest goes to the driver, which refuses
+ * any option it does not know: between the two, a misspelled option cannot go unnoticed.
+ */
+export const urlOptions: ReadonlyArray<string> = ["prefix", "database"]
+
 export const redactUrl = Driver.redactUrl
 
 const invalid = (url: string, why: string) => StoreError.invalid(`invalid MongoDB URL ${redactUrl(url)}: ${why}`)
@@ -91,13 +97,13 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
       password = colon < 0 ? undefined : decode(userinfo.slice(colon + 1))
       if (username === undefined || (colon >= 0 && password === undefined)) return Effect.fail(invalid(url, "bad percent-encoding in the credentials"))
     }
-    const params = new URLSearchParams(queryText ?? "")
+    const taken = Driver.takeUrlOptions(new URLSearchParams(queryText ?? ""), urlOptions)
+    // Option values may be secrets: a refusal shows the URL without its query.
+    if ("refused" in taken) return Effect.fail(invalid(url.replace(/\?.*$/s, ""), taken.refused))
     const databaseFromPath = path === undefined || path === "" ? undefined : decode(path)
     if (path !== undefined && path !== "" && databaseFromPath === undefined) return Effect.fail(invalid(url, "bad percent-encoding in the database"))
-    const database = params.get("database") ?? databaseFromPath
-    const prefix = params.get("prefix") ?? undefined
-    params.delete("database")
-    params.delete("prefix")
+    const database = taken.options.get("database") ?? databaseFromPath
+    const prefix = taken.options.get("prefix")
     const why = database === undefined ? undefined : invalidDatabase(database)
     if (why !== undefined) return Effect.fail(invalid(url, why))
     return Effect.succeed({
@@ -107,7 +113,7 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
       password: password === undefined || password === "" ? undefined : Redacted.make(password, { label: "mongodb password" }),
       database,
       prefix,
-      query: params.toString()
+      query: taken.rest.toString()
     })
   })
 
@@ -146,18 +152,32 @@ export const resolve = (options: MongoStoreOptions): Effect.Effect<Resolved, Sto
     }
   })
 
-/** Opens a client and checks the server answers; a failure is `Unavailable`, never naming the password. */
+/** A client for `r`, not yet connected; options the driver refuses (unknown, or bad values) are `Invalid`. */
+const makeClient = (r: Resolved, options: MongoStoreOptions): MongoClient => {
+  // The URL's own serverSelectionTimeoutMS holds unless an option overrides it.
+  const timeout = options.serverSelectionTimeoutMs ?? (/[?&]serverSelectionTimeoutMS=/i.test(r.connectionString) ? undefined : 10_000)
+  try {
+    return new MongoClient(r.connectionString, {
+      ...(timeout === undefined ? {} : { serverSelectionTimeoutMS: timeout }),
+      appName: options.appName ?? "lineage",
+      ...(r.username === undefined ? {} : { auth: { username: r.username, ...(r.password === undefined ? {} : { password: Redacted.value(r.password) }) } }),
+      ...options.clientOptions
+    })
+  } catch (e) {
+    throw StoreError.invalid(
+      `invalid MongoDB options for ${r.description}: ${scrub(errorText(e), r.password)} (lineage's options: ${urlOptions.join(", ")}; any other must be a MongoDB connection-string option)`
+    )
+  }
+}
+
+/**
+ * Opens a client and checks the server answers; a failure to connect is `Unavailable`, options the driver
+ * refuses `Invalid`; neither names the password.
+ */
 export const open = (r: Resolved, options: MongoStoreOptions): Effect.Effect<MongoClient, StoreError> =>
   Effect.tryPromise({
     try: async () => {
-      // The URL's own serverSelectionTimeoutMS holds unless an option overrides it.
-      const timeout = options.serverSelectionTimeoutMs ?? (/[?&]serverSelectionTimeoutMS=/i.test(r.connectionString) ? undefined : 10_000)
-      const client = new MongoClient(r.connectionString, {
-        ...(timeout === undefined ? {} : { serverSelectionTimeoutMS: timeout }),
-        appName: options.appName ?? "lineage",
-        ...(r.username === undefined ? {} : { auth: { username: r.username, ...(r.password === undefined ? {} : { password: Redacted.value(r.password) }) } }),
-        ...options.clientOptions
-      })
+      const client = makeClient(r, options)
       try {
         await client.connect()
         return client
@@ -166,5 +186,5 @@ export const open = (r: Resolved, options: MongoStoreOptions): Effect.Effect<Mon
         throw e
       }
     },
-    catch: (e) => StoreError.unavailable(`cannot connect to ${r.description}: ${scrub(errorText(e), r.password)}`)
+    catch: (e) => (e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${r.description}: ${scrub(errorText(e), r.password)}`))
   })

@@ -15,7 +15,8 @@ export {
   type FromClientOptions,
   type MongoDriver
 } from "./MongoStore.js"
-export { parseUrl, redactUrl, resolve, type MongoStoreOptions, type ParsedUrl, type Resolved } from "./Connection.js"
+export { parseUrl, redactUrl, resolve, urlOptions, type MongoStoreOptions, type ParsedUrl, type Resolved } from "./Connection.js"
 export { compile, afterFilter, nativeSort, type Compiled, type Filter } from "./Compile.js"
 export { escapeKey, unescapeKey, orderKey } from "./Encoding.js"
 export { failure as mapError, uniqueIndexName } from "./Failures.js"
+export { maxDocumentBytes } from "./DocumentSize.js"

@@ -40,6 +40,17 @@ describe("parseUrl", () => {
     expect(e2.message).not.toContain("hunter2")
   })
 
+  it("takes our own options once each, matched ignoring case as MongoDB matches its own; the driver's pass through", async () => {
+    const p = await run(parseUrl("mongodb://h/?PREFIX=team_&retryWrites=true&Database=lab&w=majority"))
+    expect(p.prefix).toBe("team_")
+    expect(p.database).toBe("lab")
+    expect(p.query).toBe("retryWrites=true&w=majority")
+    const e = await failure(parseUrl("mongodb://ann:hunter2@h/lab?prefix=a&prefix=b"))
+    expect(e.reason._tag).toBe("Invalid")
+    expect(e.message).toContain('option "prefix" is given twice (known options: prefix, database)')
+    expect(e.message).not.toContain("hunter2")
+  })
+
   it("redactUrl hides the password only", () => {
     expect(redactUrl("mongodb://ann:p%40ss@h1,h2/db?x=1")).toBe("mongodb://ann:***@h1,h2/db?x=1")
     expect(redactUrl("mongodb+srv://ann:pw@c.example.net/")).toBe("mongodb+srv://ann:***@c.example.net/")
@@ -66,6 +77,23 @@ describe("connecting", () => {
     expect(e.isRetryable).toBe(true)
     expect(e.message).toContain("mongodb://127.0.0.1:1/lab")
     expect(e.message).not.toContain("hunter2")
+  })
+
+  it("an option neither lineage nor the driver knows is Invalid at once, naming lineage's options, without the password", async () => {
+    for (const [url, named] of [
+      ["mongodb://ann:hunter2@127.0.0.1:1/lab?prefx=team", "prefx"],
+      ["mongodb://ann:hunter2@127.0.0.1:1/lab?replicaSet=rs0&namspace=x", "namspace"]
+    ] as const) {
+      const started = Date.now()
+      const e = await failure(make({ url, serverSelectionTimeoutMs: 5_000 }))
+      expect(e.reason._tag).toBe("Invalid")
+      expect(e.isRetryable).toBe(false)
+      expect(e.message).toContain(named)
+      expect(e.message).toContain("lineage's options: prefix, database")
+      expect(e.message).not.toContain("hunter2")
+      // Refused before any server selection.
+      expect(Date.now() - started).toBeLessThan(1_000)
+    }
   })
 
   it("fromUrl works with the URL alone, as Lineage.connect calls it", async () => {

@@ -1,9 +1,10 @@
 /**
  * How the store reaches Redis: options or a URL (`redis://`, `rediss://`, user and password, db number,
- * `?prefix=`), an ioredis client opened with bounded reconnects, and the mapping of client failures onto
- * `StoreError`. Passwords are held as `Redacted` and never written into an error or a log line.
+ * `?prefix=` and no other option), an ioredis client opened with bounded reconnects that holds the process
+ * only while a command is pending, and the mapping of client failures onto `StoreError`. Passwords are held
+ * as `Redacted` and never written into an error or a log line.
  */
-import { Redis } from "ioredis"
+import { type Command, Redis } from "ioredis"
 import { Effect, Redacted, Schedule } from "effect"
 import { Driver, StoreError } from "@lineage/core"
 import { invalidPrefix } from "./Keys.js"
@@ -52,9 +53,19 @@ export interface RedisStoreOptions {
 export const defaultPrefix = "lineage"
 export const defaultRetry: RetryOptions = { times: 4, baseDelayMs: 50 }
 
+/** The options a Redis URL's query may carry; any other is refused, so a misspelling cannot go unnoticed. */
+export const urlOptions: ReadonlyArray<string> = ["prefix"]
+
 export const redactUrl = Driver.redactUrl
 
 const invalid = (url: string, why: string) => StoreError.invalid(`invalid Redis URL ${redactUrl(url)}: ${why}`)
+
+/** A URL without its query, for errors about the query: option values may be secrets. */
+const withoutQuery = (url: string): string => url.replace(/[?#].*$/s, "")
+
+/** Why a database number cannot be one, or undefined. */
+const invalidDb = (db: number): string | undefined =>
+  Number.isSafeInteger(db) && db >= 0 ? undefined : `db ${db} is not a database number (0, 1, …)`
 
 /** Parses a Redis URL; the password comes back `Redacted`, and errors show the URL without it. */
 export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effect<ParsedUrl, StoreError> =>
@@ -71,9 +82,13 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
       return Effect.fail(invalid(url, `expected redis:// or rediss://, got ${scheme}//`))
     const port = parsed.port === "" ? 6379 : Number(parsed.port)
     const dbText = parsed.pathname.replace(/^\//, "")
-    const db = dbText === "" ? 0 : Number(dbText)
-    if (!Number.isInteger(db) || db < 0) return Effect.fail(invalid(url, "the path must be a database number (/0, /1, …)"))
-    const prefix = parsed.searchParams.get("prefix") ?? undefined
+    const db = dbText === "" ? 0 : /^\d+$/.test(dbText) ? Number(dbText) : Number.NaN
+    if (invalidDb(db) !== undefined) return Effect.fail(invalid(url, "the path must be a database number (/0, /1, …)"))
+    const taken = Driver.takeUrlOptions(parsed.searchParams, urlOptions)
+    if ("refused" in taken) return Effect.fail(invalid(withoutQuery(url), taken.refused))
+    const unknown = [...new Set(taken.rest.keys())]
+    if (unknown.length > 0) return Effect.fail(invalid(withoutQuery(url), Driver.unknownUrlOptions(unknown, urlOptions)))
+    const prefix = taken.options.get("prefix")
     const why = prefix === undefined ? undefined : invalidPrefix(prefix)
     if (why !== undefined) return Effect.fail(invalid(url, why))
     let username: string
@@ -103,6 +118,9 @@ export const resolve = (options: RedisStoreOptions): Effect.Effect<{ readonly co
     const prefix = options.prefix ?? fromUrl?.prefix ?? defaultPrefix
     const why = invalidPrefix(prefix)
     if (why !== undefined) return yield* StoreError.invalid(`invalid Redis store prefix: ${why}`)
+    const db = options.db ?? fromUrl?.db ?? 0
+    const whyDb = invalidDb(db)
+    if (whyDb !== undefined) return yield* StoreError.invalid(`invalid Redis database: ${whyDb}`)
     return {
       prefix,
       connection: {
@@ -110,7 +128,7 @@ export const resolve = (options: RedisStoreOptions): Effect.Effect<{ readonly co
         port: options.port ?? fromUrl?.port ?? 6379,
         username: options.username ?? fromUrl?.username,
         password: password === undefined ? undefined : Redacted.isRedacted(password) ? password : Redacted.make(password),
-        db: options.db ?? fromUrl?.db ?? 0,
+        db,
         tls: options.tls ?? fromUrl?.tls ?? false
       }
     }
@@ -148,22 +166,80 @@ export const clientOptions = (c: Connection, connectTimeoutMs: number, connectio
   enableOfflineQueue: true
 })
 
-/** Opens a client; a failure to connect is `Unavailable`, naming the server but never the password. */
+/**
+ * An ioredis client with two guarantees ioredis lacks. It keeps the process alive only while a command is
+ * pending, as the memory store does: its own sockets and reconnect timer never hold it. And once the server
+ * refused the database (`SELECT` fails during a connection's handshake, which ioredis only reports as an
+ * `error` event before going on in database 0), it refuses every command with that refusal, so none reaches
+ * the wrong database.
+ */
+class StoreClient extends Redis {
+  #pending = 0
+  #keepAlive: ReturnType<typeof setInterval> | undefined
+  #refusal: StoreError | undefined
+
+  constructor(options: ReturnType<typeof clientOptions>) {
+    super(options)
+    this.on("connect", () => this.stream.unref())
+    // ioredis holds its reconnect timer in a private field: unref'ing it is the only way to let an idle
+    // process exit while Redis is down. The timer is set in the tick that schedules this event.
+    this.on("reconnecting", () => (this as unknown as { reconnectTimeout?: { unref?: () => void } | null }).reconnectTimeout?.unref?.())
+  }
+
+  get refusal(): StoreError | undefined {
+    return this.#refusal
+  }
+
+  /** Ends the client for good: every command from now on fails with `refusal`. */
+  refuse(refusal: StoreError): void {
+    if (this.#refusal !== undefined) return
+    this.#refusal = refusal
+    this.disconnect()
+  }
+
+  override sendCommand(command: Command, stream?: Parameters<Redis["sendCommand"]>[1]): unknown {
+    if (this.#refusal !== undefined) {
+      command.reject(this.#refusal)
+      return command.promise
+    }
+    // ioredis may send one command several times (offline queue, resend after a reconnect): each send is
+    // counted and uncounted once, when the command settles.
+    if (this.#pending++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1)
+    const settled = () => {
+      if (--this.#pending === 0) clearInterval(this.#keepAlive)
+    }
+    command.promise.then(settled, settled)
+    return super.sendCommand(command, stream)
+  }
+}
+
+/** A handshake's failed `SELECT`: ioredis reports it only as an `error` event. */
+const isSelectRefusal = (e: unknown): e is Error =>
+  e instanceof Error && e.name === "ReplyError" && (e as { command?: { name?: unknown } }).command?.name === "select"
+
+/**
+ * Opens a client. A database the server refuses is `Invalid` (at connect, or at any later reconnect); any
+ * other failure to connect is `Unavailable`. Errors name the server but never the password.
+ */
 export const open = (c: Connection, connectTimeoutMs: number, connectionName = "lineage"): Effect.Effect<Redis, StoreError> =>
   Effect.tryPromise({
     try: async () => {
-      const client = new Redis(clientOptions(c, connectTimeoutMs, connectionName))
+      const client = new StoreClient(clientOptions(c, connectTimeoutMs, connectionName))
       // Without a listener ioredis prints every reconnect failure; requests report failures themselves.
-      client.on("error", () => {})
+      client.on("error", (e) => {
+        if (isSelectRefusal(e))
+          client.refuse(StoreError.invalid(`database ${c.db} of ${describe(c)} refused: Redis replied ${scrub(errorText(e), c.password)}`))
+      })
       try {
         await client.connect()
         return client
       } catch (e) {
         client.disconnect()
-        throw e
+        throw client.refusal ?? e
       }
     },
-    catch: (e) => StoreError.unavailable(`cannot connect to ${describe(c)}: ${scrub(errorText(e), c.password)}`, undefined)
+    catch: (e) =>
+      e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${describe(c)}: ${scrub(errorText(e), c.password)}`, undefined)
   })
 
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))

@@ -14,7 +14,9 @@ export {
   type RedisDriver,
   type Stats
 } from "./RedisStore.js"
-export { describe as describeConnection, parseUrl, redactUrl, type Connection, type ParsedUrl, type RedisStoreOptions, type RetryOptions } from "./Connection.js"
+export { describe as describeConnection, parseUrl, redactUrl, urlOptions, type Connection, type ParsedUrl, type RedisStoreOptions, type RetryOptions } from "./Connection.js"
+export { docsPerStep } from "./Declare.js"
+export { membersPerRead } from "./Executor.js"
 export { keySpace, type KeySpace } from "./Keys.js"
-export type { Access, FilterAccess, IndexAccess, Plan } from "./Planner.js"
+export { prefetchBudget, rangesPerStep, type Access, type FilterAccess, type IndexAccess, type Plan } from "./Planner.js"
 export type { Drift, DriftKind, IndexReport } from "./Verify.js"

@@ -2,12 +2,12 @@
  * Connection by URL or options: what a URL means, that a password never shows in an error, and that a
  * missing Redis is a prompt, typed `Unavailable`.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { Cause, Effect, Exit, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
 import { Ast, StoreError } from "@lineage/core"
 import { describeConnection, make, parseUrl, redactUrl } from "../src/index.js"
-import { freePort, redisServer, run } from "../../../test/support/redis.js"
+import { freePort, freshPrefix, redisServer, run } from "../../../test/support/redis.js"
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -52,6 +52,20 @@ describe("parseUrl", () => {
     }
   })
 
+  it("refuses an option it does not know, or one given twice, listing the known ones and hiding the password", async () => {
+    for (const [url, named] of [
+      ["redis://u:hunter2@h/0?prefx=team", '"prefx"'],
+      ["redis://u:hunter2@h/0?prefix=a&namespace=b", '"namespace"'],
+      ["redis://u:hunter2@h/0?prefix=a&prefix=b", '"prefix" is given twice']
+    ] as const) {
+      const error = await failureOf(parseUrl(url))
+      expect(error.reason._tag).toBe("Invalid")
+      expect(error.message).toContain(named)
+      expect(error.message).toContain("known options: prefix")
+      expect(error.message).not.toContain("hunter2")
+    }
+  })
+
   it("redactUrl hides only the password", () => {
     expect(redactUrl("redis://bob:pa:ss@h:1/0")).toBe("redis://bob:***@h:1/0")
     expect(redactUrl("redis://h:1/0")).toBe("redis://h:1/0")
@@ -78,6 +92,25 @@ describe("connecting", () => {
     const error = await failureOf(make({ url: url.toString(), retry: { times: 0, baseDelayMs: 10 } }))
     expect(error.message).not.toContain("wrong-pass-123")
     expect(error.reason._tag).toBe("Unavailable")
+  })
+
+  it("a database the server refuses (/99 of 16) fails at connect, naming the database and the reply", async () => {
+    const server = await redisServer()
+    const error = await failureOf(make({ url: `${server.url}/99`, prefix: freshPrefix("db99"), retry: { times: 2, baseDelayMs: 10 } }))
+    expect(error.reason._tag).toBe("Invalid")
+    expect(error.isRetryable).toBe(false)
+    expect(error.message).toContain("database 99")
+    expect(error.message).toContain("DB index is out of range")
+  })
+
+  it("a database number that is not one is refused before connecting, from the URL or the options", async () => {
+    const server = await redisServer()
+    for (const db of [-1, 1.5, Number.NaN]) {
+      const error = await failureOf(make({ url: server.url, db }))
+      expect(error.reason._tag).toBe("Invalid")
+      expect(error.message).toContain(`db ${db}`)
+    }
+    for (const path of ["/abc", "/-1"]) expect((await failureOf(make({ url: `${server.url}${path}` }))).reason._tag).toBe("Invalid")
   })
 
   it("options override the URL, and a prefix with a brace is refused", async () => {
@@ -109,6 +142,38 @@ describe("losing Redis", () => {
       expect(error.reason._tag).toBe("Unavailable")
       expect(error.isRetryable).toBe(true)
       expect(Date.now() - started).toBeLessThan(15_000)
+      await run(driver.close())
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL")
+    }
+  }, 30_000)
+
+  it("a reconnect to a server that no longer has the database fails typed and writes nothing to database 0", async () => {
+    const port = await freePort()
+    const start = (databases: number) =>
+      spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--databases", String(databases)], { stdio: "ignore" })
+    const answers = () => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout.trim() === "PONG"
+    const waitForServer = async () => {
+      for (let i = 0; i < 100 && !answers(); i++) await pause(50)
+      if (!answers()) throw new Error("the private redis-server did not start")
+    }
+    let child = start(16)
+    try {
+      await waitForServer()
+      const driver = await run(make({ url: `redis://127.0.0.1:${port}/10`, prefix: "reselect", retry: { times: 1, baseDelayMs: 10 } }))
+      await run(driver.declare([{ name: "t", unique: [], indexes: [] }]))
+      expect(await run(driver.reserveIds("t", 1))).toBe(1)
+      child.kill("SIGKILL")
+      await new Promise((r) => child.once("exit", r))
+      child = start(4)
+      await waitForServer()
+      // A request in flight when the refusal came fails Unavailable (connection closed); its retry sees the refusal.
+      const error = await failureOf(driver.reserveIds("t", 1))
+      expect(error.reason._tag).toBe("Invalid")
+      expect(error.message).toContain("database 10")
+      expect(error.message).toContain("DB index is out of range")
+      // Nothing reached the server's database 0 in place of database 10.
+      expect(spawnSync("redis-cli", ["-p", String(port), "dbsize"], { encoding: "utf8" }).stdout.trim()).toBe("0")
       await run(driver.close())
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL")
