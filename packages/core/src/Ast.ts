@@ -9,6 +9,7 @@
  * (`["transform", "key"]`) or name features; the one a driver receives has been planned by core so every path
  * stays inside one table's documents.
  */
+import { expectedNesting, maxDepth } from "./Limits.js"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -24,10 +25,12 @@ const isPlainObject = (v: object): boolean => {
 
 /**
  * Copies a user value into plain JSON: valid dates become ISO strings, `NaN`/`Infinity`, functions,
- * class instances and cycles are refused. The copy is built with own properties only, so a `"__proto__"`
- * key stays data, and nothing the caller later mutates can change it.
+ * class instances, cycles and nesting deeper than `maxDepth` are refused. The copy is built with own
+ * properties only, so a `"__proto__"` key stays data, and nothing the caller later mutates can change it.
  */
-export const toJson = (v: unknown, path: Set<object> = new Set()): Copied => {
+export const toJson = (v: unknown): Copied => copy(v, new Set(), 1)
+
+const copy = (v: unknown, path: Set<object>, level: number): Copied => {
   if (v === null || typeof v === "string" || typeof v === "boolean") return { json: v }
   if (typeof v === "number") return Number.isFinite(v) ? { json: v } : { expected: "a finite number", value: v }
   if (v instanceof Date)
@@ -35,12 +38,13 @@ export const toJson = (v: unknown, path: Set<object> = new Set()): Copied => {
   if (typeof v !== "object") return { expected: "JSON data", value: v }
   if (!Array.isArray(v) && !isPlainObject(v)) return { expected: "plain JSON data", value: v }
   // Only the objects on the way down count: the same object twice side by side is not a cycle.
-  if (path.has(v)) return { expected: "JSON without cycles", value: "[cycle]" }
+  if (path.has(v)) return { expected: expectedNesting("cycle"), value: "[cycle]" }
+  if (level > maxDepth) return { expected: expectedNesting("tooDeep"), value: v }
   path.add(v)
   try {
     const entries: Array<[string, Json]> = []
     for (const [k, x] of Object.entries(v)) {
-      const copied = toJson(x, path)
+      const copied = copy(x, path, level + 1)
       if (!("json" in copied)) return copied
       entries.push([k, copied.json])
     }

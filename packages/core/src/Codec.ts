@@ -6,7 +6,9 @@
 import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
-import { type FieldDef, type Model, withClaims } from "./Model.js"
+import { expectedNesting, maxDepth, nesting } from "./Limits.js"
+import { featureValues, type FieldDef, type Model, Natural, withClaims } from "./Model.js"
+import { expectedWellFormed, illFormed } from "./Text.js"
 
 /** A registry's model with the codecs of its `Schema.Class`. */
 export interface Entity<A> {
@@ -31,7 +33,7 @@ const makeClassTrusted = (Schema as unknown as { readonly makeClassTrusted?: (se
 
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
-/** Plain JSON as `Schema.Json` accepts it (conservatively: anything unusual takes the Schema's path). */
+/** Plain JSON as `Schema.Json` accepts it, within `maxDepth` (conservatively: anything unusual takes the Schema's path). */
 const isJson = (v: unknown, depth: number): boolean => {
   if (v === null) return true
   switch (typeof v) {
@@ -41,7 +43,7 @@ const isJson = (v: unknown, depth: number): boolean => {
     case "number":
       return Number.isFinite(v)
     case "object": {
-      if (depth > 64) return false
+      if (depth >= maxDepth) return false
       if (Array.isArray(v)) {
         if (Object.getPrototypeOf(v) !== Array.prototype) return false
         for (let i = 0; i < v.length; i++) if (!(i in v) || !isJson(v[i], depth + 1)) return false
@@ -64,6 +66,9 @@ const typeCheck = (def: FieldDef): ((v: unknown) => boolean) => {
   const base = ((): ((v: unknown) => boolean) => {
     switch (def.kind) {
       case "int":
+        return def.natural === true
+          ? (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+          : (v) => typeof v === "number" && Number.isSafeInteger(v)
       case "ref":
         return (v) => typeof v === "number" && Number.isSafeInteger(v)
       case "float":
@@ -100,6 +105,7 @@ const checker = (
   const test = (def: FieldDef, v: string, i: number): string => {
     switch (def.kind) {
       case "int":
+        return def.natural === true ? `(Number.isSafeInteger(${v}) && ${v} >= 0)` : `Number.isSafeInteger(${v})`
       case "ref":
         return `Number.isSafeInteger(${v})`
       case "float":
@@ -136,6 +142,7 @@ const knownSchema = (def: FieldDef): boolean => {
   const inner = ((): Schema.Top | undefined => {
     switch (def.kind) {
       case "int":
+        return def.natural === true ? Natural : Schema.Int
       case "ref":
         return Schema.Int
       case "float":
@@ -346,13 +353,40 @@ const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
   }
 }
 
+/**
+ * The first JSON value of `values` nested deeper than `maxDepth` or cyclic, as a ValidationError naming its
+ * field, checked before the Schema walks the value, whose recursion has no bound of its own. Feature values
+ * count from their own top, as params do, and are named by feature.
+ */
+const jsonNesting = (model: Model) => {
+  const json = Object.entries(model.fields).flatMap(([name, def]) => (def.kind === "json" ? [name] : []))
+  return (values: unknown): ValidationError | undefined => {
+    if (values === null || typeof values !== "object") return undefined
+    for (const name of json) {
+      const value = (values as Record<string, unknown>)[name]
+      const parts = name === featureValues && isPlainObject(value) ? Object.entries(value) : [[name, value] as const]
+      for (const [field, v] of parts) {
+        const found = nesting(v)
+        if (found !== undefined) return new ValidationError({ registry: model.name, field, value: v, expected: expectedNesting(found) })
+      }
+    }
+    return undefined
+  }
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v))
+
 export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
   const json = Schema.toCodecJson(schema)
   const decodeJson = Schema.decodeUnknownSync(json)
   const encodeJson = Schema.encodeUnknownSync(json)
   const decodeType = Schema.decodeUnknownExit(schema)
   const fast = fastCodec(model, schema)
+  const nested = jsonNesting(model)
   const validateSlow = (values: unknown): S["Type"] | ValidationError => {
+    const deep = nested(values)
+    if (deep !== undefined) return deep
     const exit = decodeType(values)
     if (Exit.isSuccess(exit)) return exit.value
     const cause = exit.cause
@@ -366,18 +400,36 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
       expected: issue?.message.replace(/^Expected /, "") ?? "a valid record"
     })
   }
+  const wellFormed = wellFormedText(model)
   if (fast === undefined)
     return {
       model,
       decode: (doc) => decodeJson(doc),
       encode: (record) => withClaims(model, encodeJson(record) as Doc),
-      validate: validateSlow
+      validate: (values) => wellFormed(validateSlow(values))
     }
   return {
     model,
     decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
     encode: (record) => withClaims(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
-    validate: (values) => (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values)
+    validate: (values) => wellFormed((fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values))
+  }
+}
+
+/**
+ * Refuses a valid record that holds text a UTF-8 store cannot keep (an unpaired surrogate, see `Text`) in a
+ * string or JSON field, keys included, naming the field. Every record written passes through `validate`.
+ */
+const wellFormedText = (model: Model) => {
+  const text = Object.entries(model.fields).flatMap(([name, def]) => (def.kind === "string" || def.kind === "json" ? [name] : []))
+  return <A>(record: A | ValidationError): A | ValidationError => {
+    if (record instanceof ValidationError) return record
+    for (const field of text) {
+      const value = (record as Record<string, unknown>)[field]
+      const at = illFormed(value)
+      if (at !== undefined) return new ValidationError({ registry: model.name, field, value, expected: expectedWellFormed(at) })
+    }
+    return record
   }
 }
 

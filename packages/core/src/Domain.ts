@@ -171,7 +171,8 @@ export const ArtifactModel = model({
     key: F.string.nullable({ index: "sorted" }),
     description: F.string.nullable(),
     suffix: F.string({ default: () => "" }),
-    size: F.int.nullable({ index: "sorted" }),
+    /** Bytes. */
+    size: F.natural.nullable({ index: "sorted" }),
     hash: F.string.nullable({ index: "hash" }),
     version: F.string.nullable(),
     isLatest: F.bool({ index: "hash", default: () => true }),

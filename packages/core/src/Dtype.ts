@@ -5,6 +5,7 @@
  * categorical values as the record's name), so every store can index and compare them.
  */
 import * as Ast from "./Ast.js"
+import { maxDepth } from "./Limits.js"
 
 export const simpleDtypes = ["int", "float", "num", "str", "bool", "date", "datetime", "dict", "path", "url", "object"] as const
 export type SimpleDtype = (typeof simpleDtypes)[number]
@@ -25,14 +26,24 @@ export type Dtype =
   | { readonly _tag: "cat"; readonly registry: string }
   | { readonly _tag: "list"; readonly item: Dtype }
 
-export const expectedDtypes = `one of ${simpleDtypes.join(", ")}, cat[${Object.keys(categoricalRegistries).join("|")}] or list[<dtype>]`
+export const expectedDtypes =
+  `one of ${simpleDtypes.join(", ")}, cat[${Object.keys(categoricalRegistries).join("|")}] or list[<dtype>] ` +
+  `(lists nested at most ${maxDepth} deep)`
 
+/** A dtype; its `list[…]` wrappers are unwrapped in a loop, at most `maxDepth` of them, so no string exhausts the stack. */
 export const parse = (s: string): Dtype | undefined => {
-  const list = /^list\[(.+)\]$/.exec(s)
-  if (list !== null) {
-    const item = parse(list[1]!)
-    return item === undefined ? undefined : { _tag: "list", item }
+  let lists = 0
+  let inner = s
+  for (let list = /^list\[(.+)\]$/.exec(inner); list !== null; list = /^list\[(.+)\]$/.exec(inner)) {
+    if (++lists > maxDepth) return undefined
+    inner = list[1]!
   }
+  let dtype = parseItem(inner)
+  for (let i = 0; i < lists && dtype !== undefined; i++) dtype = { _tag: "list", item: dtype }
+  return dtype
+}
+
+const parseItem = (s: string): Dtype | undefined => {
   // lamindb's bare `cat` means `cat[ULabel]`.
   if (s === "cat") return { _tag: "cat", registry: "ULabel" }
   const cat = /^cat\[([A-Za-z]+)\]$/.exec(s)
@@ -65,7 +76,8 @@ export const encode = (dtype: Dtype, value: unknown): Ast.Json | undefined => {
     case "list":
       if (!Array.isArray(value)) return undefined
       {
-        const items = value.map((v) => encode(dtype.item, v))
+        // `Array.from` visits holes too (as undefined, which no dtype accepts); `map` would skip them.
+        const items = Array.from(value, (v) => encode(dtype.item, v))
         return items.every((i) => i !== undefined) ? (items as Array<Ast.Json>) : undefined
       }
     case "cat": {

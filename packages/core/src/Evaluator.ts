@@ -9,11 +9,13 @@
  * - Order operators compare numbers with numbers and strings with strings (by Unicode code point, as MongoDB
  *   and Redis order bytes); any other pairing, including `null`, does not match.
  * - String operators match only string fields; the `i` variants compare `toLowerCase()` forms.
- * - `regex` is an ECMAScript pattern with the `u` flag.
+ * - `regex` is an RE2 pattern, unanchored, matched by code point in linear time (see `Regex`).
  * - Sorting puts `null` first ascending (last descending), then booleans, numbers, strings, arrays, objects.
  */
 import { type Cond, type Cursor, type Direction, type FindSpec, isOperator, type Json, type OrderKey, type Path } from "./Ast.js"
-import { StoreError } from "./Errors.js"
+import { showValue, StoreError } from "./Errors.js"
+import { maxDepth } from "./Limits.js"
+import * as Regex from "./Regex.js"
 
 export type Doc = { readonly [key: string]: Json }
 
@@ -98,15 +100,21 @@ export const equalJson = (a: Json, b: Json): boolean => {
 const comparable = (a: Json, b: Json): boolean =>
   (typeof a === "number" && typeof b === "number") || (typeof a === "string" && typeof b === "string")
 
-const regexCache = new Map<string, RegExp>()
-export const compileRegex = (pattern: string): RegExp => {
-  let re = regexCache.get(pattern)
-  if (re === undefined) {
-    re = new RegExp(pattern, "u")
-    if (regexCache.size > 1000) regexCache.clear()
-    regexCache.set(pattern, re)
+/** Matchers by pattern. Few: each one's state cache grows with the text it meets, to megabytes. */
+const matchers = new Map<string, Regex.Matcher>()
+const maxMatchers = 16
+
+/** `pattern` compiled; a `StoreError` (Invalid) saying why when the dialect refuses it. */
+export const compileRegex = (pattern: string): Regex.Matcher => {
+  let matcher = matchers.get(pattern)
+  if (matcher === undefined) {
+    const compiled = Regex.compile(pattern)
+    if ("refused" in compiled) throw StoreError.invalid(`regex ${showValue(pattern)} refused (RE2 syntax): ${compiled.refused}`)
+    if (matchers.size >= maxMatchers) matchers.clear()
+    matchers.set(pattern, compiled)
+    matcher = compiled
   }
-  return re
+  return matcher
 }
 
 const stringTest = (v: Json, arg: Json, test: (s: string, a: string) => boolean): boolean =>
@@ -158,32 +166,36 @@ export const testValue = (v: Json, op: string, arg: Json): boolean => {
 }
 
 /**
+ * Levels (And, Or, Not, and the field predicate at the bottom) a driver accepts in one condition: what core
+ * can send, a query of `maxDepth` levels and the two the planner may add (the default branch above, a
+ * relation's semi-join below). It keeps every recursion over a condition (this check, `predicate`, a store's
+ * compiler) far from the stack's end, and MongoDB's filters under its limit of 100 levels.
+ */
+export const maxConditionDepth = maxDepth + 2
+
+/**
  * Throws a `StoreError` unless the evaluator can answer `cond`: core only builds valid trees, but a driver
  * called directly must fail with a typed error, never a defect.
  */
-export const check = (cond: Cond): void => {
+export const check = (cond: Cond, level = 1): void => {
+  if (level > maxConditionDepth)
+    throw StoreError.invalid(`a condition nested more than ${maxConditionDepth} levels deep (And, Or, Not, field): at most ${maxConditionDepth}`)
   switch (cond?._tag) {
     case "Field":
       if (!Array.isArray(cond.path) || !cond.path.every((s) => typeof s === "string"))
-        throw StoreError.invalid(`a field path must be an array of strings, got ${JSON.stringify(cond.path)}`)
+        throw StoreError.invalid(`a field path must be an array of strings, got ${showValue(cond.path)}`)
       if (!isOperator(cond.op)) throw StoreError.unsupported(`unknown operator "${String(cond.op)}"`)
-      if (cond.op === "regex" && typeof cond.value === "string") {
-        try {
-          compileRegex(cond.value)
-        } catch (e) {
-          throw StoreError.invalid(`invalid regex ${JSON.stringify(cond.value)}: ${String(e)}`)
-        }
-      }
+      if (cond.op === "regex" && typeof cond.value === "string") compileRegex(cond.value)
       return
     case "And":
     case "Or":
-      cond.conds.forEach(check)
+      for (const c of cond.conds) check(c, level + 1)
       return
     case "Not":
-      check(cond.cond)
+      check(cond.cond, level + 1)
       return
     default:
-      throw StoreError.invalid(`not a condition: ${JSON.stringify(cond)}`)
+      throw StoreError.invalid(`not a condition: ${showValue(cond)}`)
   }
 }
 
@@ -209,6 +221,13 @@ export const predicate = (cond: Cond): ((doc: Doc) => boolean) => {
   switch (cond._tag) {
     case "Field": {
       const { path, op, value } = cond
+      if (op === "regex" && typeof value === "string") {
+        const matcher = compileRegex(value)
+        return (doc) => {
+          const v = read(doc, path)
+          return typeof v === "string" && matcher.test(v)
+        }
+      }
       if ((op === "in" || op === "notIn") && Array.isArray(value) && value.length > shortList) {
         const has = membership(value)
         return op === "in" ? (doc) => has(read(doc, path)) : (doc) => !has(read(doc, path))

@@ -11,6 +11,7 @@ import * as Ast from "./Ast.js"
 import * as Domain from "./Domain.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
+import { expectedNesting, listNames, nesting, showName } from "./Limits.js"
 import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
@@ -24,10 +25,25 @@ const featureEntity = entity(Domain.FeatureModel, Domain.Feature)
 const entityOf = (record: WithFeatures): Entity<WithFeatures> =>
   (record instanceof Domain.Artifact ? artifactEntity : runEntity) as Entity<WithFeatures>
 
-const storedValues = (record: WithFeatures): { readonly [name: string]: Ast.Json } =>
-  (record.featureValues ?? {}) as { readonly [name: string]: Ast.Json }
+type Values = { readonly [name: string]: Ast.Json }
 
-const createHint = (name: string) => `Feature.create({ name: "${name}", dtype: "float" })`
+const storedValues = (record: WithFeatures): Values => (record.featureValues ?? {}) as Values
+
+/**
+ * A value by feature name, own properties only. Names are data: `constructor` or `__proto__` must never
+ * reach `Object.prototype`, so values are read with this and objects of values are built with
+ * `Object.fromEntries` (which defines own properties), never by assignment.
+ */
+const own = <V>(values: { readonly [name: string]: V }, name: string): V | undefined =>
+  Object.hasOwn(values, name) ? values[name] : undefined
+
+/** What the value's nesting lacks, if that is why it does not fit its dtype. */
+const nestingOf = (value: unknown): string => {
+  const found = nesting(value)
+  return found === undefined ? "" : `; ${expectedNesting(found)}`
+}
+
+const createHint = (name: string) => `Feature.create({ name: ${showName(name)}, dtype: "float" })`
 
 /** The Feature records for `names`, or a ValidationError listing those that do not exist and how to make them. */
 const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
@@ -43,29 +59,29 @@ const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
 export const validate = (registry: string, values: { readonly [name: string]: unknown }) =>
   Effect.gen(function* () {
     // lamindb skips None values.
-    const names = Object.keys(values).filter((n) => values[n] !== null && values[n] !== undefined)
+    const names = Object.keys(values).filter((n) => own(values, n) !== null && own(values, n) !== undefined)
     const { byName, missing } = yield* featuresNamed(registry, names)
     if (missing.length > 0)
       return yield* new ValidationError({
         registry,
         field: "features",
         value: missing,
-        expected: `names of existing features. These keys could not be validated: ${JSON.stringify(missing)}; create each with e.g. ${createHint(missing[0]!)}`
+        expected: `names of existing features. These keys could not be validated: ${listNames(missing)}; create each with e.g. ${createHint(missing[0]!)}`
       })
-    const encoded: Record<string, Ast.Json> = {}
+    const encoded: Array<readonly [string, Ast.Json]> = []
     const categorical = new Map<string, Set<string>>()
     for (const name of names) {
       const feature = byName.get(name)!
       const dtype = Dtype.parse(feature.dtype)
-      const value = dtype === undefined ? undefined : Dtype.encode(dtype, values[name])
+      const value = dtype === undefined ? undefined : Dtype.encode(dtype, own(values, name))
       if (dtype === undefined || value === undefined)
         return yield* new ValidationError({
           registry,
           field: name,
-          value: values[name],
-          expected: `a value of dtype ${feature.dtype} (feature "${name}")`
+          value: own(values, name),
+          expected: `a value of dtype ${feature.dtype} (feature "${name}")${nestingOf(own(values, name))}`
         })
-      encoded[name] = value
+      encoded.push([name, value])
       const cat = dtype._tag === "cat" ? dtype : dtype._tag === "list" && dtype.item._tag === "cat" ? dtype.item : undefined
       if (cat !== undefined) {
         const labels = categorical.get(cat.registry) ?? new Set<string>()
@@ -86,10 +102,10 @@ export const validate = (registry: string, values: { readonly [name: string]: un
           registry,
           field: "features",
           value: unknown,
-          expected: `names of existing ${target} records. These values could not be validated: ${JSON.stringify(unknown)}; create them with ${target}.create({ ${field}: "${unknown[0]}" })`
+          expected: `names of existing ${target} records. These values could not be validated: ${listNames(unknown)}; create them with ${target}.create({ ${field}: ${showName(unknown[0]!)} })`
         })
     }
-    return encoded
+    return Object.fromEntries(encoded) as Values
   })
 
 const retryConflicts = { while: (e: unknown) => e instanceof StoreError && e.reason._tag === "Conflict", schedule: Schedule.spaced("2 millis"), times: 100 }
@@ -97,7 +113,7 @@ const retryConflicts = { while: (e: unknown) => e instanceof StoreError && e.rea
 /** Applies `change` to the stored values by compare-and-set, so concurrent writers never lose updates. */
 const modify = <A extends WithFeatures>(
   record: A,
-  change: (current: { readonly [name: string]: Ast.Json }) => Effect.Effect<{ readonly [name: string]: Ast.Json }, ValidationError>
+  change: (current: Values) => Effect.Effect<Values, ValidationError>
 ): Effect.Effect<A, ValidationError | UniqueViolation | StoreError, Store> => {
   const ent = entityOf(record)
   return Effect.gen(function* () {
@@ -118,21 +134,21 @@ export const add = <A extends WithFeatures>(record: A, values: { readonly [name:
   Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) =>
     modify(record, (current) =>
       Effect.gen(function* () {
-        const next: Record<string, Ast.Json> = { ...current }
+        const next = new Map(Object.entries(current))
         for (const [name, value] of Object.entries(encoded)) {
-          const old = current[name]
-          if (old === undefined || old === null) next[name] = value
+          const old = own(current, name)
+          if (old === undefined || old === null) next.set(name, value)
           else if (Array.isArray(old) && Array.isArray(value))
-            next[name] = [...old, ...value.filter((v) => !old.some((o) => JSON.stringify(o) === JSON.stringify(v)))]
+            next.set(name, [...old, ...value.filter((v) => !old.some((o) => JSON.stringify(o) === JSON.stringify(v)))])
           else if (JSON.stringify(old) !== JSON.stringify(value))
             return yield* new ValidationError({
               registry: entityOf(record).model.name,
               field: name,
-              value: values[name],
+              value: own(values, name),
               expected: `no second value: feature "${name}" already holds ${JSON.stringify(old)} here; use set() to replace it`
             })
         }
-        return next
+        return Object.fromEntries(next) as Values
       })
     )
   )
@@ -181,7 +197,7 @@ export const describe = (given: WithFeatures) =>
     } else if (record.key !== null) title += ` (${record.key})`
     const rows = Object.keys(stored)
       .sort()
-      .map((name) => `  ${name.padEnd(24)} ${(byName.get(name)?.dtype ?? "?").padEnd(16)} ${JSON.stringify(stored[name])}`)
+      .map((name) => `  ${name.padEnd(24)} ${(byName.get(name)?.dtype ?? "?").padEnd(16)} ${JSON.stringify(own(stored, name))}`)
     return [title, "Features", ...(rows.length === 0 ? ["  (none)"] : rows)].join("\n")
   })
 
@@ -217,7 +233,7 @@ export const checkQuery = (model: Model, cond: Ast.Cond): Effect.Effect<void, In
       return yield* new InvalidQuery({
         registry: model.name,
         field: missing[0]!,
-        expected: `a field or relation of ${model.name} (${available(model)}), or the name of a feature; no feature is named ${missing.map((m) => `"${m}"`).join(", ")} (create one with ${createHint(missing[0]!)})`
+        expected: `a field or relation of ${model.name} (${available(model)}), or the name of a feature; no feature is named ${listNames(missing)} (create one with ${createHint(missing[0]!)})`
       })
     for (const f of fields) {
       if (f.path.length !== 2 || f.op === "isNull") continue

@@ -19,6 +19,8 @@ export interface FieldDef<S extends Schema.Top = Schema.Top> {
   /** Value given on create when the caller leaves the field out (nullable fields default to null). */
   readonly default?: (() => unknown) | undefined
   readonly values?: ReadonlyArray<string> | undefined
+  /** For `int` fields holding a count or a size: never negative. */
+  readonly natural?: boolean | undefined
   /** For `ref` fields: the registry whose integer id this holds, and what deleting that record does here. */
   readonly ref?: { readonly registry: string; readonly onDelete: OnDelete } | undefined
 }
@@ -32,10 +34,21 @@ const make = <S extends Schema.Top>(schema: S, kind: FieldKind, options: Partial
 
 type Options = { readonly index?: IndexSpec["kind"]; readonly default?: () => unknown }
 
+/** Counts and sizes: whole numbers from 0 to `Number.MAX_SAFE_INTEGER`, the largest every store keeps exactly. */
+export const Natural = Schema.Number.check(
+  Schema.makeFilter((n: number) => Number.isSafeInteger(n) && n >= 0, {
+    expected: `a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`
+  })
+)
+
 /** Field constructors: `F.string()`, `F.string.nullable()`, … */
 export const F = {
   int: Object.assign((o: Options = {}) => make(Schema.Int, "int", o), {
     nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Int), "int", { ...o, nullable: true })
+  }),
+  /** A count or a size: a safe integer, never negative. */
+  natural: Object.assign((o: Options = {}) => make(Natural, "int", { ...o, natural: true }), {
+    nullable: (o: Options = {}) => make(Schema.NullOr(Natural), "int", { ...o, nullable: true, natural: true })
   }),
   float: Object.assign((o: Options = {}) => make(Schema.Finite, "float", o), {
     nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Finite), "float", { ...o, nullable: true })

@@ -10,6 +10,9 @@ import * as Ast from "./Ast.js"
 import { modelOf } from "./Domain.js"
 import { InvalidQuery } from "./Errors.js"
 import { F, type FieldDef, featureValues, type Model } from "./Model.js"
+import { cutName, maxDepth, maxListValues, maxShownNameLength } from "./Limits.js"
+import * as Regex from "./Regex.js"
+import { expectedWellFormed, illFormed, isWellFormed } from "./Text.js"
 
 export type Expression = { readonly [key: string]: unknown }
 
@@ -32,7 +35,7 @@ export class Q {
   }
   /** One predicate on an explicit path, for keys that would otherwise read as operators. */
   static where(path: string | ReadonlyArray<string>, op: Ast.Operator, value: unknown): Q {
-    return new Q({ _tag: "where", path: typeof path === "string" ? path.split("__") : path, op, value })
+    return new Q({ _tag: "where", path: typeof path === "string" ? segments(path) : path, op, value })
   }
 }
 
@@ -53,6 +56,25 @@ const operatorAliases: { readonly [k: string]: Ast.Operator } = {
 
 const asOperator = (s: string): Ast.Operator | undefined =>
   Ast.isOperator(s) ? s : Object.hasOwn(operatorAliases, s) ? operatorAliases[s] : undefined
+
+/**
+ * A keyword key's segments, split at `__`, with one exception so that names like `__proto__` stay reachable:
+ * a segment written `__name__` (double underscores around a name) is one segment, so `__proto____gte` is
+ * `__proto__` then `gte`, and `params____proto____x` is `params`, `__proto__`, `x`. Other names with `__`
+ * are reached with `Q.where` and an array path.
+ */
+const segments = (key: string): Array<string> => {
+  const parts = key.split("__")
+  const out: Array<string> = []
+  for (let i = 0; i < parts.length; i++) {
+    const dunder = parts[i] === "" && i + 2 < parts.length && parts[i + 1] !== "" && parts[i + 2] === ""
+    if (dunder) {
+      out.push(`__${parts[i + 1]}__`)
+      i += 2
+    } else out.push(parts[i]!)
+  }
+  return out
+}
 
 const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
@@ -153,18 +175,16 @@ const operand = (ctx: Ctx, fieldName: string, def: FieldDef | undefined, op: Ast
     case "in":
     case "notIn":
       if (!Array.isArray(v)) return fail(ctx, fieldName, "an array of values", op, v)
+      if (v.length > maxListValues)
+        return fail(ctx, fieldName, `an array of at most ${maxListValues} values (maxListValues), got ${v.length}`, op, v)
       return v.map((x) => scalar(ctx, fieldName, def, "eq", x))
     case "range":
       if (!Array.isArray(v) || v.length !== 2) return fail(ctx, fieldName, "[low, high]", op, v)
       return [scalar(ctx, fieldName, def, "gte", v[0]), scalar(ctx, fieldName, def, "lte", v[1])]
     case "regex": {
       const pattern = scalar(ctx, fieldName, def, op, v) as string
-      try {
-        new RegExp(pattern, "u")
-      } catch {
-        return fail(ctx, fieldName, "a valid regular expression", op, v)
-      }
-      return pattern
+      const compiled = Regex.compile(pattern)
+      return "refused" in compiled ? fail(ctx, fieldName, `a regular expression in RE2 syntax (${compiled.refused})`, op, v) : pattern
     }
     default:
       return scalar(ctx, fieldName, def, op, v)
@@ -215,23 +235,15 @@ const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs:
 }
 
 /** The value of a field without an operator in its key: a scalar (eq) or an operator object. */
-const fieldValue = (
-  ctx: Ctx,
-  path: ReadonlyArray<string>,
-  def: FieldDef | undefined,
-  v: unknown,
-  seen: ReadonlySet<unknown> = new Set()
-): Ast.Cond => {
+const fieldValue = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, v: unknown): Ast.Cond => {
   if (!isPlainObject(v)) return leaf(ctx, path, def, "eq", v)
-  if (seen.has(v)) return fail(ctx, path.join("__"), "JSON without cycles", "eq", "[cycle]")
   const keys = Object.keys(v)
   const ops = keys.map(asOperator)
   if (keys.length > 0 && ops.every((o) => o !== undefined)) return Ast.and(keys.map((k, i) => leaf(ctx, path, def, ops[i]!, v[k])))
   // Inside JSON, a plain object that is not an operator object walks further down the path.
   if (def === undefined || def.kind === "json") {
     if (keys.length === 0) return leaf(ctx, path, def, "eq", v)
-    const inner = new Set(seen).add(v)
-    return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k], inner)))
+    return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k])))
   }
   const bad = keys.find((k) => asOperator(k) === undefined) ?? "{}"
   return fail(ctx, path.join("__"), `an operator (one of ${Ast.operators.join(", ")})`, bad, v)
@@ -259,7 +271,7 @@ const relationValue = (ctx: Ctx, target: Model, path: ReadonlyArray<string>, v: 
 const expression = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, e: Expression): Ast.Cond => {
   const conds: Array<Ast.Cond> = []
   for (const [key, value] of Object.entries(e)) {
-    const resolved = resolveKey(ctx, model, prefix, key.split("__"))
+    const resolved = resolveKey(ctx, model, prefix, segments(key))
     conds.push(typeof resolved === "function" ? resolved(value) : resolved)
   }
   return Ast.and(conds)
@@ -286,11 +298,112 @@ const input = (ctx: Ctx, model: Model, q: unknown): Ast.Cond => {
   return expression(ctx, model, [], q)
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Text no UTF-8 store can keep (see `Text`): refused in queries as in records, so no store compares it.
+
+/** A name as an error shows it: an unpaired surrogate escaped, so the message itself is well-formed. */
+const shownName = (name: string): string => (isWellFormed(name) ? name : JSON.stringify(name).slice(1, -1))
+
+/** The first predicate whose path or value holds an unpaired surrogate, as an InvalidQuery. */
+const illFormedPredicate = (ctx: Ctx, cond: Ast.Cond): InvalidQuery | undefined => {
+  const pending: Array<Ast.Cond> = [cond]
+  while (pending.length > 0) {
+    const c = pending.pop()!
+    if (c._tag === "Not") pending.push(c.cond)
+    else if (c._tag !== "Field") pending.push(...c.conds)
+    else {
+      const at = illFormed(c.value)
+      if (at === undefined && c.path.every(isWellFormed)) continue
+      const path = c.path[0] === featureValues && Object.hasOwn(ctx.root.fields, featureValues) ? c.path.slice(1) : c.path
+      return new InvalidQuery({
+        registry: ctx.root.name,
+        field: path.map(shownName).join("__"),
+        operator: c.op,
+        value: c.value,
+        expected: expectedWellFormed(at ?? [])
+      })
+    }
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Nesting: checked before normalising, whose recursion follows the input's.
+
+/** A node's children, each with the path segments it adds (arrays and combinators add a level but no name). */
+const childrenOf = (v: object): ReadonlyArray<readonly [levels: number, segments: ReadonlyArray<string>, child: unknown]> | undefined => {
+  if (v instanceof Q) {
+    const node = v.node
+    switch (node._tag) {
+      case "and":
+      case "or":
+        return node.parts.map((p) => [1, [], p] as const)
+      case "not":
+        return [[1, [], node.part]]
+      case "where":
+        return Array.isArray(node.path) ? [[node.path.length, node.path, node.value]] : [[1, [String(node.path)], node.value]]
+    }
+  }
+  // `Array.from` visits holes too; `map` would keep them as holes.
+  if (Array.isArray(v)) return Array.from(v, (x) => [1, [], x] as const)
+  if (!isPlainObject(v)) return undefined
+  return Object.entries(v).map(([k, x]) => {
+    const segs = segments(k)
+    return [segs.length, segs, x] as const
+  })
+}
+
+/**
+ * Where a filter argument nests deeper than `maxDepth` levels, or back into itself; undefined when it does
+ * neither. Each Q combinator, array and field path segment (of a key, a nested object's key or a `Q.where`
+ * path) is one level. It never descends past the limit, and walks a subtree shared by several parents once
+ * per depth it is met at.
+ */
+type TooDeep = { readonly at: ReadonlyArray<string>; readonly cycle: boolean }
+
+const nestingOf = (q: unknown): TooDeep | undefined => {
+  // The deepest level each node was found acceptable at: met again no deeper, it is acceptable again.
+  const fits = new Map<object, number>()
+  const onPath = new Set<object>()
+  const walk = (v: unknown, level: number, at: ReadonlyArray<string>): TooDeep | undefined => {
+    const children = v !== null && typeof v === "object" ? childrenOf(v) : undefined
+    if (children === undefined || (fits.get(v as object) ?? -1) >= level) return undefined
+    if (onPath.has(v as object)) return { at, cycle: true }
+    onPath.add(v as object)
+    try {
+      for (const [levels, segs, child] of children) {
+        const where = segs.length === 0 ? at : [...at, ...segs]
+        if (level + levels > maxDepth) return { at: where, cycle: false }
+        const found = walk(child, level + levels, where)
+        if (found !== undefined) return found
+      }
+    } finally {
+      onPath.delete(v as object)
+    }
+    fits.set(v as object, level)
+    return undefined
+  }
+  return walk(q, 0, [])
+}
+
+/** A path in an error: its first segments, cut at `maxShownNameLength` characters. */
+const shownPath = (at: ReadonlyArray<string>): string => {
+  if (at.length === 0) return "(query)"
+  return cutName(at.slice(0, maxShownNameLength).map((s) => shownName(s.slice(0, maxShownNameLength + 1))).join("__"))
+}
+
+const expectedQueryNesting = `a query nested at most ${maxDepth} levels deep (each Q combinator, array and field path segment is a level)`
+
 /** Normalises `filter(...)` arguments into one condition, or explains what is wrong with them. */
 export const normalize = (model: Model, inputs: ReadonlyArray<QueryInput>): Ast.Cond | InvalidQuery => {
   const ctx: Ctx = { root: model }
   try {
-    return Ast.and(inputs.map((q) => input(ctx, model, q)))
+    for (const q of inputs) {
+      const deep = nestingOf(q)
+      if (deep !== undefined) return fail(ctx, shownPath(deep.at), deep.cycle ? "JSON without cycles" : expectedQueryNesting)
+    }
+    const cond = Ast.and(inputs.map((q) => input(ctx, model, q)))
+    return illFormedPredicate(ctx, cond) ?? cond
   } catch (e) {
     if (e instanceof Fail) return e.error
     throw e
@@ -304,7 +417,9 @@ export const orderKeys = (model: Model, keys: ReadonlyArray<string>): ReadonlyAr
     return keys.map((raw) => {
       if (typeof raw !== "string") return fail(ctx, String(raw), "a field name, optionally prefixed by '-'")
       const direction: Ast.Direction = raw.startsWith("-") ? "desc" : "asc"
-      const segs = (direction === "desc" ? raw.slice(1) : raw).split("__")
+      if (!isWellFormed(raw)) return fail(ctx, shownName(raw), expectedWellFormed([]))
+      const segs = segments(direction === "desc" ? raw.slice(1) : raw)
+      if (segs.length > maxDepth) return fail(ctx, shownPath(segs), `a path of at most ${maxDepth} segments`)
       const found = lookupName(model, segs[0] ?? "")
       // On a registry with features, an unknown name orders by that feature's value.
       if (found === undefined && Object.hasOwn(model.fields, featureValues) && segs[0] !== "")

@@ -15,6 +15,7 @@ import {
 } from "./Errors.js"
 import { cursorOf } from "./Evaluator.js"
 import { checkQuery } from "./Features.js"
+import { nesting } from "./Limits.js"
 import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
 import { mainBranch, type Model } from "./Model.js"
 import { normalize, orderKeys, type QueryInput } from "./Query.js"
@@ -48,7 +49,7 @@ const decodeCursor = (model: Model, token: string, width: number): Ast.Cursor | 
     const parsed: unknown = JSON.parse(Buffer.from(token, "base64url").toString())
     if (!Array.isArray(parsed) || parsed.length !== 2) return invalid
     const [values, id] = parsed as [unknown, unknown]
-    if (!Array.isArray(values) || values.length !== width || !Number.isSafeInteger(id)) return invalid
+    if (!Array.isArray(values) || values.length !== width || !Number.isSafeInteger(id) || nesting(values) !== undefined) return invalid
     return { values: values as ReadonlyArray<Ast.Json>, id: id as number }
   } catch {
     return invalid

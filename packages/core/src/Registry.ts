@@ -1,7 +1,7 @@
 /**
  * Registry operations written once over `Store`: create (versioned where the registry is), get by id, uid,
  * uid prefix or expression, getOrCreate, filter, update, trash, restore and permanent delete with lamindb's
- * cascade and protect rules.
+ * cascade and protect rules. Creates and updates refuse references to records that do not exist.
  */
 import { Effect, Schedule } from "effect"
 import {
@@ -16,7 +16,9 @@ import * as Lifecycle from "./Lifecycle.js"
 import { familyKey, latestKey } from "./Model.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
+import * as References from "./References.js"
 import { type Entity, Store } from "./Store.js"
+import { isWellFormed } from "./Text.js"
 import * as Uid from "./Uid.js"
 
 export type { Base } from "./Lifecycle.js"
@@ -72,8 +74,10 @@ export const make = <A extends Base>(entity: Entity<A>) => {
   ): Effect.Effect<A, CreateError | InvalidQuery, Store> =>
     Effect.gen(function* () {
       const store = yield* Store
+      yield* References.check(model, [input])
       const key = input["key"]
-      if (!model.versioned || typeof key !== "string" || input["uid"] !== undefined || options.revise === false)
+      // A key no store can hold is no family's: the insert refuses it with the field's ValidationError.
+      if (!model.versioned || typeof key !== "string" || !isWellFormed(key) || input["uid"] !== undefined || options.revise === false)
         return (yield* store.insert(entity, [input]))[0]!
       type V = Lifecycle.Versioned & { readonly updatedAt: Date }
       const ventity = entity as unknown as Entity<V>
@@ -85,9 +89,12 @@ export const make = <A extends Base>(entity: Entity<A>) => {
       return created as unknown as A
     })
 
-  /** Creates records in one all-or-none insert (no versioning): the fast path for bulk loads. */
+  /**
+   * Creates records in one all-or-none insert (no versioning): the fast path for bulk loads. References are
+   * looked up once per referenced registry for the whole batch.
+   */
   const createMany = (inputs: ReadonlyArray<Input>): Effect.Effect<ReadonlyArray<A>, CreateError, Store> =>
-    Store.use((store) => store.insert(entity, inputs))
+    Effect.andThen(References.check(model, inputs), Store.use((store) => store.insert(entity, inputs)))
 
   const filter = (...inputs: ReadonlyArray<QueryInput>) => new QuerySet(entity, inputs)
 
@@ -153,7 +160,7 @@ export const make = <A extends Base>(entity: Entity<A>) => {
     )
 
   const update = (record: A, patch: Input): Effect.Effect<A, CreateError, Store> =>
-    Store.use((store) => store.update(entity, record, patch))
+    Effect.andThen(References.check(model, [patch]), Store.use((store) => store.update(entity, record, patch)))
 
   const remove = (record: A, options: Lifecycle.DeleteOptions = {}) => Lifecycle.remove(entity, record, options)
   const restore = (record: A) => Lifecycle.restore(entity, record)

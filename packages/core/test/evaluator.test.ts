@@ -97,7 +97,7 @@ describe("operators", () => {
     expect(t(null, "icontains", "")).toBe(false)
     expect(t(["a"], "contains", "a")).toBe(false)
   })
-  it("regex is an ECMAScript pattern with the u flag, unanchored, on strings only", () => {
+  it("regex is an RE2 pattern matched by code point, unanchored, on strings only", () => {
     expect(t("Cell Ranger", "regex", "^C.*r$")).toBe(true)
     expect(t("Cell Ranger", "regex", "Ranger")).toBe(true)
     expect(t("Cell Ranger", "regex", "^ranger")).toBe(false)

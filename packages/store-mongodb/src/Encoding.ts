@@ -15,9 +15,13 @@ import type { Driver } from "@lineage/core"
 type Json = Driver.Json
 type Doc = Driver.Doc
 
-/** `%`, `.`, `$` and NUL become `%XX`; the empty key becomes `%`. Reversible, and never an operator. */
+/**
+ * `%`, `.`, `$` and NUL become `%XX`; the empty key becomes `%`; `__proto__` becomes `%5F_proto__`, since
+ * servers and the JavaScript objects on the way treat that name specially (it would set a prototype, or be
+ * refused in a filter). Reversible, and never an operator.
+ */
 export const escapeKey = (key: string): string =>
-  key === "" ? "%" : key.replace(/[%.$\u0000]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+  key === "" ? "%" : key === "__proto__" ? "%5F_proto__" : key.replace(/[%.$\u0000]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
 
 export const unescapeKey = (key: string): string =>
   key === "%" ? "" : key.replace(/%([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))

@@ -3,8 +3,10 @@
  * compilation falls into: MongoDB matching array elements, case-insensitive collations, regex-escaped
  * `contains`, UTF-16 instead of code-point order, `limit`-like treatment of nulls, numbers vs numeric strings.
  */
-import { Ast } from "@lineage/core"
+import assert from "node:assert/strict"
+import { Ast, Evaluator } from "@lineage/core"
 import type { Case } from "../../Case.js"
+import { agrees, declareAll, failsWith, seed, uidsOf } from "../../Fixtures.js"
 import type { Check } from "./queries.js"
 import { allUids, f, queryCase, stringNames } from "./queries.js"
 
@@ -279,16 +281,22 @@ const byOperator: Record<Ast.Operator, ReadonlyArray<readonly [string, ReadonlyA
     ]]
   ],
   regex: [
-    ["ECMAScript patterns, anchored and not", [
+    ["RE2 patterns, anchored and not", [
       { where: f("name", "regex", "^Cell"), want: ["ranger"] },
       { where: f("name", "regex", "[Cc][Ee][Ll][Ll]"), want: ["ranger", "cellpose", "xgene", "space"] },
       { where: f("name", "regex", "e$"), want: ["cellpose", "strasse", "dollar"] },
       { where: f("name", "regex", "^$"), want: ["empty"] },
       { where: f("name", "regex", "\\d"), want: ["numstr"] }
     ]],
-    ["the u flag: astral characters are one character, property escapes work", [
+    ["by code point: astral characters are one character, Unicode classes and code points work", [
       { where: f("name", "regex", "^. DNA .$"), want: ["dna"] },
-      { where: f("name", "regex", "^\\p{Lu}"), want: ["ranger", "xgene", "cafe", "upper", "istanbul"] }
+      { where: f("name", "regex", "^\\p{Lu}"), want: ["ranger", "xgene", "cafe", "upper", "istanbul"] },
+      { where: f("name", "regex", "^\\x{1F9EC}"), want: ["dna"] }
+    ]],
+    ["inline flags: (?i) folds case by Unicode simple folding", [
+      { where: f("name", "regex", "(?i)^cell ranger$"), want: ["ranger"] },
+      { where: f("name", "regex", "(?i)ärzte"), want: ["cafe", "upper"] },
+      { where: f("name", "regex", "(?i)^STRASSE$"), want: [] }
     ]],
     ["only string fields match", [
       { where: f("tags", "regex", "a"), want: [] },
@@ -297,6 +305,64 @@ const byOperator: Record<Ast.Operator, ReadonlyArray<readonly [string, ReadonlyA
   ]
 }
 
-export const operators: ReadonlyArray<Case> = Ast.operators.flatMap((op) =>
-  byOperator[op].map(([name, checks]) => queryCase(group, `${op}: ${name}`, checks))
-)
+/**
+ * Patterns that make a backtracking engine try exponentially many ways to fail: over forty `a`s and a `!`,
+ * one of them would run for days. The answers must still be exact.
+ */
+const linearRegex: Case = {
+  group,
+  name: "regex: nested quantifiers answer exactly over long values (no backtracking)",
+  run: async (ctx) => {
+    await declareAll(ctx)
+    const rows = [
+      { uid: "bang", name: `${"a".repeat(40)}!` },
+      { uid: "long", name: `${"a".repeat(20_000)}!` },
+      { uid: "plain", name: "a".repeat(40) },
+      { uid: "other", name: "b" }
+    ]
+    const checks: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+      ["^(a+)+$", ["plain"]],
+      ["^(a|a?)+$", ["plain"]],
+      ["(a|aa)+$", ["plain"]],
+      ["^(.*a){20}!$", ["bang", "long"]],
+      ["^(a+)+!", ["bang", "long"]]
+    ]
+    // `note` indexes `name`, `thing` and `bare` do not.
+    for (const table of ["note", "thing", "bare"]) {
+      const docs = await seed(ctx, table, rows)
+      for (const [pattern, want] of checks) {
+        const got = uidsOf(await agrees(ctx, table, docs, { where: f("name", "regex", pattern), orderBy: [] }, table))
+        assert.deepStrictEqual([...got].sort(), want, `wrong matches for ${table}: name regex ${pattern}`)
+      }
+    }
+  }
+}
+
+/** What a driver called directly (not through core) must refuse with a typed error, never a stack overflow. */
+const refusedConditions: Case = {
+  group,
+  name: "a condition nested past Evaluator.maxConditionDepth, or a regex RE2 refuses, is a typed Invalid StoreError",
+  run: async (ctx) => {
+    await declareAll(ctx)
+    const [doc] = await seed(ctx, "thing", [{ uid: "x", name: "x" }])
+    const nots = (n: number): Ast.Cond => {
+      let c: Ast.Cond = f("name", "eq", "x")
+      for (let i = 0; i < n; i++) c = Ast.not(c)
+      return c
+    }
+    for (const where of [nots(10_000), nots(Evaluator.maxConditionDepth), f("name", "regex", "(a)\\1"), f("name", "regex", "a(?=b)")]) {
+      await failsWith(() => ctx.driver.find("thing", { where, orderBy: [] }), "Invalid")
+      await failsWith(() => ctx.driver.count("thing", where), "Invalid")
+    }
+    // At the limit, answered: an even number of negations is the predicate itself, an odd one its negation.
+    const negations = Evaluator.maxConditionDepth - 1
+    const got = uidsOf(await agrees(ctx, "thing", [doc!], { where: nots(negations), orderBy: [] }))
+    assert.deepStrictEqual(got, negations % 2 === 0 ? ["x"] : [])
+  }
+}
+
+export const operators: ReadonlyArray<Case> = [
+  ...Ast.operators.flatMap((op) => byOperator[op].map(([name, checks]) => queryCase(group, `${op}: ${name}`, checks))),
+  linearRegex,
+  refusedConditions
+]

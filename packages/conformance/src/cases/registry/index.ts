@@ -6,9 +6,12 @@ import type { Group } from "../../Case.js"
 import { artifacts } from "./artifacts.js"
 import { constraints } from "./constraints.js"
 import { errors } from "./errors.js"
+import { featureNames } from "./featureNames.js"
 import { features } from "./features.js"
 import { filters } from "./filters.js"
 import { get } from "./get.js"
+import { inputs } from "./inputs.js"
+import { limits } from "./limits.js"
 import { lineageCases } from "./lineage.js"
 import { querysets } from "./querysets.js"
 import { records } from "./records.js"
@@ -25,10 +28,13 @@ export const registryGroups = {
   trash,
   versioning,
   features,
+  featureNames,
   artifacts,
   lineage: lineageCases,
   tracking,
-  domainErrors: errors
+  domainErrors: errors,
+  inputs,
+  limits
 } satisfies { readonly [name: string]: Group }
 
 export const registryCases: Group = Object.values(registryGroups).flat()

@@ -1,0 +1,100 @@
+/**
+ * Bounds on what one input may ask of the process or a store. Each is stated in the error that enforces it
+ * and listed in docs/security.md.
+ */
+
+/**
+ * Deepest nesting accepted in a JSON value (params, dict fields, feature values) or a query. Each object or
+ * array is one level (in a query, also each Q combinator and each field path segment). MongoDB refuses
+ * documents and query trees nested more than 100 levels, and the stores add levels of their own around a
+ * value (MongoDB keeps a field's value two levels down, a feature's value three), so 64 leaves every store
+ * room to hold and query what core accepts. Checks recurse at most this deep, so no input can exhaust the
+ * stack through them.
+ */
+export const maxDepth = 64
+
+/** Names listed in one error message (unknown features, unknown fields); the rest are counted. */
+export const maxListedNames = 20
+
+/** Characters listed of one name in an error message; a longer name is cut there and marked with `…`. */
+export const maxShownNameLength = 100
+
+/** Characters of a `regex` pattern. */
+export const maxRegexLength = 1_000
+
+/**
+ * Instructions of a `regex` pattern's compiled RE2 program. Matching time grows with text length times this
+ * size, and the engine's state cache stops keeping up somewhere above 2,000: at 1,000 a 50,000-character text
+ * takes under 0.1 s whatever the pattern. Counted repetitions multiply the size (`[ab]{1000}` alone is 1,000).
+ */
+export const maxRegexSize = 1_000
+
+/** Where the nesting of a value goes wrong, if it does: deeper than `maxDepth`, or back into itself. */
+export type Nesting = "tooDeep" | "cycle" | undefined
+
+/**
+ * Checks that `value` nests at most `maxDepth` objects and arrays (the value itself counting as the first
+ * level) and contains no cycle. It descends only into arrays and plain objects, never further than one level
+ * past the limit, and walks a subtree shared by several parents once per depth it is met at, so a value
+ * built to be huge when expanded costs no more than its size.
+ */
+export const nesting = (value: unknown): Nesting => {
+  // The deepest level each object was found acceptable at: met again no deeper, it is acceptable again.
+  const fits = new Map<object, number>()
+  const onPath = new Set<object>()
+  const walk = (v: unknown, level: number): Nesting => {
+    if (v === null || typeof v !== "object" || !isContainer(v)) return undefined
+    if (onPath.has(v)) return "cycle"
+    if (level > maxDepth) return "tooDeep"
+    if ((fits.get(v) ?? 0) >= level) return undefined
+    onPath.add(v)
+    try {
+      for (const child of Array.isArray(v) ? v : Object.values(v)) {
+        const found = walk(child, level + 1)
+        if (found !== undefined) return found
+      }
+    } finally {
+      onPath.delete(v)
+    }
+    fits.set(v, level)
+    return undefined
+  }
+  return walk(value, 1)
+}
+
+const isContainer = (v: object): boolean => {
+  if (Array.isArray(v)) return true
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** What a refusal of `nesting`'s finding says was expected. */
+export const expectedNesting = (found: "tooDeep" | "cycle"): string =>
+  found === "cycle" ? "JSON without cycles" : `JSON nested at most ${maxDepth} levels deep (each object or array is a level)`
+
+/** `text` cut at `maxShownNameLength` characters (marked with `…`), never between the halves of a surrogate pair. */
+export const cutName = (text: string): string => {
+  if (text.length <= maxShownNameLength) return text
+  const end = /[\uD800-\uDBFF]/.test(text[maxShownNameLength - 1]!) ? maxShownNameLength - 1 : maxShownNameLength
+  return `${text.slice(0, end)}…`
+}
+
+/** A name quoted for an error message, through `cutName`. */
+export const showName = (name: string): string => cutName(JSON.stringify(name.slice(0, maxShownNameLength + 1)))
+
+/**
+ * `names` for an error message: the first `maxListedNames`, each through `showName`, then how many more there
+ * are. The text stays under 2,200 characters however many names are given.
+ */
+export const listNames = (names: ReadonlyArray<string>): string => {
+  const shown = names.slice(0, maxListedNames).map(showName).join(", ")
+  const more = names.length - maxListedNames
+  return more > 0 ? `${shown} … and ${more} more` : shown
+}
+
+/**
+ * Values of one `in` or `notIn` list in a query. Every store answers such a list in bounded steps (Redis
+ * measures and reads at most 1,000 values' index ranges per script), so longer lists would only cost time
+ * and memory in proportion: the limit keeps one query's work and its client memory bounded.
+ */
+export const maxListValues = 100_000
