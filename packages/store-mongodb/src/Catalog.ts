@@ -60,7 +60,7 @@ const pathIndexName = (path: Path): string => `lineage_x_${encodeURIComponent(JS
 const subtreeIndexName = (field: string): string => `lineage_w_${encodeURIComponent(field)}`
 
 /** Top-level fields and subtrees a spec's index paths need; `id` is `_id`, indexed already. */
-const needs = (indexes: ReadonlyArray<Driver.IndexSpec>): { readonly fields: Array<string>; readonly subtrees: Array<string> } => {
+const needs = (indexes: ReadonlyArray<{ readonly path: Path }>): { readonly fields: Array<string>; readonly subtrees: Array<string> } => {
   const fields = new Set<string>()
   const subtrees = new Set<string>()
   for (const { path } of indexes) {
@@ -110,8 +110,20 @@ interface Recorded {
 
 const strings = (u: unknown): Array<string> => (Array.isArray(u) ? u.filter((x): x is string => typeof x === "string") : [])
 
+/**
+ * The per-path layout's recorded paths. The catalog is shared, so whoever wrote it may have written anything:
+ * an entry that is not `{ path: [string, …] }` is skipped, never read, so it cannot break the other tables.
+ */
+const recordedPaths = (u: unknown): Array<{ readonly path: Array<string> }> =>
+  Array.isArray(u)
+    ? u.flatMap((entry: unknown) => {
+        const path: unknown = entry !== null && typeof entry === "object" ? (entry as { readonly path?: unknown }).path : undefined
+        return Array.isArray(path) && path.every((p) => typeof p === "string") ? [{ path: path as Array<string> }] : []
+      })
+    : []
+
 const fromDocument = (d: Document): Declared => {
-  const recorded = Array.isArray(d["indexes"]) ? (d["indexes"] as Array<Driver.IndexSpec>) : []
+  const recorded = recordedPaths(d["indexes"])
   const old = needs(recorded)
   return {
     name: String(d["_id"]),

@@ -5,7 +5,7 @@
  */
 import { MongoClient, type MongoClientOptions } from "mongodb"
 import { Effect, Redacted } from "effect"
-import { Driver, StoreError } from "@lineage/core"
+import { Driver, Redaction, StoreError } from "@lineage/core"
 import { errorText, scrub } from "./Failures.js"
 
 export interface MongoStoreOptions {
@@ -56,7 +56,8 @@ export const urlOptions: ReadonlyArray<string> = ["prefix", "database"]
 
 export const redactUrl = Driver.redactUrl
 
-const invalid = (url: string, why: string) => StoreError.invalid(`invalid MongoDB URL ${redactUrl(url)}: ${why}`)
+/** A refused URL, shown without its password or its query's values (see `Driver.urlWithoutQuery`). */
+const invalid = (url: string, why: string) => StoreError.invalid(`invalid MongoDB URL ${Driver.urlWithoutQuery(url)}: ${why}`)
 
 /** Database names MongoDB accepts (no `/\. "$*<>:|?` and not empty, under 64 bytes). */
 export const invalidDatabase = (name: string): string | undefined =>
@@ -98,8 +99,7 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
       if (username === undefined || (colon >= 0 && password === undefined)) return Effect.fail(invalid(url, "bad percent-encoding in the credentials"))
     }
     const taken = Driver.takeUrlOptions(new URLSearchParams(queryText ?? ""), urlOptions)
-    // Option values may be secrets: a refusal shows the URL without its query.
-    if ("refused" in taken) return Effect.fail(invalid(url.replace(/\?.*$/s, ""), taken.refused))
+    if ("refused" in taken) return Effect.fail(invalid(url, taken.refused))
     const databaseFromPath = path === undefined || path === "" ? undefined : decode(path)
     if (path !== undefined && path !== "" && databaseFromPath === undefined) return Effect.fail(invalid(url, "bad percent-encoding in the database"))
     const database = taken.options.get("database") ?? databaseFromPath
@@ -152,6 +152,21 @@ export const resolve = (options: MongoStoreOptions): Effect.Effect<Resolved, Sto
     }
   })
 
+/**
+ * A driver's message about the options, safe to show: the driver quotes values it cannot parse, so the values
+ * of secret-named options (the URL's and `clientOptions`'), and any secret the message holds, are taken out.
+ */
+const scrubOptions = (text: string, r: Resolved, options: MongoStoreOptions): string => {
+  const query = new URLSearchParams(/\?(.*)$/s.exec(r.connectionString)?.[1] ?? "")
+  const given = Object.entries(options.clientOptions ?? {})
+  const secrets = [...query, ...given]
+    .filter(([name, value]) => typeof value === "string" && value !== "" && Redaction.isSecretKey(name))
+    .map(([, value]) => value as string)
+  // Longest first: a secret holding another is taken out whole.
+  const scrubbed = secrets.sort((a, b) => b.length - a.length).reduce((t, value) => t.split(value).join("***"), scrub(text, r.password))
+  return Redaction.text(scrubbed)
+}
+
 /** A client for `r`, not yet connected; options the driver refuses (unknown, or bad values) are `Invalid`. */
 const makeClient = (r: Resolved, options: MongoStoreOptions): MongoClient => {
   // The URL's own serverSelectionTimeoutMS holds unless an option overrides it.
@@ -165,7 +180,7 @@ const makeClient = (r: Resolved, options: MongoStoreOptions): MongoClient => {
     })
   } catch (e) {
     throw StoreError.invalid(
-      `invalid MongoDB options for ${r.description}: ${scrub(errorText(e), r.password)} (lineage's options: ${urlOptions.join(", ")}; any other must be a MongoDB connection-string option)`
+      `invalid MongoDB options for ${r.description}: ${scrubOptions(errorText(e), r, options)} (lineage's options: ${urlOptions.join(", ")}; any other must be a MongoDB connection-string option)`
     )
   }
 }

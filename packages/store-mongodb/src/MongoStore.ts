@@ -51,6 +51,8 @@ const projection = { projection: { j: 1 } } as const
 const batchSize = 200
 /** Compare-and-set retries of an update racing other updates of the same document. */
 const maxUpdateAttempts = 100
+/** mongod's indexes per collection, `_id_` included (`IndexCatalogImpl::kMaxNumIndexesAllowed`). */
+const maxIndexesPerCollection = 64
 
 interface Built {
   readonly client: MongoClient
@@ -122,7 +124,7 @@ const build = (b: Built): MongoDriver => {
     const stored = docs.map((d) => {
       idOf(table, d)
       const s = toStored(d, 0)
-      checkSize(table, d, s, b.maxDocumentBytes)
+      checkSize(table, d, s, b.maxDocumentBytes, docs.length > 1)
       return s
     })
     try {
@@ -271,28 +273,50 @@ const build = (b: Built): MongoDriver => {
       const models = indexModels(spec)
       if (models.length === 0) continue
       try {
+        // The per-path layout fails by filling a collection up to mongod's index limit, and then the indexes
+        // replacing its own cannot be built beside them: they go first, and feature queries are scans until
+        // the wildcard index is built.
+        const roomFirst = spec.legacy.length > 0 && !(await hasRoom(spec.name, models))
+        if (roomFirst) await dropLegacy(spec)
         await coll(spec.name).createIndexes(models.map((m) => ({ ...m })))
-        if (spec.legacy.length > 0) await retireLegacy(spec)
+        if (spec.legacy.length > 0) {
+          if (!roomFirst) await dropLegacy(spec)
+          await catalog.retireLegacy(spec)
+        }
       } catch (e) {
         throw failure(`declare ${spec.name}`, e, b.secret, { table: spec.name, unique: spec.unique, docs: [] })
       }
     }
   }
 
+  /** Whether the indexes in `models` that a table's collection lacks fit under mongod's limit beside the others. */
+  const hasRoom = async (table: string, models: ReadonlyArray<{ readonly name: string }>): Promise<boolean> => {
+    const existing = await coll(table)
+      .listIndexes()
+      .toArray()
+      .catch((e: unknown) => {
+        // No collection yet: no index.
+        if ((e as { readonly code?: unknown }).code === 26) return []
+        throw e
+      })
+    const names = new Set(existing.map((i) => String(i["name"])))
+    return existing.length + models.filter((m) => !names.has(m.name)).length <= maxIndexesPerCollection
+  }
+
   /**
-   * Drops the indexes the per-path layout made for nested paths (one per feature), once the wildcard
-   * index that replaces them exists, so they no longer cost writes or index slots.
+   * Drops the indexes the per-path layout made for nested paths (one per feature), so they no longer cost
+   * writes or index slots; the catalog forgets them once they are gone.
    */
-  const retireLegacy = async (spec: Declared): Promise<void> => {
+  const dropLegacy = async (spec: Declared): Promise<void> => {
     for (const path of spec.legacy) {
       await coll(spec.name)
         .dropIndex(legacyIndexName(path))
         .catch((e: unknown) => {
-          // Dropped already (by another handle), or never built.
-          if ((e as { readonly code?: unknown }).code !== 27) throw e
+          // Dropped already (by another handle), or never built (26: no collection).
+          const code = (e as { readonly code?: unknown }).code
+          if (code !== 27 && code !== 26) throw e
         })
     }
-    await catalog.retireLegacy(spec)
   }
 
   const batch = (ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<void, StoreError> =>

@@ -299,17 +299,18 @@ const checkInsertSize = (doc: Document): void => {
 }
 
 /**
- * A document an update produced, refused above 16 MiB as mongod's update stage does (17419); past the wire
- * limit mongod fails earlier, building the object (10334).
+ * A document an update produced, refused above 16 MiB as mongod's update stage does (17419), or its upsert
+ * stage for a document it inserts (17420, src/mongo/db/exec/upsert_stage.cpp); past the wire limit mongod
+ * fails earlier, building the object (10334).
  */
-const updated = (exact: Document): StoredDoc => {
+const produced = (code: 17419 | 17420, message: string) => (exact: Document): StoredDoc => {
   const doc = store(exact)
   if (doc.bytes.length > MAX_BSON_INTERNAL_SIZE) throw tooLarge(doc.bytes.length, exact)
-  if (doc.bytes.length > MAX_BSON_OBJECT_SIZE) {
-    throw new CommandError(17419, `Resulting document after update is larger than ${MAX_BSON_OBJECT_SIZE}`, {}, "Location17419")
-  }
+  if (doc.bytes.length > MAX_BSON_OBJECT_SIZE) throw new CommandError(code, `${message} ${MAX_BSON_OBJECT_SIZE}`, {}, `Location${code}`)
   return doc
 }
+const updated = produced(17419, "Resulting document after update is larger than")
+const toUpsert = produced(17420, "Document to upsert is larger than")
 
 const writeReply = (n: number, writeErrors: Array<Document>, extra: Document = {}): Document => {
   const reply: Document = { n, ...extra }
@@ -366,7 +367,7 @@ const update: Handler = (ctx, req) => {
       const targets = multi ? matches : matches.slice(0, 1)
       if (targets.length === 0) {
         if (statement.view["upsert"] === true) {
-          const doc = updated(validateForInsert(buildUpsert(statement.exact["q"], u, arrayFilters)))
+          const doc = toUpsert(validateForInsert(buildUpsert(statement.exact["q"], u, arrayFilters)))
           ctx.catalog.getOrCreate(req.db, name).collection.insert(doc)
           n++
           upserted.push({ index, _id: doc.exact["_id"] })
@@ -452,7 +453,7 @@ const findAndModify: Handler = (ctx, req) => {
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: shown(returnNew ? next.exact : current.exact), ok: OK }
   }
   if (upsert) {
-    const doc = updated(validateForInsert(buildUpsert(exactField(req, "query"), u, arrayFilters)))
+    const doc = toUpsert(validateForInsert(buildUpsert(exactField(req, "query"), u, arrayFilters)))
     ctx.catalog.getOrCreate(req.db, name).collection.insert(doc)
     return {
       lastErrorObject: { n: 1, updatedExisting: false, upserted: doc.exact["_id"] },

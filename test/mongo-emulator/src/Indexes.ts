@@ -67,7 +67,8 @@ const isWildcardField = (field: string): boolean => field === "$**" || field.end
 /**
  * mongod's rules for wildcard keys (jstests/core/wildcard_index_validindex.js and
  * compound_wildcard_index_validation.js): `$**` only as the last path component, one wildcard component per
- * key, numeric values (positive when the wildcard is the whole key), and no unique, sparse or TTL option.
+ * key, numeric values (non-zero, checked with every key; 7.0 accepts a descending wildcard since compound
+ * wildcard indexes), and no unique, sparse or TTL option.
  */
 const validateWildcard = (key: Document, raw: Document): void => {
   const fields = Object.keys(key)
@@ -80,7 +81,6 @@ const validateWildcard = (key: Document, raw: Document): void => {
   if (wildcards.length > 1) throw new CommandError(7246201, "A compound wildcard index must have exactly one wildcard component", {}, "Location7246201")
   for (const [field, dir] of Object.entries(key)) {
     if (typeof dir !== "number") throw cannotCreate(`Values in a wildcard index key pattern must be numeric: ${field}: ${formatValue(dir)}`)
-    if (fields.length === 1 && dir <= 0) throw cannotCreate(`A wildcard index key value must be positive: ${field}: ${formatValue(dir)}`)
   }
   for (const option of ["unique", "sparse", "expireAfterSeconds"]) {
     if (raw[option] !== undefined && raw[option] !== false) throw cannotCreate(`Index type 'wildcard' does not support the '${option}' option`)

@@ -87,11 +87,16 @@ describe("wildcard indexes", () => {
     expect((await c.listIndexes().toArray()).map((i) => i["key"])).toEqual([{ _id: 1 }, { "d.features.$**": 1 }])
   })
 
+  it("accepts a descending wildcard, as mongod 7.0 does since compound wildcard indexes (zero is refused)", async () => {
+    const c = db.collection("wild_desc")
+    await c.createIndex({ "a.$**": -1 })
+    expect((await serverError(c.createIndex({ "b.$**": 0 }))).code).toBe(67)
+  })
+
   it.each([
     ["unique", { "a.$**": 1 }, { unique: true }],
     ["sparse", { "a.$**": 1 }, { sparse: true }],
     ["TTL", { "a.$**": 1 }, { expireAfterSeconds: 60 }],
-    ["a descending single wildcard", { "a.$**": -1 }, {}],
     ["a hashed wildcard", { "a.$**": "hashed" }, {}],
     ["$** before the last component", { "a.$**.b": 1 }, {}],
     ["two wildcard components", { "a.$**": 1, "b.$**": 1 }, {}]
@@ -145,6 +150,17 @@ describe("document size", () => {
     expect(found?.["more"]).toBeUndefined()
     const f = await serverError(c.findOneAndUpdate({ _id: 1 }, { $set: { more: "0123456789" } }))
     expect(f.code).toBe(17419)
+  })
+
+  it("refuses an upsert inserting a document above the limit with the upsert stage's 17420", async () => {
+    const c = numbered("upsert")
+    const big = "x".repeat(MAX_BSON_OBJECT_SIZE - 100)
+    const e = await serverError(c.updateOne({ _id: 1 }, { $set: { s: big, more: "0123456789".repeat(20) } }, { upsert: true }))
+    expect(e.code).toBe(17420)
+    expect(e.message).toBe(`Document to upsert is larger than ${MAX_BSON_OBJECT_SIZE}`)
+    const f = await serverError(c.findOneAndUpdate({ _id: 1 }, { $set: { s: big, more: "0123456789".repeat(20) } }, { upsert: true }))
+    expect(f.code).toBe(17420)
+    expect(await c.countDocuments()).toBe(0)
   })
 
   it("refuses a replacement above the limit", async () => {
