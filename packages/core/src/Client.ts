@@ -51,7 +51,7 @@ const importAdapter = (url: string): Effect.Effect<Adapter, StoreError> => {
   if (adapter === undefined)
     return Effect.fail(
       StoreError.unsupported(
-        `no store for URL "${redactUrl(url)}": use memory:, ${adapters.flatMap((a) => a.schemes.filter((s) => s !== "memory:").map((s) => `${s}//…`)).join(", ")}`
+        `no store for URL "${DriverRules.urlWithoutQuery(url)}": use memory:, ${adapters.flatMap((a) => a.schemes.filter((s) => s !== "memory:").map((s) => `${s}//…`)).join(", ")}`
       )
     )
   return Effect.tryPromise({

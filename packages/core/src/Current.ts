@@ -21,7 +21,7 @@ export type Tracked =
   | { readonly _tag: "Starting" }
   | { readonly _tag: "Tracking"; readonly run: Run; readonly transform: Transform; readonly stop: () => void }
 
-/** The tracking state of one store; only `Tracking.track`/`finish` change it. */
+/** The tracking state of one store; only `Tracking` changes it (`track`, `finish`, `abort`, a layer's release). */
 export interface Slot {
   state: Tracked | undefined
 }

@@ -202,6 +202,17 @@ export type { Json }
 export const redactUrl = Redaction.url
 
 /**
+ * A store URL for a message about anything but its query values: `redactUrl`, cut at its query or fragment
+ * (shown as `?…`). A value may be a secret under a name no rule knows (percent-encoded, or a driver's own),
+ * so no message shows one. Redacted before it is cut: a password may hold a `?` or a `#`.
+ */
+export const urlWithoutQuery = (url: string): string => {
+  const redacted = redactUrl(url)
+  const cut = redacted.search(/[?#]/)
+  return cut < 0 ? redacted : `${redacted.slice(0, cut)}?…`
+}
+
+/**
  * A store's own options, taken out of its URL's query: each at most once, names compared ignoring case (as
  * MongoDB compares its own). The rest is left for the caller to refuse or to pass on to its client library.
  * A refusal names options, never their values, which may be secrets.

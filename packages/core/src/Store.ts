@@ -296,18 +296,51 @@ const applyOne = (driver: Driver, op: WriteOp): Effect.Effect<void, StoreError> 
   }
 }
 
+const releaseHooks = new WeakMap<StoreShape, Set<{ readonly hook: Effect.Effect<void> }>>()
+
+/**
+ * Runs `hook` when the layer that built `store` is released, before the layer closes its driver (tracking
+ * ends the run the store still tracks there); returns what cancels it. A store made without a layer (`make`)
+ * is never released: its owner ends what it started. `hook` must not fail, and must bound its own time.
+ */
+export const onRelease = (store: StoreShape, hook: Effect.Effect<void>): (() => void) => {
+  let hooks = releaseHooks.get(store)
+  if (hooks === undefined) {
+    hooks = new Set()
+    releaseHooks.set(store, hooks)
+  }
+  const entry = { hook }
+  hooks.add(entry)
+  return () => void releaseHooks.get(store)?.delete(entry)
+}
+
+/** A layer's store, whose release hooks run when the layer is released. */
+const released = <E, R>(made: Effect.Effect<StoreShape, E, R>) =>
+  Effect.tap(made, (store) =>
+    Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const hooks = [...(releaseHooks.get(store) ?? [])]
+        releaseHooks.delete(store)
+        return Effect.forEach(hooks, (h) => h.hook, { discard: true })
+      })
+    )
+  )
+
 /** A store on a driver the layer opens and closes. */
 export const layer = <E, R>(acquire: Effect.Effect<Driver, E, R>): Layer.Layer<Store, E | StoreError, R> =>
   Layer.effect(
     Store,
-    Effect.flatMap(
-      Effect.acquireRelease(acquire, (driver) => driver.close()),
-      make
+    // Finalizers run in reverse: the release hooks, then the driver's close.
+    released(
+      Effect.flatMap(
+        Effect.acquireRelease(acquire, (driver) => driver.close()),
+        make
+      )
     )
   )
 
 /** A store on a driver the caller keeps (and closes). */
-export const layerFromDriver = (driver: Driver): Layer.Layer<Store, StoreError> => Layer.effect(Store, make(driver))
+export const layerFromDriver = (driver: Driver): Layer.Layer<Store, StoreError> => Layer.effect(Store, released(make(driver)))
 
 /** A store on a driver written with async functions (see `PromiseDriver`). */
 export const layerFromPromises = (driver: PromiseDriver): Layer.Layer<Store, StoreError> =>

@@ -9,7 +9,8 @@
  * found by `stale()`.
  *
  * No run is orphaned: `track()` is refused with `RunAlreadyActive` while its store tracks a run (or is
- * starting one), and inside a `step`/`flow` call; a run whose start fails after it was written is ended.
+ * starting one), and inside a `step`/`flow` call; a run whose start fails (or is interrupted) after it was
+ * written is ended; a run still tracked when the layer that built its store is released is ended `aborted`.
  */
 import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
@@ -26,7 +27,7 @@ import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
 import type { QuerySet } from "./QuerySet.js"
 import { Run, Transform } from "./Registries.js"
-import { Store, type StoreShape } from "./Store.js"
+import { onRelease, Store, type StoreShape } from "./Store.js"
 
 /** lamindb's transform hash: md5, base64url, cut to 22 characters. */
 export const hashSource = (source: string | Uint8Array): string =>
@@ -219,8 +220,19 @@ const claim = (store: StoreShape) =>
     })
   )
 
-/** Starts a tracked run's heartbeat and registers it with the process hooks; returns what stops both. */
-const keepAlive = (store: StoreShape, run: Domain.Run, heartbeatMs: number, handleProcess: boolean): (() => void) => {
+/**
+ * The state of a tracked run: its heartbeat started, registered with the process hooks, and ended `aborted`
+ * if the layer that built its store is released while it is still tracked (as a client's `close()` ends it).
+ * Its `stop` undoes all three.
+ */
+const tracking = (
+  store: StoreShape,
+  slot: Slot,
+  run: Domain.Run,
+  transform: Domain.Transform,
+  heartbeatMs: number,
+  handleProcess: boolean
+): Tracked => {
   const heartbeat = setInterval(() => {
     runWith(store, Run.update(run, { lastHeartbeatAt: new Date() })).catch(() => {
       // A missed beat is what staleness detection is for; the next one retries.
@@ -231,10 +243,31 @@ const keepAlive = (store: StoreShape, run: Domain.Run, heartbeatMs: number, hand
     uid: run.uid,
     mark: handleProcess ? (status) => runWith(store, end(run, status)) : undefined
   })
-  return () => {
-    clearInterval(heartbeat)
-    unregister()
+  const state: Tracked = {
+    _tag: "Tracking",
+    run,
+    transform,
+    stop: () => {
+      clearInterval(heartbeat)
+      unregister()
+      cancelRelease()
+    }
   }
+  // Bounded like the process hooks' marking: a release must not hang on a dead store, which leaves the run
+  // to stale() as a killed process would.
+  const cancelRelease = onRelease(
+    store,
+    Effect.suspend(() => {
+      if (slot.state !== state) return Effect.void
+      stop(slot, state)
+      return end(run, "aborted").pipe(
+        Effect.provideService(Store, store),
+        Effect.timeout(ProcessHooks.markTimeoutMs),
+        Effect.ignore
+      )
+    })
+  )
+  return state
 }
 
 /** Stops tracking `state`, if it is still what `slot` holds. */
@@ -254,7 +287,11 @@ const parentRun = (given: Domain.Run | string | undefined) =>
     )
   })
 
-/** The transform and the new (or restarted) run of a `track()`: the run is the last thing written. */
+/**
+ * The transform of a `track()`, and the write that starts its new (or restarted) run: the run is the last
+ * thing written, by `write`, which the caller runs uninterruptibly (interrupted once sent, it would leave a
+ * run written and unknown to whoever must end it).
+ */
 const begin = (options: TrackOptions) =>
   Effect.gen(function* () {
     const given = options.transform
@@ -272,10 +309,10 @@ const begin = (options: TrackOptions) =>
       options.newRun === false
         ? yield* Run.filter({ transform, branchId: 1 }).orderBy("-startedAt").first()
         : undefined
-    const run =
+    const write =
       previous !== undefined
-        ? yield* Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now })
-        : yield* Run.create({
+        ? Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now })
+        : Run.create({
             transformId: transform.id,
             name: options.name ?? null,
             params: Object.keys(params).length === 0 ? null : params,
@@ -287,7 +324,7 @@ const begin = (options: TrackOptions) =>
             referenceType: options.referenceType ?? null,
             cliArgs: Redaction.args(process.argv.slice(2)).join(" ").slice(0, 1024) || null
           })
-    return { transform, run }
+    return { transform, write }
   })
 
 /** What a started run records next: its features and its environment artifact. */
@@ -322,19 +359,21 @@ export const track = (options: TrackOptions = {}) =>
           slot.state = undefined
           return yield* Effect.failCause(begun.cause)
         }
-        const recorded = yield* Effect.exit(restore(record(begun.value.run, options)))
+        const { transform, write } = begun.value
+        // Not restored: the run's write is never interrupted, so a run it wrote is always known here.
+        const written = yield* Effect.exit(write)
+        if (Exit.isFailure(written)) {
+          slot.state = undefined
+          return yield* Effect.failCause(written.cause)
+        }
+        const recorded = yield* Effect.exit(restore(record(written.value, options)))
         if (Exit.isFailure(recorded)) {
           slot.state = undefined
-          yield* Effect.ignore(end(begun.value.run, endStatus(recorded.cause)))
+          yield* Effect.ignore(end(written.value, endStatus(recorded.cause)))
           return yield* Effect.failCause(recorded.cause)
         }
         const run = recorded.value
-        slot.state = {
-          _tag: "Tracking",
-          run,
-          transform: begun.value.transform,
-          stop: keepAlive(store, run, heartbeatMs, options.handleProcess !== false)
-        }
+        slot.state = tracking(store, slot, run, transform, heartbeatMs, options.handleProcess !== false)
         return run
       })
     )

@@ -145,7 +145,7 @@ export const fromUrl = (url: string): Effect.Effect<MemoryDriver, StoreError> =>
     StoreError.invalid(
       options.length > 0
         ? `invalid memory store URL "memory:?…": ${Driver.unknownUrlOptions(options, [])}`
-        : `a memory store URL is "memory:", got "${Driver.redactUrl(url)}"`
+        : `a memory store URL is "memory:", got "${Driver.urlWithoutQuery(url)}"`
     )
   )
 }

@@ -58,10 +58,8 @@ export const urlOptions: ReadonlyArray<string> = ["prefix"]
 
 export const redactUrl = Driver.redactUrl
 
-const invalid = (url: string, why: string) => StoreError.invalid(`invalid Redis URL ${redactUrl(url)}: ${why}`)
-
-/** A URL without its query, for errors about the query: option values may be secrets. */
-const withoutQuery = (url: string): string => url.replace(/[?#].*$/s, "")
+/** A refused URL, shown without its password or its query's values (see `Driver.urlWithoutQuery`). */
+const invalid = (url: string, why: string) => StoreError.invalid(`invalid Redis URL ${Driver.urlWithoutQuery(url)}: ${why}`)
 
 /** Why a database number cannot be one, or undefined. */
 const invalidDb = (db: number): string | undefined =>
@@ -85,9 +83,9 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
     const db = dbText === "" ? 0 : /^\d+$/.test(dbText) ? Number(dbText) : Number.NaN
     if (invalidDb(db) !== undefined) return Effect.fail(invalid(url, "the path must be a database number (/0, /1, …)"))
     const taken = Driver.takeUrlOptions(parsed.searchParams, urlOptions)
-    if ("refused" in taken) return Effect.fail(invalid(withoutQuery(url), taken.refused))
+    if ("refused" in taken) return Effect.fail(invalid(url, taken.refused))
     const unknown = [...new Set(taken.rest.keys())]
-    if (unknown.length > 0) return Effect.fail(invalid(withoutQuery(url), Driver.unknownUrlOptions(unknown, urlOptions)))
+    if (unknown.length > 0) return Effect.fail(invalid(url, Driver.unknownUrlOptions(unknown, urlOptions)))
     const prefix = taken.options.get("prefix")
     const why = prefix === undefined ? undefined : invalidPrefix(prefix)
     if (why !== undefined) return Effect.fail(invalid(url, why))
@@ -182,8 +180,9 @@ class StoreClient extends Redis {
     super(options)
     this.on("connect", () => this.stream.unref())
     // ioredis holds its reconnect timer in a private field: unref'ing it is the only way to let an idle
-    // process exit while Redis is down. The timer is set in the tick that schedules this event.
-    this.on("reconnecting", () => (this as unknown as { reconnectTimeout?: { unref?: () => void } | null }).reconnectTimeout?.unref?.())
+    // process exit while Redis is down. The timer is set in the tick that schedules this event. Read by name
+    // through the type ioredis declares, so an ioredis without the field fails to compile here.
+    this.on("reconnecting", () => (this["reconnectTimeout"] as ReturnType<typeof setTimeout> | null | undefined)?.unref())
   }
 
   get refusal(): StoreError | undefined {
