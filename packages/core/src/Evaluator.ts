@@ -189,6 +189,7 @@ export const check = (cond: Cond, level = 1): void => {
       return
     case "And":
     case "Or":
+      if (!Array.isArray(cond.conds)) throw StoreError.invalid(`${cond._tag} needs an array of conditions, got ${showValue(cond.conds)}`)
       for (const c of cond.conds) check(c, level + 1)
       return
     case "Not":

@@ -310,7 +310,9 @@ const illFormedPredicate = (ctx: Ctx, cond: Ast.Cond): InvalidQuery | undefined 
   while (pending.length > 0) {
     const c = pending.pop()!
     if (c._tag === "Not") pending.push(c.cond)
-    else if (c._tag !== "Field") pending.push(...c.conds)
+    // One push per condition, last first so the first is met first: spreading a combinator's conditions
+    // into `push` passes them as arguments, and a query with a few hundred thousand keys overflows the stack.
+    else if (c._tag !== "Field") for (let i = c.conds.length - 1; i >= 0; i--) pending.push(c.conds[i]!)
     else {
       const at = illFormed(c.value)
       if (at === undefined && c.path.every(isWellFormed)) continue
@@ -341,11 +343,16 @@ const childrenOf = (v: object): ReadonlyArray<readonly [levels: number, segments
       case "not":
         return [[1, [], node.part]]
       case "where":
-        return Array.isArray(node.path) ? [[node.path.length, node.path, node.value]] : [[1, [String(node.path)], node.value]]
+        // At least one level, as for every other node: an empty path must not let a chain of `Q.where`
+        // nest without bound (and recurse past the stack's end here).
+        return Array.isArray(node.path)
+          ? [[Math.max(1, node.path.length), node.path, node.value]]
+          : [[1, [String(node.path)], node.value]]
     }
   }
-  // `Array.from` visits holes too; `map` would keep them as holes.
-  if (Array.isArray(v)) return Array.from(v, (x) => [1, [], x] as const)
+  // Only the elements an array holds: a hole nests nothing, and an array made with a huge `length` and few
+  // elements must cost what it holds (its length is refused later where a length is bounded).
+  if (Array.isArray(v)) return Object.values(v).map((x) => [1, [], x] as const)
   if (!isPlainObject(v)) return undefined
   return Object.entries(v).map(([k, x]) => {
     const segs = segments(k)
@@ -366,8 +373,10 @@ const nestingOf = (q: unknown): TooDeep | undefined => {
   const fits = new Map<object, number>()
   const onPath = new Set<object>()
   const walk = (v: unknown, level: number, at: ReadonlyArray<string>): TooDeep | undefined => {
-    const children = v !== null && typeof v === "object" ? childrenOf(v) : undefined
-    if (children === undefined || (fits.get(v as object) ?? -1) >= level) return undefined
+    // Known acceptable first, before listing children: a node met again costs a lookup, not its size.
+    if (v === null || typeof v !== "object" || (fits.get(v) ?? -1) >= level) return undefined
+    const children = childrenOf(v)
+    if (children === undefined) return undefined
     if (onPath.has(v as object)) return { at, cycle: true }
     onPath.add(v as object)
     try {

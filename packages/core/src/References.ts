@@ -53,13 +53,13 @@ export const check = (model: Model, inputs: ReadonlyArray<Input>): Effect.Effect
     // Target registry → id → the field that first named it (for the error).
     const wanted = new Map<string, Map<number, string>>()
     for (const input of inputs) {
-      // Later keys win, as when the record is built from the input.
-      const given = new Map<string, readonly [Reference, unknown]>()
+      // Every id given for a reference is checked, not only the one a key given later leaves in place: an
+      // insert skips a later key whose value is undefined (`{ transformId: 9, transform: undefined }` stores
+      // 9) where an update lets it win, so "the last key" would name different values on the two paths.
       for (const key of Object.keys(input)) {
         const reference = keys.get(key)
-        if (reference !== undefined) given.set(reference.field, [reference, key === reference.field ? input[key] : idOf(input[key])])
-      }
-      for (const [reference, id] of given.values()) {
+        if (reference === undefined) continue
+        const id = key === reference.field ? input[key] : idOf(input[key])
         if (!Number.isSafeInteger(id)) continue
         const ids = wanted.get(reference.target) ?? new Map<number, string>()
         if (!ids.has(id as number)) ids.set(id as number, reference.field)

@@ -4,10 +4,51 @@
  * planned against, and the write script refuses it if a declaration has changed the schema since.
  */
 import type { Redis } from "ioredis"
-import { StoreError } from "@lineage/core"
+import { showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import type { KeySpace } from "./Keys.js"
 import { indexState, type StoredTable, withIndexes } from "./Tables.js"
+
+const isPath = (p: unknown): p is Ast.Path => Array.isArray(p) && p.length > 0 && p.every((s) => typeof s === "string")
+
+const parsed = (text: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * What another process (or anyone with access to the namespace) left in the schema hashes is checked before
+ * it is used: a malformed entry is `Invalid`, naming the hash and the entry, never a parse or type error that
+ * surfaces as a retried `Unavailable`, and never a path that breaks every later write.
+ */
+const malformed = (key: string, entry: string, expected: string): StoreError =>
+  StoreError.invalid(`the schema hash ${key} holds a malformed entry ${showValue(entry)}: expected ${expected}`)
+
+const indexEntry = (key: string, field: string): readonly [string, Ast.Path] => {
+  const entry = parsed(field)
+  if (!Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" || !isPath(entry[1]))
+    throw malformed(key, field, "the JSON of [table, path], a path being a non-empty array of strings")
+  return [entry[0], entry[1]]
+}
+
+const tableEntry = (key: string, name: string, json: string): StoredTable => {
+  const table = parsed(json) as { readonly name?: unknown; readonly unique?: unknown; readonly indexes?: unknown } | null | undefined
+  const valid =
+    table !== null &&
+    typeof table === "object" &&
+    table.name === name &&
+    Array.isArray(table.unique) &&
+    table.unique.every((u: { readonly fields?: unknown } | null) => u !== null && typeof u === "object" && isPath(u.fields)) &&
+    Array.isArray(table.indexes) &&
+    table.indexes.every(isPath)
+  if (!valid) throw malformed(key, `${name}: ${json}`, `the JSON of table ${showValue(name)}: { name, unique: [{ name, fields }], indexes: [path] }`)
+  // Only what a table entry holds (see `Tables.entryOf`): indexes being built are kept in their own hash.
+  const { unique, indexes } = table as StoredTable
+  return { name, unique, indexes }
+}
 
 export interface Schema {
   readonly version: string
@@ -30,14 +71,14 @@ export class Catalog {
     for (const reply of replies) if (reply?.[0]) throw reply[0]
     const extra = new Map<string, { ready: Array<Ast.Path>; building: Array<Ast.Path> }>()
     for (const [field, state] of Object.entries((added?.[1] ?? {}) as Record<string, string>)) {
-      const [table, path] = JSON.parse(field) as [string, Ast.Path]
+      const [table, path] = indexEntry(this.keys.schemaIndexes, field)
       let paths = extra.get(table)
       if (paths === undefined) extra.set(table, (paths = { ready: [], building: [] }))
       ;(state === indexState.ready ? paths.ready : paths.building).push(path)
     }
     const tables = new Map<string, StoredTable>()
     for (const [name, json] of Object.entries((hash?.[1] ?? {}) as Record<string, string>)) {
-      const stored = JSON.parse(json) as StoredTable
+      const stored = tableEntry(this.keys.schema, name, json)
       const paths = extra.get(name)
       tables.set(name, paths === undefined ? stored : withIndexes(stored, paths.ready, paths.building))
     }
