@@ -75,35 +75,35 @@ const encodeDigest = (digest: Buffer): string => digest.toString("base64url").sl
 
 export const hashBytes = (bytes: Uint8Array): string => encodeDigest(createHash("md5").update(bytes).digest())
 
-/** md5 of every chunk, with progress on a terminal for large files. */
-const digester = (label: string, size: number) =>
+/**
+ * md5 and byte count of every chunk `transfer` observes, with progress on a terminal for large files (`size`
+ * is only the expected total: the count is what was read). The progress line is ended however it goes.
+ */
+const digested = <E>(label: string, size: number, transfer: (observe: (chunk: Uint8Array) => void) => Effect.Effect<void, E>) =>
   Effect.gen(function* () {
     const md5 = createHash("md5")
     const progress = meter(yield* ProgressStream, label, size)
-    return {
-      observe: (chunk: Uint8Array) => {
-        md5.update(chunk)
-        progress.advance(chunk.byteLength)
-      },
-      finish: () => {
-        progress.finish()
-        return encodeDigest(md5.digest())
-      }
-    }
+    let bytes = 0
+    yield* transfer((chunk) => {
+      md5.update(chunk)
+      bytes += chunk.byteLength
+      progress.advance(chunk.byteLength)
+    }).pipe(Effect.ensuring(Effect.sync(progress.finish)))
+    return { hash: encodeDigest(md5.digest()), size: bytes }
   })
 
 /**
- * Streams the file through md5, so large files never sit in memory. lamindb switches to a sha1 of the first
- * and last 50 MB above that size, which makes files differing only in the middle one artifact; we hash it all.
+ * Streams the file through md5, so large files never sit in memory, and counts its bytes: the file may have
+ * changed since it was stat'ed, and the record's size must be that of the bytes hashed. lamindb switches to a
+ * sha1 of the first and last 50 MB above that size, which makes files differing only in the middle one
+ * artifact; we hash it all.
  */
-const hashFile = (file: string, size: number): Effect.Effect<string, ArtifactStorageError> =>
-  Effect.gen(function* () {
-    const digest = yield* digester(`hashing ${path.basename(file)}`, size)
-    yield* fsEffect(file, "read", async () => {
-      for await (const chunk of createReadStream(file)) digest.observe(chunk as Buffer)
+const hashFile = (file: string, size: number): Effect.Effect<{ readonly hash: string; readonly size: number }, ArtifactStorageError> =>
+  digested(`hashing ${path.basename(file)}`, size, (observe) =>
+    fsEffect(file, "read", async () => {
+      for await (const chunk of createReadStream(file)) observe(chunk as Buffer)
     })
-    return digest.finish()
-  })
+  )
 
 /** Suffixes that are one format despite their inner dot (lamindb's `KNOWN_SUFFIXES` with more than one dot). */
 const compoundSuffixes = [
@@ -322,9 +322,9 @@ const statFile = (file: string) =>
  */
 const copyVerified = (source: string, target: string, hash: string, size: number) =>
   Effect.gen(function* () {
-    const digest = yield* digester(`copying ${path.basename(source)}`, size)
-    yield* StorageRoot.writeNew(target, createReadStream(source), digest.observe, `copy ${source} to`)
-    const copied = digest.finish()
+    const copied = (yield* digested(`copying ${path.basename(source)}`, size, (observe) =>
+      StorageRoot.writeNew(target, createReadStream(source), observe, `copy ${source} to`)
+    )).hash
     if (copied !== hash)
       return yield* new ArtifactStorageError({
         reason: "HashMismatch",
@@ -338,10 +338,10 @@ const copyVerified = (source: string, target: string, hash: string, size: number
 export const fromPath = (file: string, options: RegisterOptions = {}): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
     const absolute = path.resolve(file)
-    const size = yield* statFile(absolute)
+    const expected = yield* statFile(absolute)
     const invalid = validateOptions(options)
     if (invalid !== undefined) return yield* invalid
-    const hash = yield* hashFile(absolute, size)
+    const { hash, size } = yield* hashFile(absolute, expected)
     const content: Content = {
       hash,
       size,

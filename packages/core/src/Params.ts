@@ -33,6 +33,12 @@ interface Walk {
 const isRecord = (v: object): v is { readonly uid: string } =>
   typeof (v as { uid?: unknown }).uid === "string" && Object.getPrototypeOf(v) !== Object.prototype
 
+/** `Registry[uid]`, redacted like any string; a prototype without a constructor gives `Object`. */
+const recordReference = (v: { readonly uid: string }): string => {
+  const constructor = (v as { readonly constructor?: unknown }).constructor
+  return Redaction.text(`${typeof constructor === "function" ? constructor.name : "Object"}[${v.uid}]`)
+}
+
 /** `v` as JSON at `path`, nested `depth` containers deep; undefined when it is not stored. */
 const value = (v: unknown, path: string, depth: number, walk: Walk): Ast.Json | undefined => {
   if (v === null || v === undefined) return undefined
@@ -53,7 +59,7 @@ const value = (v: unknown, path: string, depth: number, walk: Walk): Ast.Json | 
   if (depth >= maxDepth) throw new TooDeep(path)
   walk.seen.add(v)
   try {
-    if (isRecord(v)) return `${v.constructor.name}[${v.uid}]`
+    if (isRecord(v)) return recordReference(v)
     if (Array.isArray(v)) {
       if (v.length === 0) return undefined
       return v.map((x, i) => value(x, `${path}[${i}]`, depth + 1, walk) ?? null)

@@ -31,17 +31,25 @@ const barWidth = 24
 
 const mebibytes = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(0)} MiB`
 
-/** A meter for `total` bytes labelled `label`; silent off a terminal or below `progressMinBytes`. */
+/** C0 and C1 control characters: a file name holding them would move the cursor or retitle the terminal. */
+const controls = /[\u0000-\u001f\u007f-\u009f]/g
+
+/**
+ * A meter for `total` bytes labelled `label` (its control characters shown as `?`); silent off a terminal or
+ * below `progressMinBytes`. `finish` ends the line once, however often it is called.
+ */
 export const meter = (output: ProgressOutput, label: string, total: number): Meter => {
   if (output.isTTY !== true || total < progressMinBytes) return silent
+  const title = label.replace(controls, "?")
   let done = 0
   let shown = -1
+  let finished = false
   const draw = () => {
     const percent = Math.floor((done * 100) / total)
     if (percent === shown) return
     shown = percent
     const filled = Math.floor((percent * barWidth) / 100)
-    output.write(`\r${label} [${"#".repeat(filled)}${" ".repeat(barWidth - filled)}] ${percent}% of ${mebibytes(total)}`)
+    output.write(`\r${title} [${"#".repeat(filled)}${" ".repeat(barWidth - filled)}] ${percent}% of ${mebibytes(total)}`)
   }
   draw()
   return {
@@ -49,6 +57,10 @@ export const meter = (output: ProgressOutput, label: string, total: number): Met
       done = Math.min(total, done + bytes)
       draw()
     },
-    finish: () => void output.write("\n")
+    finish: () => {
+      if (finished) return
+      finished = true
+      output.write("\n")
+    }
   }
 }

@@ -56,12 +56,12 @@ const lastWords = new Set(["pass", "pwd", "auth", "session", "cookie", "cookies"
  * Words that name a secret after a qualifier: `ssh_key`, `private-key`, `signingKey`, `session_id`,
  * `access_tokens` (plain `key`, `id` and `tokens` are ordinary: `tokens` is what a tokenizer makes).
  */
-const qualified: { readonly [word: string]: ReadonlySet<string> } = {
-  key: new Set(["api", "private", "access", "secret", "ssh", "signing", "encryption", "master", "account", "license", "deploy", "client", "auth", "session"]),
-  keys: new Set(["api", "private", "access", "secret", "ssh", "signing", "encryption", "master", "account", "deploy"]),
-  id: new Set(["session"]),
-  tokens: new Set(["access", "api", "auth", "refresh", "bearer", "session", "oauth", "personal", "service", "github", "gitlab", "slack", "npm", "hf"])
-}
+const qualified: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["key", new Set(["api", "private", "access", "secret", "ssh", "signing", "encryption", "master", "account", "license", "deploy", "client", "auth", "session"])],
+  ["keys", new Set(["api", "private", "access", "secret", "ssh", "signing", "encryption", "master", "account", "deploy"])],
+  ["id", new Set(["session"])],
+  ["tokens", new Set(["access", "api", "auth", "refresh", "bearer", "session", "oauth", "personal", "service", "github", "gitlab", "slack", "npm", "hf"])]
+])
 
 /** A name ending in one of these names a measure or a setting of a secret, not the secret: `token_count`. */
 const measureWords = new Set(["count", "counts", "length", "len", "size", "limit", "budget", "type", "kind", "name", "names", "method", "mode", "provider", "path", "file", "dir", "url", "uri", "endpoint", "ttl", "timeout"])
@@ -69,11 +69,23 @@ const measureWords = new Set(["count", "counts", "length", "len", "size", "limit
 /** A name starting with one of these counts something: `max_tokens`, `num_tokens`. */
 const quantityWords = new Set(["max", "min", "num", "n", "nb", "total"])
 
+/**
+ * `token` in a language model's settings names a vocabulary entry, not a credential: after a qualifier like
+ * these (`pad_token`, `eos_token`) or before an attribute like these (`token_ids`, `token_type_ids`).
+ */
+const vocabularyTokens = new Set(["pad", "eos", "bos", "unk", "mask", "sep", "cls", "sos", "eot", "start", "end", "stop", "special", "image", "audio", "video", "decoder", "begin", "prefix", "suffix", "middle", "fim"])
+const tokenAttributes = new Set(["id", "ids", "idx", "index", "indices", "type", "types", "embedding", "embeddings", "embed", "dropout", "level", "position", "positions", "logits", "label", "labels", "classification"])
+
 const secretWord = (w: ReadonlyArray<string>, i: number): boolean => {
   const word = w[i]!
+  if (word === "token" && (vocabularyTokens.has(w[i - 1] ?? "") || tokenAttributes.has(w[i + 1] ?? ""))) return false
   if (secretWords.has(word) || secretStems.test(word)) return true
+  // A secret word split in two: `passWord`, `pass_phrase`.
+  const joined = i < w.length - 1 ? word + w[i + 1]! : ""
+  if (secretWords.has(joined) || secretStems.test(joined)) return true
   if (i === w.length - 1 && lastWords.has(word)) return true
-  return i > 0 && qualified[word]?.has(w[i - 1]!) === true
+  // A Map, not an object: a word such as `constructor` must find nothing.
+  return i > 0 && qualified.get(word)?.has(w[i - 1]!) === true
 }
 
 /**
@@ -116,8 +128,11 @@ const formats: ReadonlyArray<readonly [string, string]> = [
   ["(?<![A-Za-z0-9_])", String.raw`npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])`],
   ["(?<![A-Za-z0-9_])", String.raw`hf_[A-Za-z0-9]{34,40}(?![A-Za-z0-9])`],
   ["(?<![A-Za-z0-9_-])", String.raw`glpat-[A-Za-z0-9_-]{20,}`],
-  // A bearer credential in an HTTP header quoted in text.
-  [String.raw`(?<=\bBearer\s{1,10})`, String.raw`[A-Za-z0-9._~+/-]{16,}=*`]
+  // Slack and Discord webhook URLs: the path is the credential.
+  ["(?<![A-Za-z0-9.-])", String.raw`hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]{8,}`],
+  ["(?<![A-Za-z0-9.-])", String.raw`(?:discord|discordapp)\.com/api/webhooks/[0-9]{5,}/[A-Za-z0-9_-]{20,}`],
+  // A bearer credential in an HTTP header quoted in text (the scheme is case-insensitive).
+  [String.raw`(?<=\b(?:[Bb]earer|BEARER)\s{1,10})`, String.raw`[A-Za-z0-9._~+/-]{16,}=*`]
 ]
 
 const tokenFormats = new RegExp(formats.map(([boundary, token]) => boundary + token).join("|"), "g")
@@ -185,19 +200,34 @@ const indexOfSpace = (s: string, from: number): number => {
 const urlSecretParams = new Set(["sig", "signature", "x-amz-signature", "x-goog-signature", "key"])
 
 /**
- * A name followed by `=`, `:` or `=>`: `password = "…"`, `--token=…`, `"apiKey": "…"`, `?access_token=…`,
- * `Password=…;`. Names start after a boundary, so the scan stays linear.
+ * A name followed by `=`, `:`, `=>`, `:=` or `<-`: `password = "…"`, `--token=…`, `"apiKey": "…"`,
+ * `{\"apiKey\": …}` (JSON inside a string), `env["API_KEY"] = …`, `?access_token=…`, `Password=…;`,
+ * `token := "…"`. Names start after a boundary, so the scan stays linear.
  */
-const labelled = /(?<![\w.-])-{0,2}([A-Za-z_][\w.-]*)(["']?)([ \t]*)(=>|=(?!=)|:(?![:/]))([ \t]*)/g
+const labelled = /(?<![\w.-])-{0,2}([A-Za-z_][\w.-]*)((?:\\{1,8})?["']\]?|)([ \t]*)(=>|:=|<-|=(?!=)|:(?![:/]))([ \t]*)/g
 
-/** An unquoted value: up to a space, a quote or a separator of query strings and argument lists. */
-const bareValue = /[^\s"'`&;,#()[\]{}<>]+/y
+/** Where an unquoted value ends: at a space, a quote or a separator of query strings and argument lists. */
+const bareStop = /[\s"'`&;,#()[\]{}<>]/g
 
 /** `Authorization: Basic <credential>`: the credential is the word after the scheme. */
 const authScheme = /(?:Basic|Bearer|Token|Digest)[ \t]+/iy
 
-/** Whether an unquoted value after `:` or a spaced `=` is a credential rather than code (`token: string`). */
-const credentialLike = (v: string): boolean => v.length >= 6 && /[0-9]/.test(v) && /[A-Za-z]/.test(v)
+/**
+ * The first index at or after `at` where `pattern` (global) matches in `s`, or `s.length`. The last answer is
+ * kept, so asked for growing positions the searches together read `s` once.
+ */
+const forward = (s: string, pattern: RegExp) => {
+  let from = 0
+  let found = -1
+  return (at: number): number => {
+    if (at < from || at > found) {
+      pattern.lastIndex = at
+      found = pattern.exec(s)?.index ?? s.length
+      from = at
+    }
+    return found
+  }
+}
 
 /** The end of a quoted value starting at `open` (its quote): the closing quote, or the end of the line. */
 const closingQuote = (s: string, open: number): number => {
@@ -210,8 +240,44 @@ const closingQuote = (s: string, open: number): number => {
   return s.length
 }
 
-/** Values of labelled secrets in `s`: the quoted content, or the bare value. */
+/**
+ * Where the content of a quoted value at `at` starts and ends: `"…"`, `'…'`, `` `…` ``, `"""…"""`, or
+ * `\"…\"` (a string inside a string, its quotes escaped `k` times: it closes at the first quote with exactly
+ * `k` backslashes before it), up to its closing quote or the end of the line. Undefined when no quote is there.
+ */
+const quoted = (s: string, at: number): readonly [number, number] | undefined => {
+  let k = 0
+  while (k < 8 && s[at + k] === "\\") k++
+  const quote = s[at + k]
+  if (quote !== '"' && quote !== "'" && quote !== "`") return undefined
+  const open = at + k
+  if (k === 0) {
+    const triple = quote.repeat(3)
+    if (!s.startsWith(triple, open)) return [open + 1, closingQuote(s, open)]
+    const close = s.indexOf(triple, open + 3)
+    return [open + 3, close < 0 ? s.length : close]
+  }
+  let run = 0
+  for (let i = open + 1; i < s.length; i++) {
+    if (s[i] === "\\") run++
+    else if (s[i] === quote && run === k) return [open + 1, i - k]
+    else if (s[i] === "\n") return [open + 1, i]
+    else run = 0
+  }
+  return [open + 1, s.length]
+}
+
+/**
+ * Values of labelled secrets in `s`: the quoted content, or the bare value. An unquoted value after `:` or a
+ * spaced `=` counts only when it looks like a credential rather than code (`token: string`): six characters
+ * or more, with a letter and a digit.
+ */
 const labelledSecrets = (s: string): string => {
+  // Shared by every label: a long unquoted run after many labels (`token:token:…`) is read once, not once
+  // per label.
+  const bareEnd = forward(s, bareStop)
+  const digit = forward(s, /[0-9]/g)
+  const letter = forward(s, /[A-Za-z]/g)
   let out = ""
   let from = 0
   labelled.lastIndex = 0
@@ -221,18 +287,18 @@ const labelledSecrets = (s: string): string => {
     if (!isSecretKey(name) && !(inQuery && urlSecretParams.has(name.toLowerCase()))) continue
     let start = m.index + whole.length
     let end: number
-    if (s[start] === '"' || s[start] === "'" || s[start] === "`") {
-      end = closingQuote(s, start)
-      start += 1
+    const content = quoted(s, start)
+    if (content !== undefined) {
+      start = content[0]
+      end = content[1]
     } else {
       authScheme.lastIndex = start
       const scheme = authScheme.exec(s)
       if (scheme !== null) start += scheme[0].length
-      bareValue.lastIndex = start
-      const bare = bareValue.exec(s)?.[0] ?? ""
+      end = bareEnd(start)
       const tight = separator === "=" && before === "" && after === ""
-      if (bare === "" || (!tight && scheme === null && !credentialLike(bare))) continue
-      end = start + bare.length
+      const credentialLike = end - start >= 6 && digit(start) < end && letter(start) < end
+      if (end === start || (!tight && scheme === null && !credentialLike)) continue
     }
     if (end > start) {
       out += s.slice(from, start) + marker

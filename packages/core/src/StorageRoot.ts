@@ -15,6 +15,7 @@ import { Context, Data, Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import { ArtifactModel } from "./Domain.js"
 import type { Doc } from "./Driver.js"
+import * as Redaction from "./Redaction.js"
 
 /**
  * Where new bytes go and the only place bytes are read from: `$LINEAGE_STORAGE`, else the per-user
@@ -101,6 +102,26 @@ const unsafe = (root: string, operation: string, detail: string) =>
   new ArtifactStorageError({ reason: "UnsafeRoot", path: root, operation, detail })
 
 /**
+ * Why the way to `root` may not be taken, or undefined: a symlink on it (above the root, which `rootProblem`
+ * judges) must be this user's or the superuser's, or whoever planted it chooses where the root is. Parts not
+ * made yet are not looked at.
+ */
+const pathProblem = (root: string, user: number | undefined, operation: string) =>
+  fsEffect(root, operation, async () => {
+    if (user === undefined) return undefined
+    let at = path.parse(root).root
+    for (const part of path.dirname(root).slice(at.length).split(path.sep)) {
+      if (part === "") continue
+      at = path.join(at, part)
+      const entry = await fs.lstat(at).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)))
+      if (entry === undefined) return undefined
+      if (entry.isSymbolicLink() && entry.uid !== user && entry.uid !== 0)
+        return `${at} on its path is a symlink owned by uid ${entry.uid}, not by this user (uid ${user}) or the superuser`
+    }
+    return undefined
+  })
+
+/**
  * Creates the root 0700 where it is missing. The mode is set on a handle opened without following links,
  * so neither the umask nor a symlink swapped in meanwhile decides it.
  */
@@ -124,6 +145,11 @@ export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactSto
     if (configured.length === 0 || configured.includes("\0"))
       return yield* unsafe(JSON.stringify(configured), operation, "a storage root is a non-empty path without NUL")
     const root = path.resolve(configured)
+    const user = process.getuid?.()
+    // Before the root is created (so that no directory is made through someone else's link) and after (a
+    // link planted meanwhile).
+    const before = yield* pathProblem(root, user, operation)
+    if (before !== undefined) return yield* unsafe(root, operation, before)
     const exists = yield* fsEffect(root, operation, () =>
       fs.lstat(root).then(
         () => true,
@@ -139,7 +165,7 @@ export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactSto
       const link = await fs.lstat(root)
       return { link, target: link.isSymbolicLink() ? await fs.stat(root) : link }
     })
-    const problem = rootProblem(stats.link, stats.target, process.getuid?.())
+    const problem = rootProblem(stats.link, stats.target, user) ?? (exists ? undefined : yield* pathProblem(root, user, operation))
     if (problem !== undefined) return yield* unsafe(root, operation, problem)
     const real = yield* fsEffect(root, operation, () => fs.realpath(root))
     return { path: root, real }
@@ -156,11 +182,15 @@ interface Located {
   readonly storage: string | null
 }
 
+/** A record's storage as an error may show it: any client can write one holding credentials or a signed query. */
+const shownStorage = (storage: string | null) =>
+  storage === null ? "null" : JSON.stringify(Redaction.url(storage).replace(/[?#].*$/s, "?***"))
+
 const outside = (artifact: Located, detail: string) =>
   new ArtifactStorageError({
     reason: "OutsideRoot",
     path: `${artifact.uid}${artifact.suffix}`,
-    operation: `find the bytes of artifact ${artifact.uid} (storage ${JSON.stringify(artifact.storage)}) as`,
+    operation: `find the bytes of artifact ${artifact.uid} (storage ${shownStorage(artifact.storage)}) as`,
     detail
   })
 

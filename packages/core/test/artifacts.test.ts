@@ -398,6 +398,17 @@ describe("the paths a record names", () => {
     expect(e.message).toContain(root)
   })
 
+  it("an error about a raw record's storage shows no credentials or signed query it holds", async () => {
+    const a = await exec(Artifacts.fromBytes("innocent", { run: null }))
+    for (const storage of ["https://ada:Hunter2Secret@example.org/bucket", "s3://bucket/x?X-Amz-Signature=Hunter2Secret&X-Amz-Credential=AKIA"]) {
+      const hostile = await rawPatch(a, { storage })
+      for (const e of [await flip(Artifacts.load(hostile)), await flip(Artifacts.cache(hostile))]) {
+        expect(e).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+        expect(`${e.message} ${JSON.stringify(e)}`).not.toContain("Hunter2Secret")
+      }
+    }
+  })
+
   it("load refuses a file in the root that is a symlink leading out of it", async () => {
     writeFileSync(join(dir, "secret.txt"), "not yours")
     const a = await exec(Artifacts.fromBytes("not yours", { suffix: ".txt", run: null }))
@@ -465,6 +476,22 @@ describe("the storage root", () => {
     expect(write.message).toContain(`uid ${owner}`)
     expect(readdirSync(target)).toEqual(before)
     expect(await flip(Artifacts.load(a))).toMatchObject({ _tag: "ArtifactStorageError", reason: "UnsafeRoot" })
+  })
+
+  it.runIf(process.getuid?.() === 0)("refuses a root reached through someone else's symlink above it, and makes nothing through it", async () => {
+    const target = join(dir, "attacker")
+    const link = join(dir, "planted")
+    mkdirSync(target)
+    symlinkSync(target, link)
+    lchownSync(link, 65534, 65534)
+    root = join(link, "lineage", "storage")
+    const write = await flip(Artifacts.fromBytes("through their link", { run: null }))
+    expect(write).toMatchObject({ _tag: "ArtifactStorageError", reason: "UnsafeRoot", path: root })
+    expect(write.message).toContain(`${link} on its path is a symlink owned by uid 65534`)
+    expect(readdirSync(target)).toEqual([])
+    mkdirSync(join(target, "lineage", "storage"), { recursive: true, mode: 0o700 })
+    expect(await flip(Artifacts.fromBytes("through their link", { run: null }))).toMatchObject({ reason: "UnsafeRoot" })
+    expect(readdirSync(join(target, "lineage", "storage"))).toEqual([])
   })
 
   it("defaults to a per-user data directory, never a shared temp path", () => {

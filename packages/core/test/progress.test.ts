@@ -3,13 +3,14 @@
  * shown by `fromPath` while it hashes and copies a file over the threshold.
  */
 import { randomBytes } from "node:crypto"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { appendFileSync, closeSync, mkdtempSync, openSync, ftruncateSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
+import type * as Domain from "../src/Domain.js"
 import { meter, progressMinBytes, ProgressStream } from "../src/Progress.js"
 import { make as makeStore, Store } from "../src/Store.js"
 
@@ -38,6 +39,22 @@ describe("meter", () => {
     const m = meter(out, "copying", progressMinBytes)
     m.advance(progressMinBytes * 3)
     expect(out.writes.at(-1)).toContain(" 100% of 64 MiB")
+  })
+
+  it("shows a label's control characters as ?, so a file name cannot drive the terminal", () => {
+    const out = terminal(true)
+    const m = meter(out, "hashing evil\x1b]0;owned\x07\x1b[2J\r\n\u009b.bin", progressMinBytes)
+    m.finish()
+    expect(out.writes[0]).toMatch(/^\rhashing evil\?\]0;owned\?\?\[2J\?\?\?\.bin \[/)
+    expect(out.writes.join("").replace(/^\r/, "").slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/)
+  })
+
+  it("ends the line once however often finish is called", () => {
+    const out = terminal(true)
+    const m = meter(out, "x", progressMinBytes)
+    m.finish()
+    m.finish()
+    expect(out.writes.filter((w) => w === "\n")).toHaveLength(1)
   })
 
   it("writes nothing off a terminal, or for a transfer below the threshold", () => {
@@ -80,5 +97,56 @@ describe("fromPath on a large file", () => {
     expect(text).toContain("\rhashing big.bin [")
     expect(text).toContain("\rcopying big.bin [")
     expect(text.match(/100% of 64 MiB\n/g)).toHaveLength(2)
+  })
+
+  /** A sparse file just over the threshold: no bytes to generate, and read back as zeros. */
+  const big = (name: string) => {
+    dir = mkdtempSync(join(tmpdir(), "lineage-progress-test-"))
+    const source = join(dir, name)
+    const fd = openSync(source, "w")
+    ftruncateSync(fd, progressMinBytes + 1)
+    closeSync(fd)
+    return source
+  }
+
+  const register = async (source: string, out: ReturnType<typeof terminal>) => {
+    const store = await Effect.runPromise(makeStore(MemoryStore.makeDriver()))
+    const provide = <A, E>(effect: Effect.Effect<A, E, Store>) =>
+      effect.pipe(
+        Effect.provideService(Store, store),
+        Effect.provideService(Artifacts.ArtifactStorage, join(dir!, "storage")),
+        Effect.provideService(ProgressStream, out)
+      )
+    const artifact = await Effect.runPromise(Effect.result(provide(Artifacts.fromPath(source, { run: null }))))
+    return { artifact, load: (a: Domain.Artifact) => Effect.runPromise(Effect.result(provide(Artifacts.load(a)))) }
+  }
+
+  it("records the size of the bytes hashed when the file grows after it was stat'ed, so it loads", async () => {
+    const source = big("growing.log")
+    const out = terminal(true)
+    // The first progress line is drawn after the stat and before the first read: the file grows there.
+    const write = out.write
+    out.write = (text: string) => {
+      if (out.writes.length === 0) appendFileSync(source, "one more line\n")
+      return write(text)
+    }
+    const { artifact, load } = await register(source, out)
+    if (artifact._tag !== "Success") throw artifact.failure
+    expect(artifact.success.size).toBe(progressMinBytes + 1 + "one more line\n".length)
+    const bytes = await load(artifact.success)
+    expect(bytes._tag === "Success" ? bytes.success.byteLength : bytes.failure).toBe(artifact.success.size)
+  })
+
+  it("ends the progress line when hashing fails", async () => {
+    const source = big("vanishing.bin")
+    const out = terminal(true)
+    const write = out.write
+    out.write = (text: string) => {
+      if (out.writes.length === 0) rmSync(source)
+      return write(text)
+    }
+    const { artifact } = await register(source, out)
+    expect(artifact).toMatchObject({ _tag: "Failure", failure: { _tag: "ArtifactStorageError", reason: "Io" } })
+    expect(out.writes.at(-1)).toBe("\n")
   })
 })

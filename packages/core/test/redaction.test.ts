@@ -44,13 +44,26 @@ describe("names", () => {
   it.each([
     "password", "db_password", "PGPASSWORD", "passwd", "api_key", "apiKey", "X-API-KEY", "--api-key", "token", "access_token",
     "githubToken", "auth", "basic_auth", "authorization", "ssh_key", "private-key", "signingKey", "cookie", "session", "sessionId",
-    "session_id", "client_secret", "AWS_SECRET_ACCESS_KEY", "credentials", "bearer", "refresh_tokens", "db_pass", "secret"
+    "session_id", "client_secret", "AWS_SECRET_ACCESS_KEY", "credentials", "bearer", "refresh_tokens", "db_pass", "secret",
+    // A secret word split in two.
+    "passWord", "PassWord", "userPassWord", "pass_word", "pass_phrase", "API_KEY"
   ])("%s is secret", (name) => expect(Redaction.isSecretKey(name)).toBe(true))
 
   it.each([
     "tokenizer", "max_tokens", "num_tokens", "token_count", "tokens", "passage", "compass", "keyboard", "author", "authority",
-    "authSource", "password_length", "auth_method", "secret_name", "key", "monkey", "pass_rate", "session_name", "lr", "secretion_rate"
+    "authSource", "password_length", "auth_method", "secret_name", "key", "monkey", "pass_rate", "session_name", "lr", "secretion_rate",
+    // A language model's vocabulary tokens and their ids.
+    "pad_token_id", "eos_token_id", "bos_token", "eos_token", "mask_token", "unk_token", "token_ids", "token_type_ids", "tokenIds",
+    "decoder_start_token_id", "token_embedding", "token_dropout"
   ])("%s is not", (name) => expect(Redaction.isSecretKey(name)).toBe(false))
+
+  it("a name made of words that are members of every object (`constructor`) is an ordinary name, not a crash", () => {
+    for (const name of ["constructor", "model_constructor", "Child.prototype.constructor", "__proto__", "to_string", "has_own_property"])
+      expect(Redaction.isSecretKey(name), name).toBe(false)
+    expect(Redaction.text("Child.prototype.constructor = Child; password = 'hunter2'")).toBe(`Child.prototype.constructor = Child; password = '${marker}'`)
+    expect(Redaction.args(["--model-constructor=resnet"])).toEqual(["--model-constructor=resnet"])
+    expect(serialize({ model_constructor: "resnet", value_of: 1 })).toEqual({ model_constructor: "resnet", value_of: 1 })
+  })
 })
 
 describe("text", () => {
@@ -71,7 +84,22 @@ describe("text", () => {
     ["Server=db;Password=s3cret;Database=lab", `Server=db;Password=${marker};Database=lab`],
     ["aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", `aws_secret_access_key = ${marker}`],
     ["Authorization: Basic YWRhOmh1bnRlcjI=", `Authorization: Basic ${marker}`],
-    ["password: hunter2", `password: ${marker}`]
+    ["password: hunter2", `password: ${marker}`],
+    // Subscripts, escaped quotes (JSON inside a string), triple quotes, `:=` and `<-`.
+    ['process.env["API_KEY"] = "abc123def"', `process.env["API_KEY"] = "${marker}"`],
+    ["os.environ['DB_PASSWORD'] = 'hunter2'", `os.environ['DB_PASSWORD'] = '${marker}'`],
+    ['headers["Authorization"] = "Basic YWRhOmh1bnRlcjI="', `headers["Authorization"] = "${marker}"`],
+    [String.raw`body: "{\"password\":\"hunter2\",\"user\":\"ada\"}"`, String.raw`body: "{\"password\":\"` + marker + String.raw`\",\"user\":\"ada\"}"`],
+    [String.raw`{\\\"api_key\\\": \\\"k-1\\\"}`, String.raw`{\\\"api_key\\\": \\\"` + marker + String.raw`\\\"}`],
+    ['password = """hunter2"""', `password = """${marker}"""`],
+    ["secret = '''two\nlines'''", `secret = '''${marker}'''`],
+    ['token := "abc123xyz"', `token := "${marker}"`],
+    ['api_key <- "abc123xyz"', `api_key <- "${marker}"`],
+    ["passWord=hunter2", `passWord=${marker}`],
+    // The HTTP scheme is case-insensitive; webhook URLs are credentials.
+    ["curl -H 'authorization: bearer abcdefghijklmnop1234'", `curl -H 'authorization: bearer ${marker}'`],
+    ["bearer abcdefghijklmnop1234", `bearer ${marker}`],
+    ["notify https://hooks.slack.com/services/T0AB12CD3/B0AB12CD3/abcdefghijklmnopqrstuvwx now", `notify https://${marker} now`]
   ])("%s", (input, expected) => expect(Redaction.text(input)).toBe(expected))
 
   it.each([
@@ -81,7 +109,8 @@ describe("text", () => {
     "if (password == null) throw new Error('password: required')",
     "sk-learn-classifier",
     "max_tokens=1024 tokenizer=bert",
-    "Basic statistics of the passage"
+    "Basic statistics of the passage",
+    "tokenizer(text, max_length=512)[\"input_ids\"]; pad_token_id = 0; eos_token = \"</s>\""
   ])("leaves code and prose alone: %s", (input) => expect(Redaction.text(input)).toBe(input))
 
   it("any token embedded anywhere is gone, and what surrounds it is kept", () => {
@@ -129,36 +158,29 @@ describe("text", () => {
     )
   })
 
-  it("stays linear on adversarial input: eight times the input takes about eight times as long, not sixty-four", () => {
-    // The best of three runs, so that a collection pause does not count.
-    const time = (input: string) =>
-      Math.min(
-        ...[1, 2, 3].map(() => {
-          const start = performance.now()
-          Redaction.text(input)
-          return performance.now() - start
-        })
-      )
-    for (const unit of ["a://u:", ":", "a-", "A", "aB", 'password="', "password: ", "token=x&", "eyJ", "sk-", "@", "-----BEGIN PRIVATE KEY-----", "x "]) {
-      const n = Math.ceil(1_000_000 / unit.length)
+  // Speed is for benchmarks; this only catches a rule gone quadratic. Each input is 2 MB, shaped so that a
+  // rule that rescans the rest of the input at each label, quote, `@` or token start does ~10^12 steps: far
+  // beyond the timeout, where a linear scan takes a fraction of a second. No time is measured.
+  it("finishes on 2 MB inputs shaped to make a rule rescan the rest of the input", { timeout: 60_000 }, () => {
+    const units = [
+      "a://u:", ":", "a:", "a-", "A", "aB", 'password="', "password: ", "token=x&", "eyJ", "sk-", "@", "-----BEGIN PRIVATE KEY-----", "x ",
+      // A label whose unquoted value runs on over the labels after it.
+      "token:", "password:", "api_key:", "x.token:", "'token':", "token:=", "&sig=",
+      // Escaped and triple quotes, subscripts.
+      '\\"password\\":', "password='''", 'x["token"]='
+    ]
+    for (const unit of units) {
       // Starting like a URL and ending in `=1` gives the URL and the name rules a try at the whole input.
-      const small = time(`a://${unit.repeat(n / 8)}=1`)
-      const large = time(`a://${unit.repeat(n)}=1`)
-      expect(large, `${unit}: ${small.toFixed(0)} ms for 125 kB, ${large.toFixed(0)} ms for 1 MB`).toBeLessThan(24 * small + 100)
+      const input = `a://${unit.repeat(Math.ceil(2_000_000 / unit.length))}=1`
+      expect(Redaction.text(input).length, unit).toBeGreaterThan(0)
     }
   })
 })
 
 describe("params", () => {
-  it("a param value shaped to make a regular expression backtrack is serialized in linear time", () => {
-    const time = (n: number) => {
-      const start = performance.now()
-      Effect.runSync(Params.serialize({ dsn: `a://${":".repeat(n)}` }))
-      return performance.now() - start
-    }
-    const small = time(12_500)
-    const large = time(100_000)
-    expect(large, `${small.toFixed(0)} ms for 12.5 kB, ${large.toFixed(0)} ms for 100 kB`).toBeLessThan(24 * small + 100)
+  it("a param value shaped to make a rule rescan its rest is serialized (2 MB; see the text case)", { timeout: 60_000 }, () => {
+    for (const value of [`a://${":".repeat(2_000_000)}`, "token:".repeat(350_000)])
+      expect(Effect.runSync(Params.serialize({ dsn: value })).params["dsn"]).toBeTypeOf("string")
   })
 
   it("a secret key's value is redacted whole whatever its shape; booleans are kept", () => {
@@ -197,6 +219,22 @@ describe("params", () => {
       ),
       { numRuns: 1_000 }
     )
+  })
+
+  it("a record-like param (an object with a uid) is referenced with its uid redacted, whatever its prototype", () => {
+    class Dataset {
+      constructor(readonly uid: string) {}
+    }
+    const orphan = Object.assign(Object.create(Object.create(null) as object) as object, { uid: "abc" })
+    expect(serialize({ data: new Dataset("postgres://u:UidHidden9@h/x"), other: orphan })).toEqual({
+      data: `Dataset[postgres://u:${marker}@h/x]`,
+      other: "Object[abc]"
+    })
+  })
+
+  it("a language model's vocabulary tokens are settings, not secrets", () => {
+    const settings = { pad_token_id: 0, eos_token: "</s>", mask_token: "[MASK]", token_type_ids: [0, 1], max_new_tokens: 64 }
+    expect(serialize(settings)).toEqual(settings)
   })
 
   it("keys holding a credential URL are redacted too, so the warning about dropped keys shows none", () => {
