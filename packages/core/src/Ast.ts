@@ -9,7 +9,7 @@
  * (`["transform", "key"]`) or name features; the one a driver receives has been planned by core so every path
  * stays inside one table's documents.
  */
-import { expectedNesting, maxDepth } from "./Limits.js"
+import { expectedNesting, nesting } from "./Limits.js"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -24,34 +24,31 @@ const isPlainObject = (v: object): boolean => {
 }
 
 /**
- * Copies a user value into plain JSON: valid dates become ISO strings, `NaN`/`Infinity`, functions,
- * class instances, cycles and nesting deeper than `maxDepth` are refused. The copy is built with own
- * properties only, so a `"__proto__"` key stays data, and nothing the caller later mutates can change it.
+ * Copies a user value into plain JSON: valid dates become ISO strings; `NaN`/`Infinity`, functions, class
+ * instances and what `Limits.nesting` refuses (cycles, nesting past `maxDepth`, more than `maxValues` values)
+ * are refused. The copy is built with own properties only, so a `"__proto__"` key stays data, and nothing the
+ * caller later mutates can change it.
  */
-export const toJson = (v: unknown): Copied => copy(v, new Set(), 1)
+export const toJson = (v: unknown): Copied => {
+  // Checked whole first: the copy below expands shared subtrees and recurses without bounds of its own.
+  const found = nesting(v)
+  return found === undefined ? copy(v) : { expected: expectedNesting(found), value: found === "cycle" ? "[cycle]" : v }
+}
 
-const copy = (v: unknown, path: Set<object>, level: number): Copied => {
+const copy = (v: unknown): Copied => {
   if (v === null || typeof v === "string" || typeof v === "boolean") return { json: v }
   if (typeof v === "number") return Number.isFinite(v) ? { json: v } : { expected: "a finite number", value: v }
   if (v instanceof Date)
     return Number.isNaN(v.getTime()) ? { expected: "a valid date", value: v } : { json: v.toISOString() }
   if (typeof v !== "object") return { expected: "JSON data", value: v }
   if (!Array.isArray(v) && !isPlainObject(v)) return { expected: "plain JSON data", value: v }
-  // Only the objects on the way down count: the same object twice side by side is not a cycle.
-  if (path.has(v)) return { expected: expectedNesting("cycle"), value: "[cycle]" }
-  if (level > maxDepth) return { expected: expectedNesting("tooDeep"), value: v }
-  path.add(v)
-  try {
-    const entries: Array<[string, Json]> = []
-    for (const [k, x] of Object.entries(v)) {
-      const copied = copy(x, path, level + 1)
-      if (!("json" in copied)) return copied
-      entries.push([k, copied.json])
-    }
-    return { json: Array.isArray(v) ? entries.map(([, x]) => x) : Object.fromEntries(entries) }
-  } finally {
-    path.delete(v)
+  const entries: Array<[string, Json]> = []
+  for (const [k, x] of Object.entries(v)) {
+    const copied = copy(x)
+    if (!("json" in copied)) return copied
+    entries.push([k, copied.json])
   }
+  return { json: Array.isArray(v) ? entries.map(([, x]) => x) : Object.fromEntries(entries) }
 }
 
 export const operators = [

@@ -354,9 +354,9 @@ const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
 }
 
 /**
- * The first JSON value of `values` nested deeper than `maxDepth` or cyclic, as a ValidationError naming its
- * field, checked before the Schema walks the value, whose recursion has no bound of its own. Feature values
- * count from their own top, as params do, and are named by feature.
+ * The first JSON value of `values` that `Limits.nesting` refuses (too deep, cyclic, too large), as a
+ * ValidationError naming its field, checked before anything walks the value with no bound of its own. Feature
+ * values count from their own top, as params do, and are named by feature.
  */
 const jsonNesting = (model: Model) => {
   const json = Object.entries(model.fields).flatMap(([name, def]) => (def.kind === "json" ? [name] : []))
@@ -385,8 +385,6 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
   const fast = fastCodec(model, schema)
   const nested = jsonNesting(model)
   const validateSlow = (values: unknown): S["Type"] | ValidationError => {
-    const deep = nested(values)
-    if (deep !== undefined) return deep
     const exit = decodeType(values)
     if (Exit.isSuccess(exit)) return exit.value
     const cause = exit.cause
@@ -406,13 +404,14 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
       model,
       decode: (doc) => decodeJson(doc),
       encode: (record) => withClaims(model, encodeJson(record) as Doc),
-      validate: (values) => wellFormed(validateSlow(values))
+      validate: (values) => wellFormed(nested(values) ?? validateSlow(values))
     }
   return {
     model,
     decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
     encode: (record) => withClaims(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
-    validate: (values) => wellFormed((fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values))
+    // The nesting check comes first: both validators walk JSON fields whole, with no bounds of their own.
+    validate: (values) => wellFormed(nested(values) ?? (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values))
   }
 }
 

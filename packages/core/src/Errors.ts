@@ -5,17 +5,50 @@
 import { Data } from "effect"
 import type { Json } from "./Ast.js"
 
+/** Characters of a value shown in an error message. */
+const shownChars = 200
+
+/**
+ * A value as JSON for an error message, at most `shownChars` characters (then `…`). The walk stops as soon
+ * as the text is full, so a value however large, deep, sparse or cyclic costs no more than that text.
+ */
 const show = (v: unknown): string => {
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString()
-  // JSON has no NaN or Infinity: it would print them as null.
-  if (typeof v === "number" && !Number.isFinite(v)) return String(v)
-  try {
-    const s = JSON.stringify(v)
-    if (s === undefined) return String(v)
-    return s.length > 200 ? `${s.slice(0, 200)}…` : s
-  } catch {
-    return String(v)
+  let out = ""
+  const emit = (s: string): boolean => {
+    out += s
+    return out.length <= shownChars
   }
+  const walk = (x: unknown): boolean => {
+    if (x instanceof Date) return emit(Number.isNaN(x.getTime()) ? "Invalid Date" : JSON.stringify(x.toISOString()))
+    // JSON has no NaN or Infinity: it would print them as null.
+    if (typeof x === "number") return emit(Number.isFinite(x) ? JSON.stringify(x) : String(x))
+    if (typeof x === "string") return emit(JSON.stringify(x.slice(0, shownChars + 1)))
+    if (typeof x === "bigint" || typeof x === "symbol" || typeof x === "function") return emit(String(x).slice(0, shownChars + 1))
+    if (x === null || typeof x !== "object") return emit(String(x))
+    if (Array.isArray(x)) {
+      if (!emit("[")) return false
+      for (let i = 0; i < x.length; i++) if ((i > 0 && !emit(",")) || !walk(x[i] ?? null)) return false
+      return emit("]")
+    }
+    const toJSON = (x as { toJSON?: unknown }).toJSON
+    if (typeof toJSON === "function") {
+      try {
+        return walk(toJSON.call(x))
+      } catch {
+        return emit("[unprintable]")
+      }
+    }
+    if (!emit("{")) return false
+    let first = true
+    for (const k in x) {
+      if (!Object.hasOwn(x, k)) continue
+      if ((!first && !emit(",")) || !emit(`${JSON.stringify(k.slice(0, shownChars + 1))}:`) || !walk((x as Record<string, unknown>)[k])) return false
+      first = false
+    }
+    return emit("}")
+  }
+  walk(v)
+  return out.length > shownChars ? `${out.slice(0, shownChars)}…` : out
 }
 
 /** Why a store failed. `Unavailable` is the only retryable reason. */

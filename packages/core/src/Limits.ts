@@ -29,8 +29,23 @@ export const maxRegexLength = 1_000
  */
 export const maxRegexSize = 1_000
 
-/** Where the nesting of a value goes wrong, if it does: deeper than `maxDepth`, or back into itself. */
-export type Nesting = "tooDeep" | "cycle" | undefined
+/**
+ * Values in one JSON value of a record (params, a dict field, one feature's value), counted as they would be
+ * encoded: every object, array slot and scalar, and a subtree shared by several parents once for each. Every
+ * store and every check walks a value whole, so this bounds one value's work (a million values take seconds
+ * to encode and validate, never longer) and keeps a value built from a few shared objects (2^40 paths from 40
+ * of them) from hanging the process.
+ */
+export const maxValues = 1_000_000
+
+/** Values in one query, all its operands together, counted as `maxValues` counts: a full `in` list fits. */
+export const maxQueryValues = 200_000
+
+/**
+ * Where a value goes wrong, if it does: nested deeper than `maxDepth`, back into itself, or more than
+ * `maxValues` values once expanded.
+ */
+export type Nesting = "tooDeep" | "cycle" | "tooLarge" | undefined
 
 /**
  * Checks that `value` nests at most `maxDepth` objects and arrays (the value itself counting as the first
@@ -39,6 +54,13 @@ export type Nesting = "tooDeep" | "cycle" | undefined
  * built to be huge when expanded costs no more than its size.
  */
 export const nesting = (value: unknown): Nesting => {
+  if (value === null || typeof value !== "object") return undefined
+  const found = depthOf(value)
+  if (found !== undefined) return found
+  return expandedSize(value, maxValues) > maxValues ? "tooLarge" : undefined
+}
+
+const depthOf = (value: unknown): Nesting => {
   // The deepest level each object was found acceptable at: met again no deeper, it is acceptable again.
   const fits = new Map<object, number>()
   const onPath = new Set<object>()
@@ -62,6 +84,30 @@ export const nesting = (value: unknown): Nesting => {
   return walk(value, 1)
 }
 
+/**
+ * The values of `value` as `maxValues` counts them, or `cap + 1` once past `cap`. Each object's count is kept,
+ * so a shared subtree costs its size once. Only for a value `depthOf` accepted: no cycle, bounded depth.
+ */
+const expandedSize = (value: unknown, cap: number): number => {
+  const counted = new Map<object, number>()
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== "object" || !isContainer(v)) return 1
+    const known = counted.get(v)
+    if (known !== undefined) return known
+    // An array's slots count whether or not they hold anything: its holes are encoded as nulls.
+    let n = 1 + (Array.isArray(v) ? v.length : 0)
+    if (n <= cap)
+      for (const child of Object.values(v)) {
+        n += Array.isArray(v) ? size(child) - 1 : size(child)
+        if (n > cap) break
+      }
+    n = Math.min(n, cap + 1)
+    counted.set(v, n)
+    return n
+  }
+  return size(value)
+}
+
 const isContainer = (v: object): boolean => {
   if (Array.isArray(v)) return true
   const proto = Object.getPrototypeOf(v)
@@ -69,8 +115,12 @@ const isContainer = (v: object): boolean => {
 }
 
 /** What a refusal of `nesting`'s finding says was expected. */
-export const expectedNesting = (found: "tooDeep" | "cycle"): string =>
-  found === "cycle" ? "JSON without cycles" : `JSON nested at most ${maxDepth} levels deep (each object or array is a level)`
+export const expectedNesting = (found: "tooDeep" | "cycle" | "tooLarge"): string =>
+  found === "cycle"
+    ? "JSON without cycles"
+    : found === "tooLarge"
+      ? `JSON of at most ${maxValues.toLocaleString("en-US")} values (each object, array slot and scalar counts, a shared one each time it appears)`
+      : `JSON nested at most ${maxDepth} levels deep (each object or array is a level)`
 
 /** `text` cut at `maxShownNameLength` characters (marked with `…`), never between the halves of a surrogate pair. */
 export const cutName = (text: string): string => {

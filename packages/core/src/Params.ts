@@ -6,7 +6,7 @@
 import { Effect } from "effect"
 import type * as Ast from "./Ast.js"
 import { ValidationError } from "./Errors.js"
-import { expectedNesting, maxDepth } from "./Limits.js"
+import { expectedNesting, maxDepth, maxValues } from "./Limits.js"
 import * as Redaction from "./Redaction.js"
 
 export { marker as redacted } from "./Redaction.js"
@@ -19,15 +19,27 @@ export interface Serialized {
 
 /**
  * Thrown where the recursion would go deeper than `maxDepth` (the params object being the first level, as in
- * `Limits.nesting`), to unwind it at once; `serialize` turns it into a ValidationError naming the path.
+ * `Limits.nesting`) or past `maxValues` values (counted as `Limits.nesting` counts them: a subtree shared by
+ * several parents once for each, as the copy expands it), to unwind at once; `serialize` turns it into a
+ * ValidationError naming the path.
  */
-class TooDeep {
-  constructor(readonly path: string) {}
+class Refused {
+  constructor(
+    readonly path: string,
+    readonly found: "tooDeep" | "tooLarge"
+  ) {}
 }
 
 interface Walk {
   readonly dropped: Array<string>
   readonly seen: Set<object>
+  values: number
+}
+
+/** Counts `n` more values, refusing past `maxValues`: the copy's work is bounded whatever `params` expands to. */
+const count = (walk: Walk, n: number, path: string): void => {
+  walk.values += n
+  if (walk.values > maxValues) throw new Refused(path, "tooLarge")
 }
 
 const isRecord = (v: object): v is { readonly uid: string } =>
@@ -40,7 +52,8 @@ const recordReference = (v: { readonly uid: string }): string => {
 }
 
 /** `v` as JSON at `path`, nested `depth` containers deep; undefined when it is not stored. */
-const value = (v: unknown, path: string, depth: number, walk: Walk): Ast.Json | undefined => {
+const value = (v: unknown, path: string, depth: number, walk: Walk, slotCounted = false): Ast.Json | undefined => {
+  if (!slotCounted) count(walk, 1, path)
   if (v === null || v === undefined) return undefined
   if (typeof v === "string") return Redaction.text(v)
   if (typeof v === "boolean") return v
@@ -56,13 +69,15 @@ const value = (v: unknown, path: string, depth: number, walk: Walk): Ast.Json | 
     walk.dropped.push(path)
     return undefined
   }
-  if (depth >= maxDepth) throw new TooDeep(path)
+  if (depth >= maxDepth) throw new Refused(path, "tooDeep")
   walk.seen.add(v)
   try {
     if (isRecord(v)) return recordReference(v)
     if (Array.isArray(v)) {
       if (v.length === 0) return undefined
-      return v.map((x, i) => value(x, `${path}[${i}]`, depth + 1, walk) ?? null)
+      // Every slot is a value, holes too (they are stored as nulls): counted here, before any is visited.
+      count(walk, v.length, path)
+      return v.map((x, i) => value(x, `${path}[${i}]`, depth + 1, walk, true) ?? null)
     }
     const proto = Object.getPrototypeOf(v)
     if (proto !== Object.prototype && proto !== null) {
@@ -99,16 +114,14 @@ const object = (
   return Object.fromEntries(out)
 }
 
-/** `params` as JSON with secrets redacted; params nested deeper than `maxDepth` are a ValidationError. */
+/** `params` as JSON with secrets redacted; params nested past `maxDepth` or of more than `maxValues` values are a ValidationError. */
 export const serialize = (params: { readonly [key: string]: unknown }): Effect.Effect<Serialized, ValidationError> =>
   Effect.suspend(() => {
-    const walk: Walk = { dropped: [], seen: new Set() }
+    const walk: Walk = { dropped: [], seen: new Set(), values: 0 }
     try {
       return Effect.succeed({ params: object(params, "", 1, walk), dropped: walk.dropped })
     } catch (e) {
-      if (!(e instanceof TooDeep)) throw e
-      return Effect.fail(
-        new ValidationError({ registry: "Run", field: "params", value: e.path, expected: expectedNesting("tooDeep") })
-      )
+      if (!(e instanceof Refused)) throw e
+      return Effect.fail(new ValidationError({ registry: "Run", field: "params", value: e.path, expected: expectedNesting(e.found) }))
     }
   })

@@ -10,7 +10,7 @@ import * as Ast from "./Ast.js"
 import { modelOf } from "./Domain.js"
 import { InvalidQuery } from "./Errors.js"
 import { F, type FieldDef, featureValues, type Model } from "./Model.js"
-import { cutName, maxDepth, maxListValues, maxShownNameLength } from "./Limits.js"
+import { cutName, maxDepth, maxListValues, maxQueryValues, maxShownNameLength } from "./Limits.js"
 import * as Regex from "./Regex.js"
 import { expectedWellFormed, illFormed, isWellFormed } from "./Text.js"
 
@@ -395,6 +395,29 @@ const nestingOf = (q: unknown): TooDeep | undefined => {
   return walk(q, 0, [])
 }
 
+/**
+ * The values of a query `nestingOf` accepted (every combinator, object, array element and scalar; a shared
+ * one each time it appears), or `cap + 1` once past `cap`.
+ */
+const querySize = (q: unknown, cap: number): number => {
+  const counted = new Map<object, number>()
+  const size = (v: unknown): number => {
+    if (v === null || typeof v !== "object") return 1
+    const known = counted.get(v)
+    if (known !== undefined) return known
+    // An array counts what it holds: a list's length has its own bound (`maxListValues`), checked later.
+    let n = 1
+    for (const [, , child] of childrenOf(v) ?? []) {
+      n += size(child)
+      if (n > cap) break
+    }
+    n = Math.min(n, cap + 1)
+    counted.set(v, n)
+    return n
+  }
+  return size(q)
+}
+
 /** A path in an error: its first segments, cut at `maxShownNameLength` characters. */
 const shownPath = (at: ReadonlyArray<string>): string => {
   if (at.length === 0) return "(query)"
@@ -411,6 +434,8 @@ export const normalize = (model: Model, inputs: ReadonlyArray<QueryInput>): Ast.
       const deep = nestingOf(q)
       if (deep !== undefined) return fail(ctx, shownPath(deep.at), deep.cycle ? "JSON without cycles" : expectedQueryNesting)
     }
+    if (querySize(inputs, maxQueryValues) > maxQueryValues)
+      return fail(ctx, "(query)", `a query of at most ${maxQueryValues.toLocaleString("en-US")} values (each combinator, object, array element and scalar counts, a shared one each time it appears)`)
     const cond = Ast.and(inputs.map((q) => input(ctx, model, q)))
     return illFormedPredicate(ctx, cond) ?? cond
   } catch (e) {

@@ -115,17 +115,24 @@ const heartbeatOf = (given: unknown): Effect.Effect<number, ValidationError> => 
 
 export const storeSourceVariable = "LINEAGE_STORE_SOURCE"
 
-const switches: { readonly [value: string]: boolean } = { "1": true, true: true, yes: true, "0": false, false: false, no: false }
+const switches: ReadonlyMap<string, boolean> = new Map([
+  ["1", true],
+  ["true", true],
+  ["yes", true],
+  ["0", false],
+  ["false", false],
+  ["no", false]
+])
 
 /** Whether to store source code: `given`, else `LINEAGE_STORE_SOURCE`, else true. A value it cannot read is refused. */
 const storeSourceOf = (given: boolean | undefined): Effect.Effect<boolean, ValidationError> => {
   const raw = process.env[storeSourceVariable]?.trim().toLowerCase()
   if (given !== undefined || raw === undefined || raw === "") return Effect.succeed(given ?? true)
-  const value = switches[raw]
+  const value = switches.get(raw)
   return value !== undefined
     ? Effect.succeed(value)
     : Effect.fail(
-        new ValidationError({ registry: "Transform", field: "storeSource", value: raw, expected: `one of ${Object.keys(switches).join(", ")} in ${storeSourceVariable}` })
+        new ValidationError({ registry: "Transform", field: "storeSource", value: raw, expected: `one of ${[...switches.keys()].join(", ")} in ${storeSourceVariable}` })
       )
 }
 

@@ -72,4 +72,14 @@ describe("source code", () => {
     expect(String(error)).toContain("LINEAGE_STORE_SOURCE")
     expect(String(error)).toContain("off-ish")
   })
+
+  it.each(["constructor", "__proto__", "toString"])("LINEAGE_STORE_SOURCE=%s is refused like any unreadable value", async (raw) => {
+    process.env[Tracking.storeSourceVariable] = raw
+    const error = await trackScript(script("console.log('proto')\n")).then(
+      () => undefined,
+      (e: unknown) => e
+    )
+    expect(String(error)).toContain("ValidationError")
+    expect(String(error)).toContain(raw.toLowerCase())
+  })
 })
