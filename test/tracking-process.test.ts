@@ -13,7 +13,6 @@ import { Effect } from "effect"
 import { freshPrefix, redisServer } from "./support/redis.js"
 
 const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
-const twoClients = fileURLToPath(new URL("./fixtures/two-clients-process.ts", import.meta.url))
 let url: string
 let ln: Lineage.Client
 
@@ -29,9 +28,9 @@ afterAll(async () => {
 })
 
 /** Starts the tracked process and resolves with it once it printed its run's uid. */
-const startTracked = async (mode: "wait" | "throw", fixture = script) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", fixture], {
-    env: { ...process.env, LINEAGE_STORE: url, MODE: mode },
+const startTracked = async (mode: "wait" | "throw", clients: 1 | 2 = 1) => {
+  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
+    env: { ...process.env, LINEAGE_STORE: url, MODE: mode, CLIENTS: String(clients) },
     stdio: ["ignore", "pipe", "pipe"]
   })
   let out = ""
@@ -84,7 +83,7 @@ describe("tracked processes on a shared store", () => {
   })
 
   it("two clients in one process: SIGTERM marks both runs aborted, then the process ends as SIGTERM would", async () => {
-    const { child, uid } = await startTracked("wait", twoClients)
+    const { child, uid } = await startTracked("wait", 2)
     const [a, b, , env] = uid.split(" ")
     expect(env).toBe(b)
     child.kill("SIGTERM")
@@ -97,7 +96,7 @@ describe("tracked processes on a shared store", () => {
   })
 
   it("two clients in one process: an uncaught exception marks both runs errored, then exits with code 1", async () => {
-    const { child, uid, stderr } = await startTracked("throw", twoClients)
+    const { child, uid, stderr } = await startTracked("throw", 2)
     const [a, b] = uid.split(" ")
     const [code] = (await once(child, "exit")) as [number | null]
     expect(code).toBe(1)

@@ -148,3 +148,27 @@ export const countRoundTrips = (client: RedisStore.RedisDriver["client"]): { com
   }) as typeof client.sendCommand
   return counts
 }
+
+/** A command as the client sends it: its name and arguments. */
+export interface SentCommand {
+  readonly name: string
+  readonly args: ReadonlyArray<string | Buffer | number>
+}
+
+/** Shows `watch` every command the client sends while `f` runs; the client is as it was afterwards. */
+export const watchCommands = async (
+  client: RedisStore.RedisDriver["client"],
+  watch: (command: SentCommand) => void,
+  f: () => Promise<unknown>
+): Promise<void> => {
+  const original = client.sendCommand
+  client.sendCommand = ((command: SentCommand, ...rest: Array<unknown>) => {
+    watch(command)
+    return (original as (...a: Array<unknown>) => unknown).call(client, command, ...rest)
+  }) as typeof client.sendCommand
+  try {
+    await f()
+  } finally {
+    client.sendCommand = original
+  }
+}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Ast, Evaluator, InvalidQuery, Run, Store, Transform } from "@lineage/core"
 import * as Limits from "../../core/src/Limits.js"
 import * as RedisStore from "../src/index.js"
-import { freePort, freshDriver, run } from "../../../test/support/redis.js"
+import { freePort, freshDriver, run, watchCommands } from "../../../test/support/redis.js"
 
 /**
  * A redis-server of this file's own, logging every command that takes 1 ms or more (commands a script
@@ -71,16 +71,9 @@ const pinger = async (url: string): Promise<{ readonly stop: () => Promise<{ rea
 /** The arguments of every command named `name` the client sends while `f` runs. */
 const sent = async (client: RedisStore.RedisDriver["client"], name: string, f: () => Promise<unknown>): Promise<Array<ReadonlyArray<unknown>>> => {
   const commands: Array<ReadonlyArray<unknown>> = []
-  const original = client.sendCommand
-  client.sendCommand = ((command: { name: string; args: ReadonlyArray<unknown> }, ...rest: Array<unknown>) => {
+  await watchCommands(client, (command) => {
     if (command.name === name) commands.push(command.args)
-    return (original as (...a: Array<unknown>) => unknown).call(client, command, ...rest)
-  }) as typeof client.sendCommand
-  try {
-    await f()
-  } finally {
-    client.sendCommand = original
-  }
+  }, f)
   return commands
 }
 

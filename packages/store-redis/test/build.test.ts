@@ -9,7 +9,7 @@ import { Ast, Evaluator } from "@lineage/core"
 import type { Driver } from "@lineage/core"
 import { docsPerStep, type RedisDriver } from "../src/index.js"
 import { member } from "../src/Encoding.js"
-import { backdoor, freshDriver, reopen, run } from "../../../test/support/redis.js"
+import { backdoor, freshDriver, reopen, run, watchCommands } from "../../../test/support/redis.js"
 
 const N = 2_000
 const docAt = (i: number): Evaluator.Doc => ({ id: i + 1, uid: `u${i}`, fv: { score: i % 50 } })
@@ -18,21 +18,12 @@ const scoreIndex: Driver.TableSpec = { name: "t", unique: [], indexes: [{ path: 
 /** The number of guarded documents in every write script the client sends while `f` runs. */
 const scriptGuards = async (client: RedisDriver["client"], f: () => Promise<unknown>): Promise<Array<number>> => {
   const guards: Array<number> = []
-  const original = client.sendCommand
-  client.sendCommand = ((command: { name: string; args: ReadonlyArray<unknown> }, ...rest: Array<unknown>) => {
+  await watchCommands(client, (command) => {
     // After the sha, the key count and the keys: the version, the token lifetime, then the counts.
-    if (command.name === "evalsha") {
-      const numkeys = Number(command.args[1])
-      const counts = String(command.args[2 + numkeys + 2]).split(" ").map(Number)
-      guards.push(counts[0]!)
-    }
-    return (original as (...a: Array<unknown>) => unknown).call(client, command, ...rest)
-  }) as typeof client.sendCommand
-  try {
-    await f()
-  } finally {
-    client.sendCommand = original
-  }
+    if (command.name !== "evalsha") return
+    const numkeys = Number(command.args[1])
+    guards.push(String(command.args[2 + numkeys + 2]).split(" ").map(Number)[0]!)
+  }, f)
   return guards
 }
 

@@ -7,23 +7,16 @@ import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Feature, Features, Run, Store, Transform } from "@lineage/core"
 import type { RedisDriver } from "../src/index.js"
-import { freshDriver, run } from "../../../test/support/redis.js"
+import { freshDriver, run, watchCommands } from "../../../test/support/redis.js"
 
 const N = 1_000
 
 /** Bytes of the arguments of every command the client sends while `f` runs. */
 const bytesSent = async (client: RedisDriver["client"], f: () => Promise<unknown>): Promise<number> => {
   let bytes = 0
-  const original = client.sendCommand
-  client.sendCommand = ((command: { args: ReadonlyArray<string | Buffer | number> }, ...rest: Array<unknown>) => {
+  await watchCommands(client, (command) => {
     for (const a of command.args) bytes += Buffer.byteLength(typeof a === "number" ? String(a) : a)
-    return (original as (...a: Array<unknown>) => unknown).call(client, command, ...rest)
-  }) as typeof client.sendCommand
-  try {
-    await f()
-  } finally {
-    client.sendCommand = original
-  }
+  }, f)
   return bytes
 }
 

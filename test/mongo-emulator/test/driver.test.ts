@@ -1,24 +1,12 @@
-import { Double, Int32, Long, MongoClient, MongoServerError, ObjectId, type Db } from "mongodb"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { startEmulator, type Emulator } from "@lineage/mongo-emulator"
+import { Double, Int32, Long, MongoServerError, ObjectId, type Db } from "mongodb"
+import { beforeEach, describe, expect, it } from "vitest"
+import { connectedEmulator } from "./connected.js"
 
-let emulator: Emulator
-let client: MongoClient
+const emu = connectedEmulator()
 let db: Db
 
-beforeAll(async () => {
-  emulator = await startEmulator()
-  client = new MongoClient(emulator.url, { serverSelectionTimeoutMS: 2_000 })
-  await client.connect()
-})
-
-afterAll(async () => {
-  await client.close()
-  await emulator.stop()
-})
-
 beforeEach(async () => {
-  db = client.db(`driver_${Math.random().toString(36).slice(2, 8)}`)
+  db = emu.client.db(`driver_${Math.random().toString(36).slice(2, 8)}`)
 })
 
 const seed = async (n: number) => {
@@ -36,7 +24,7 @@ describe("connection", () => {
     expect(hello["isWritablePrimary"]).toBe(true)
     expect(hello["maxWireVersion"]).toBeGreaterThanOrEqual(9)
     expect(hello["setName"]).toBeUndefined()
-    expect(emulator.stats().commands["ismaster"]).toBeGreaterThan(0)
+    expect(emu.emulator.stats().commands["ismaster"]).toBeGreaterThan(0)
   })
 })
 
@@ -64,19 +52,19 @@ describe("insert and find", () => {
 
   it("serves a cursor in batches with getMore and kills it on close", async () => {
     const items = await seed(10)
-    const before = emulator.stats().commands["getMore"] ?? 0
+    const before = emu.emulator.stats().commands["getMore"] ?? 0
     const all = await items.find({}, { batchSize: 2 }).sort({ i: 1 }).toArray()
     expect(all.map((d) => d.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    expect((emulator.stats().commands["getMore"] ?? 0) - before).toBe(4)
+    expect((emu.emulator.stats().commands["getMore"] ?? 0) - before).toBe(4)
 
     const cursor = items.find({}, { batchSize: 2 })
     const first = await cursor.next()
     expect(first?.i).toBe(0)
-    expect(emulator.stats().openCursors).toBe(1)
-    const kills = emulator.stats().commands["killCursors"] ?? 0
+    expect(emu.emulator.stats().openCursors).toBe(1)
+    const kills = emu.emulator.stats().commands["killCursors"] ?? 0
     await cursor.close()
-    expect(emulator.stats().commands["killCursors"]).toBe(kills + 1)
-    expect(emulator.stats().openCursors).toBe(0)
+    expect(emu.emulator.stats().commands["killCursors"]).toBe(kills + 1)
+    expect(emu.emulator.stats().openCursors).toBe(0)
   })
 
   it("round-trips Date, Long, Int32, Double, ObjectId and nested arrays exactly", async () => {
@@ -307,7 +295,7 @@ describe("indexes and collections", () => {
     expect(await db.dropCollection("two")).toBe(true)
     expect(await db.dropCollection("two")).toBe(true)
     expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual(["one"])
-    const dbs = await client.db().admin().listDatabases({ nameOnly: true })
+    const dbs = await emu.client.db().admin().listDatabases({ nameOnly: true })
     expect(dbs.databases.map((d) => d.name)).toContain(db.databaseName)
     await db.dropDatabase()
     expect(await db.listCollections().toArray()).toEqual([])

@@ -1,21 +1,12 @@
-import { MongoClient, MongoNetworkError, MongoServerError, type Db } from "mongodb"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { startEmulator, type Emulator } from "@lineage/mongo-emulator"
+import { MongoNetworkError, MongoServerError, type Db } from "mongodb"
+import { beforeAll, describe, expect, it } from "vitest"
+import { connectedEmulator } from "./connected.js"
 
-let emulator: Emulator
-let client: MongoClient
+const emu = connectedEmulator()
 let db: Db
 
-beforeAll(async () => {
-  emulator = await startEmulator()
-  client = new MongoClient(emulator.url, { serverSelectionTimeoutMS: 2_000 })
-  await client.connect()
-  db = client.db("errors")
-})
-
-afterAll(async () => {
-  await client.close()
-  await emulator.stop()
+beforeAll(() => {
+  db = emu.client.db("errors")
 })
 
 const failure = async (p: Promise<unknown>): Promise<MongoServerError> => {
@@ -77,7 +68,7 @@ describe("strictness", () => {
 
 describe("transactions on a standalone", () => {
   it("a read in a transaction fails with IllegalOperation (20)", async () => {
-    const session = client.startSession()
+    const session = emu.client.startSession()
     try {
       const error = await failure(
         session.withTransaction(async () => {
@@ -93,7 +84,7 @@ describe("transactions on a standalone", () => {
   })
 
   it("a write in a transaction fails too: the driver rewraps code 20 as its 'retryable writes' error", async () => {
-    const session = client.startSession()
+    const session = emu.client.startSession()
     try {
       const error = await failure(
         session.withTransaction(async () => {
@@ -111,8 +102,8 @@ describe("transactions on a standalone", () => {
   })
 
   it("commitTransaction and abortTransaction answer code 20", async () => {
-    expect((await failure(client.db("admin").command({ commitTransaction: 1 }))).code).toBe(20)
-    expect((await failure(client.db("admin").command({ abortTransaction: 1 }))).code).toBe(20)
+    expect((await failure(emu.client.db("admin").command({ commitTransaction: 1 }))).code).toBe(20)
+    expect((await failure(emu.client.db("admin").command({ abortTransaction: 1 }))).code).toBe(20)
   })
 })
 
@@ -120,10 +111,10 @@ describe("faults", () => {
   it("dropConnections: the next operation fails with a network error, a later retry succeeds", async () => {
     const c = db.collection("faults")
     await c.insertOne({ before: true })
-    const dropped = emulator.stats().droppedConnections
-    emulator.dropConnections()
-    expect(emulator.stats().droppedConnections).toBeGreaterThan(dropped)
-    expect(emulator.stats().openConnections).toBe(0)
+    const dropped = emu.emulator.stats().droppedConnections
+    emu.emulator.dropConnections()
+    expect(emu.emulator.stats().droppedConnections).toBeGreaterThan(dropped)
+    expect(emu.emulator.stats().openConnections).toBe(0)
     const error = await c.insertOne({ during: true }).then(
       () => undefined,
       (e: unknown) => e
@@ -131,6 +122,6 @@ describe("faults", () => {
     expect(error).toBeInstanceOf(MongoNetworkError)
     await c.insertOne({ after: true })
     expect(await c.countDocuments({})).toBe(2)
-    expect(emulator.stats().openConnections).toBeGreaterThan(0)
+    expect(emu.emulator.stats().openConnections).toBeGreaterThan(0)
   })
 })

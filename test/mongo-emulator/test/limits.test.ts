@@ -3,27 +3,16 @@
  * documents (inserted or produced by an update), 16 MiB + 16 KiB for any BSON document on the wire, and the
  * shape rules of wildcard indexes. Codes and messages are mongod's (see the README for the sources).
  */
-import { MongoClient, MongoInvalidArgumentError, MongoServerError, type Db } from "mongodb"
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest"
-import { MAX_BSON_OBJECT_SIZE, MAX_INDEXES_PER_COLLECTION, startEmulator, type Emulator } from "@lineage/mongo-emulator"
+import { MongoInvalidArgumentError, MongoServerError, type Db } from "mongodb"
+import { beforeEach, describe, expect, it } from "vitest"
+import { MAX_BSON_OBJECT_SIZE, MAX_INDEXES_PER_COLLECTION } from "@lineage/mongo-emulator"
+import { connectedEmulator } from "./connected.js"
 
-let emulator: Emulator
-let client: MongoClient
+const emu = connectedEmulator()
 let db: Db
 
-beforeAll(async () => {
-  emulator = await startEmulator()
-  client = new MongoClient(emulator.url, { serverSelectionTimeoutMS: 2_000 })
-  await client.connect()
-})
-
-afterAll(async () => {
-  await client.close()
-  await emulator.stop()
-})
-
 beforeEach(() => {
-  db = client.db(`limits_${Math.random().toString(36).slice(2, 8)}`)
+  db = emu.client.db(`limits_${Math.random().toString(36).slice(2, 8)}`)
 })
 
 const serverError = async (p: Promise<unknown>): Promise<MongoServerError> => {
