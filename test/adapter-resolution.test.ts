@@ -3,10 +3,10 @@
  * directory: a script run in a directory whose `node_modules` holds someone else's `@lineage/store-redis`
  * does not execute it. Checked on the built packages (ESM and CJS), in an application directory laid out
  * as a package manager lays one out, because inside this workspace core resolves the real adapters anyway.
- * Needs `pnpm build` first (CI builds before testing).
+ * Builds core and the Redis adapter first when their builds are missing or older than their sources.
  */
 import { spawnSync } from "node:child_process"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -68,8 +68,25 @@ const connectFrom = (app: string, format: "esm" | "cjs", url: string) => {
   return JSON.parse(line) as { connected?: boolean; tag?: string; reason?: string; message?: string }
 }
 
+/** The newest modification time of the files below `dir`, 0 when there is none. */
+const newest = (dir: string): number =>
+  existsSync(dir)
+    ? Math.max(0, ...readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => statSync(join(e.parentPath, e.name)).mtimeMs))
+    : 0
+
+/** Builds the packages this test runs built, when their build is missing or older than their sources. */
+const buildIfStale = () => {
+  for (const name of ["core", "store-redis"]) {
+    const dir = join(root, "packages", name)
+    if (newest(join(dir, "dist")) >= newest(join(dir, "src"))) continue
+    // The package's own build script, run as it runs it (no package manager on PATH needed).
+    const built = spawnSync(join(root, "node_modules/.bin/tsup"), [], { cwd: dir, encoding: "utf8" })
+    if (built.status !== 0) throw new Error(`building packages/${name} failed: ${built.stderr}${built.stdout}`)
+  }
+}
+
 beforeAll(() => {
-  if (!existsSync(join(corePackage, "dist/index.cjs"))) throw new Error("packages/core/dist is missing: run pnpm build first")
+  buildIfStale()
   installCore(bare)
   installCore(withRedis)
   install(withRedis, "@lineage/store-redis", join(root, "packages/store-redis"))
@@ -81,7 +98,7 @@ beforeAll(() => {
     join(planted, "index.js"),
     `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran"); exports.fromUrl = () => { throw new Error("planted") }`
   )
-})
+}, 120_000)
 beforeEach(() => rmSync(marker, { force: true }))
 afterAll(async () => {
   rmSync(work, { recursive: true, force: true })
