@@ -41,14 +41,29 @@ const copy = (v: unknown): Copied => {
   if (v instanceof Date)
     return Number.isNaN(v.getTime()) ? { expected: "a valid date", value: v } : { json: v.toISOString() }
   if (typeof v !== "object") return { expected: "JSON data", value: v }
-  if (!Array.isArray(v) && !isPlainObject(v)) return { expected: "plain JSON data", value: v }
+  if (Array.isArray(v)) {
+    // Every slot, in place: a hole is a null (as `JSON.stringify` and params write it, and as `Limits` counts
+    // it), never skipped, which would move the elements after it to other indexes.
+    const items: Array<Json> = []
+    for (let i = 0; i < v.length; i++) {
+      if (!(i in v)) {
+        items.push(null)
+        continue
+      }
+      const copied = copy(v[i])
+      if (!("json" in copied)) return copied
+      items.push(copied.json)
+    }
+    return { json: items }
+  }
+  if (!isPlainObject(v)) return { expected: "plain JSON data", value: v }
   const entries: Array<[string, Json]> = []
   for (const [k, x] of Object.entries(v)) {
     const copied = copy(x)
     if (!("json" in copied)) return copied
     entries.push([k, copied.json])
   }
-  return { json: Array.isArray(v) ? entries.map(([, x]) => x) : Object.fromEntries(entries) }
+  return { json: Object.fromEntries(entries) }
 }
 
 export const operators = [

@@ -6,7 +6,7 @@
 import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
-import { expectedNesting, maxDepth, nesting } from "./Limits.js"
+import { expectedNesting, maxDepth, maxValues, valuesOf } from "./Limits.js"
 import { featureValues, type FieldDef, type Model, Natural, withClaims } from "./Model.js"
 import { expectedWellFormed, illFormed } from "./Text.js"
 
@@ -356,7 +356,9 @@ const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
 /**
  * The first JSON value of `values` that `Limits.nesting` refuses (too deep, cyclic, too large), as a
  * ValidationError naming its field, checked before anything walks the value with no bound of its own. Feature
- * values count from their own top, as params do, and are named by feature.
+ * values count from their own top, as params do, and are named by feature; then all of them together count
+ * against `maxValues` too, since every store and check walks them as one value (a thousand features sharing
+ * one value just under the limit are a billion values once expanded).
  */
 const jsonNesting = (model: Model) => {
   const json = Object.entries(model.fields).flatMap(([name, def]) => (def.kind === "json" ? [name] : []))
@@ -364,10 +366,17 @@ const jsonNesting = (model: Model) => {
     if (values === null || typeof values !== "object") return undefined
     for (const name of json) {
       const value = (values as Record<string, unknown>)[name]
-      const parts = name === featureValues && isPlainObject(value) ? Object.entries(value) : [[name, value] as const]
+      const byFeature = name === featureValues && isPlainObject(value)
+      const parts = byFeature ? Object.entries(value) : [[name, value] as const]
+      // The object holding the feature values, then each value: stopping once past the limit, each feature
+      // costs at most its own size, and all of them together at most twice the limit.
+      let together = 1
       for (const [field, v] of parts) {
-        const found = nesting(v)
-        if (found !== undefined) return new ValidationError({ registry: model.name, field, value: v, expected: expectedNesting(found) })
+        const size = valuesOf(v)
+        if (typeof size !== "number") return new ValidationError({ registry: model.name, field, value: v, expected: expectedNesting(size) })
+        together += size
+        if (byFeature && together > maxValues)
+          return new ValidationError({ registry: model.name, field: name, value, expected: `${expectedNesting("tooLarge")}, all features together` })
       }
     }
     return undefined

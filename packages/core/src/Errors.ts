@@ -9,8 +9,11 @@ import type { Json } from "./Ast.js"
 const shownChars = 200
 
 /**
- * A value as JSON for an error message, at most `shownChars` characters (then `…`). The walk stops as soon
- * as the text is full, so a value however large, deep, sparse or cyclic costs no more than that text.
+ * A value as JSON for an error message, at most `shownChars` characters (then `…`), as `JSON.stringify`
+ * writes it but for what JSON cannot say (`NaN`, `Infinity`, an invalid date, a bigint), and a date alone as
+ * its bare ISO text. The walk stops as soon as the text is full, so a value however large, deep, sparse or
+ * cyclic costs no more than that text (every level it descends writes at least one character). What throws
+ * as it is read (a getter, a `toJSON`, a proxy) is shown as `[unprintable]`: a message must not throw.
  */
 const show = (v: unknown): string => {
   let out = ""
@@ -18,7 +21,20 @@ const show = (v: unknown): string => {
     out += s
     return out.length <= shownChars
   }
-  const walk = (x: unknown): boolean => {
+  /** What JSON leaves out of an object and writes as null in an array. */
+  const omitted = (x: unknown): boolean => x === undefined || typeof x === "function" || typeof x === "symbol"
+  const unreadable = {}
+  /** `x[k]`, or `unreadable` when reading it throws. */
+  const read = (x: object, k: string | number): unknown => {
+    try {
+      return (x as Record<string | number, unknown>)[k]
+    } catch {
+      return unreadable
+    }
+  }
+  // `toJSON` is called once for a value, as `JSON.stringify` calls it: never again on what it returned.
+  const walk = (x: unknown, converted = false): boolean => {
+    if (x === unreadable) return emit("[unprintable]")
     if (x instanceof Date) return emit(Number.isNaN(x.getTime()) ? "Invalid Date" : JSON.stringify(x.toISOString()))
     // JSON has no NaN or Infinity: it would print them as null.
     if (typeof x === "number") return emit(Number.isFinite(x) ? JSON.stringify(x) : String(x))
@@ -27,28 +43,35 @@ const show = (v: unknown): string => {
     if (x === null || typeof x !== "object") return emit(String(x))
     if (Array.isArray(x)) {
       if (!emit("[")) return false
-      for (let i = 0; i < x.length; i++) if ((i > 0 && !emit(",")) || !walk(x[i] ?? null)) return false
+      for (let i = 0; i < x.length; i++) {
+        const item = read(x, i)
+        if ((i > 0 && !emit(",")) || !walk(omitted(item) ? null : item)) return false
+      }
       return emit("]")
     }
     const toJSON = (x as { toJSON?: unknown }).toJSON
-    if (typeof toJSON === "function") {
-      try {
-        return walk(toJSON.call(x))
-      } catch {
-        return emit("[unprintable]")
-      }
-    }
+    if (!converted && typeof toJSON === "function") return walk(toJSON.call(x), true)
     if (!emit("{")) return false
     let first = true
     for (const k in x) {
       if (!Object.hasOwn(x, k)) continue
-      if ((!first && !emit(",")) || !emit(`${JSON.stringify(k.slice(0, shownChars + 1))}:`) || !walk((x as Record<string, unknown>)[k])) return false
+      const item = read(x, k)
+      if (omitted(item)) continue
+      if ((!first && !emit(",")) || !emit(`${JSON.stringify(k.slice(0, shownChars + 1))}:`) || !walk(item)) return false
       first = false
     }
     return emit("}")
   }
-  walk(v)
-  return out.length > shownChars ? `${out.slice(0, shownChars)}…` : out
+  try {
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? "Invalid Date" : v.toISOString()
+    walk(v)
+  } catch {
+    emit("[unprintable]")
+  }
+  if (out.length <= shownChars) return out
+  // Never between the halves of a surrogate pair: the message stays well-formed text.
+  const end = /[\uD800-\uDBFF]/.test(out[shownChars - 1]!) ? shownChars - 1 : shownChars
+  return `${out.slice(0, end)}…`
 }
 
 /** Why a store failed. `Unavailable` is the only retryable reason. */

@@ -30,11 +30,12 @@ export const maxRegexLength = 1_000
 export const maxRegexSize = 1_000
 
 /**
- * Values in one JSON value of a record (params, a dict field, one feature's value), counted as they would be
- * encoded: every object, array slot and scalar, and a subtree shared by several parents once for each. Every
- * store and every check walks a value whole, so this bounds one value's work (a million values take seconds
- * to encode and validate, never longer) and keeps a value built from a few shared objects (2^40 paths from 40
- * of them) from hanging the process.
+ * Values in one JSON value of a record (params, a dict field, one feature's value, and a record's feature
+ * values all together), counted as they would be encoded: every object, array slot and scalar, and a subtree
+ * shared by several parents once for each. Every store and every check walks a value whole, so this bounds
+ * one value's work (a million values take seconds to encode and validate, never longer) and keeps a value
+ * built from a few shared objects (2^40 paths from 40 of them, or one shared by a thousand features) from
+ * hanging the process.
  */
 export const maxValues = 1_000_000
 
@@ -49,29 +50,48 @@ export type Nesting = "tooDeep" | "cycle" | "tooLarge" | undefined
 
 /**
  * Checks that `value` nests at most `maxDepth` objects and arrays (the value itself counting as the first
- * level) and contains no cycle. It descends only into arrays and plain objects, never further than one level
- * past the limit, and walks a subtree shared by several parents once per depth it is met at, so a value
- * built to be huge when expanded costs no more than its size.
+ * level), contains no cycle and holds at most `maxValues` values once expanded. It descends only into arrays
+ * and plain objects, never further than one level past the limit, and walks a subtree shared by several
+ * parents once per depth it is met at, and never more than `maxValues` slots in all, so a value built to be
+ * huge when expanded (or an array of a huge length and no elements) costs no more than that.
  */
 export const nesting = (value: unknown): Nesting => {
-  if (value === null || typeof value !== "object") return undefined
+  const size = valuesOf(value)
+  return typeof size === "number" ? undefined : size
+}
+
+/**
+ * The values `value` holds once expanded (at most `maxValues`, counted as `maxValues` counts them), or why
+ * `nesting` refuses it; at the same cost. For values that count against one limit together, each checked
+ * from its own top (a record's feature values).
+ */
+export const valuesOf = (value: unknown): number | Exclude<Nesting, undefined> => {
+  if (value === null || typeof value !== "object") return 1
   const found = depthOf(value)
   if (found !== undefined) return found
-  return expandedSize(value, maxValues) > maxValues ? "tooLarge" : undefined
+  const size = expandedSize(value, maxValues)
+  return size > maxValues ? "tooLarge" : size
 }
 
 const depthOf = (value: unknown): Nesting => {
   // The deepest level each object was found acceptable at: met again no deeper, it is acceptable again.
   const fits = new Map<object, number>()
   const onPath = new Set<object>()
+  // Every walk below is reached along its own path, so the slots walked never exceed the value's expanded
+  // size: past `maxValues` of them, the value is too large, whatever is left to walk.
+  let slots = 0
   const walk = (v: unknown, level: number): Nesting => {
     if (v === null || typeof v !== "object" || !isContainer(v)) return undefined
     if (onPath.has(v)) return "cycle"
     if (level > maxDepth) return "tooDeep"
     if ((fits.get(v) ?? 0) >= level) return undefined
+    // An array's slots are counted before any is read: holes count (they are encoded as nulls), cost nothing.
+    const children = Array.isArray(v) ? v : Object.values(v)
+    slots += children.length
+    if (slots > maxValues) return "tooLarge"
     onPath.add(v)
     try {
-      for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      for (const child of children) {
         const found = walk(child, level + 1)
         if (found !== undefined) return found
       }

@@ -361,22 +361,28 @@ const childrenOf = (v: object): ReadonlyArray<readonly [levels: number, segments
 }
 
 /**
- * Where a filter argument nests deeper than `maxDepth` levels, or back into itself; undefined when it does
- * neither. Each Q combinator, array and field path segment (of a key, a nested object's key or a `Q.where`
- * path) is one level. It never descends past the limit, and walks a subtree shared by several parents once
- * per depth it is met at.
+ * Where the filter arguments nest deeper than `maxDepth` levels, or back into themselves, or `"tooLarge"`
+ * once they are sure to hold more than `maxQueryValues` values; undefined when none of these. Each Q
+ * combinator, array and field path segment (of a key, a nested object's key or a `Q.where` path) is one
+ * level. It never descends past the limit, and walks a subtree shared by several parents once per depth it
+ * is met at, listing at most `maxQueryValues` children in all.
  */
 type TooDeep = { readonly at: ReadonlyArray<string>; readonly cycle: boolean }
 
-const nestingOf = (q: unknown): TooDeep | undefined => {
+const nestingOf = (inputs: ReadonlyArray<unknown>): TooDeep | "tooLarge" | undefined => {
   // The deepest level each node was found acceptable at: met again no deeper, it is acceptable again.
   const fits = new Map<object, number>()
   const onPath = new Set<object>()
-  const walk = (v: unknown, level: number, at: ReadonlyArray<string>): TooDeep | undefined => {
+  // Every walk below is reached along its own path, so the children listed never exceed what `querySize`
+  // counts: past `maxQueryValues` of them, the query is too large, however many depths a node is met at.
+  let listed = 0
+  const walk = (v: unknown, level: number, at: ReadonlyArray<string>): TooDeep | "tooLarge" | undefined => {
     // Known acceptable first, before listing children: a node met again costs a lookup, not its size.
     if (v === null || typeof v !== "object" || (fits.get(v) ?? -1) >= level) return undefined
     const children = childrenOf(v)
     if (children === undefined) return undefined
+    listed += children.length
+    if (listed > maxQueryValues) return "tooLarge"
     if (onPath.has(v as object)) return { at, cycle: true }
     onPath.add(v as object)
     try {
@@ -392,12 +398,17 @@ const nestingOf = (q: unknown): TooDeep | undefined => {
     fits.set(v as object, level)
     return undefined
   }
-  return walk(q, 0, [])
+  // One walk for all the inputs, each from level 0: what they share is walked once, as within one of them.
+  for (const q of inputs) {
+    const found = walk(q, 0, [])
+    if (found !== undefined) return found
+  }
+  return undefined
 }
 
 /**
- * The values of a query `nestingOf` accepted (every combinator, object, array element and scalar; a shared
- * one each time it appears), or `cap + 1` once past `cap`.
+ * The values of a query `nestingOf` accepted (every combinator, object, array slot and scalar; a shared one
+ * each time it appears), or `cap + 1` once past `cap`.
  */
 const querySize = (q: unknown, cap: number): number => {
   const counted = new Map<object, number>()
@@ -405,12 +416,17 @@ const querySize = (q: unknown, cap: number): number => {
     if (v === null || typeof v !== "object") return 1
     const known = counted.get(v)
     if (known !== undefined) return known
-    // An array counts what it holds: a list's length has its own bound (`maxListValues`), checked later.
     let n = 1
+    let held = 0
     for (const [, , child] of childrenOf(v) ?? []) {
       n += size(child)
+      held++
       if (n > cap) break
     }
+    // An array's holes count too, since an operand's copy visits every slot (an `in` list of one shared array
+    // of a million holes would cost a million steps per element), up to `maxListValues + 1` slots: a longer
+    // list is refused by its length, and must be told so rather than that the query is too large.
+    if (Array.isArray(v) && n <= cap) n += Math.max(0, Math.min(v.length, maxListValues + 1) - held)
     n = Math.min(n, cap + 1)
     counted.set(v, n)
     return n
@@ -424,18 +440,18 @@ const shownPath = (at: ReadonlyArray<string>): string => {
   return cutName(at.slice(0, maxShownNameLength).map((s) => shownName(s.slice(0, maxShownNameLength + 1))).join("__"))
 }
 
+const expectedQuerySize = `a query of at most ${maxQueryValues.toLocaleString("en-US")} values (each combinator, object, array slot and scalar counts, a shared one each time it appears)`
+
 const expectedQueryNesting = `a query nested at most ${maxDepth} levels deep (each Q combinator, array and field path segment is a level)`
 
 /** Normalises `filter(...)` arguments into one condition, or explains what is wrong with them. */
 export const normalize = (model: Model, inputs: ReadonlyArray<QueryInput>): Ast.Cond | InvalidQuery => {
   const ctx: Ctx = { root: model }
   try {
-    for (const q of inputs) {
-      const deep = nestingOf(q)
-      if (deep !== undefined) return fail(ctx, shownPath(deep.at), deep.cycle ? "JSON without cycles" : expectedQueryNesting)
-    }
-    if (querySize(inputs, maxQueryValues) > maxQueryValues)
-      return fail(ctx, "(query)", `a query of at most ${maxQueryValues.toLocaleString("en-US")} values (each combinator, object, array element and scalar counts, a shared one each time it appears)`)
+    const deep = nestingOf(inputs)
+    if (deep === "tooLarge") return fail(ctx, "(query)", expectedQuerySize)
+    if (deep !== undefined) return fail(ctx, shownPath(deep.at), deep.cycle ? "JSON without cycles" : expectedQueryNesting)
+    if (querySize(inputs, maxQueryValues) > maxQueryValues) return fail(ctx, "(query)", expectedQuerySize)
     const cond = Ast.and(inputs.map((q) => input(ctx, model, q)))
     return illFormedPredicate(ctx, cond) ?? cond
   } catch (e) {

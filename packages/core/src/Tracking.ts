@@ -22,6 +22,7 @@ import * as Domain from "./Domain.js"
 import * as Environment from "./Environment.js"
 import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
 import * as Features from "./Features.js"
+import { listNames } from "./Limits.js"
 import * as Params from "./Params.js"
 import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
@@ -308,7 +309,8 @@ const begin = (options: TrackOptions) =>
         : yield* transformFor({ storeSource: options.storeSource, ...(given ?? (yield* scriptSpec(options.path ?? process.argv[1]))) })
     const parent = yield* parentRun(options.initiatedByRun)
     const { params, dropped } = yield* Params.serialize(options.params ?? {})
-    if (dropped.length > 0) yield* Effect.logWarning(`params not recorded (cannot be stored as JSON): ${dropped.join(", ")}`)
+    // Listed through `listNames`: up to a million paths may be dropped, each as long as the keys above it.
+    if (dropped.length > 0) yield* Effect.logWarning(`params not recorded (cannot be stored as JSON): ${listNames(dropped)}`)
     // Validate feature values before anything is written.
     if (options.features !== undefined) yield* Features.validate("Run", options.features)
     const now = new Date()
