@@ -11,7 +11,7 @@ import * as Ast from "./Ast.js"
 import * as Domain from "./Domain.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
-import { expectedNesting, listNames, nesting, showName } from "./Limits.js"
+import { expectedNesting, listNames, maxValues, nesting, showName, valuesOf } from "./Limits.js"
 import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
@@ -68,6 +68,19 @@ export const validate = (registry: string, values: { readonly [name: string]: un
         value: missing,
         expected: `names of existing features. These keys could not be validated: ${listNames(missing)}; create each with e.g. ${createHint(missing[0]!)}`
       })
+    // Sized before any is encoded: encoding copies a value whole, with no bound of its own.
+    let together = 0
+    for (const name of names) {
+      const size = valuesOf(own(values, name))
+      together += typeof size === "number" ? size : 0
+      if (typeof size !== "number" || together > maxValues)
+        return yield* new ValidationError({
+          registry,
+          field: name,
+          value: own(values, name),
+          expected: `${expectedNesting(typeof size === "number" ? "tooLarge" : size)}${typeof size === "number" ? ", all features together" : ""}`
+        })
+    }
     const encoded: Array<readonly [string, Ast.Json]> = []
     const categorical = new Map<string, Set<string>>()
     for (const name of names) {
@@ -126,6 +139,12 @@ const modify = <A extends WithFeatures>(
   }).pipe(Effect.retry(retryConflicts))
 }
 
+/** `list` followed by the `items` it does not already hold (by JSON text): one pass over each. */
+const appendNew = (list: ReadonlyArray<Ast.Json>, items: ReadonlyArray<Ast.Json>): Array<Ast.Json> => {
+  const held = new Set(list.map((v) => JSON.stringify(v)))
+  return [...list, ...items.filter((v) => !held.has(JSON.stringify(v)))]
+}
+
 /**
  * Adds values. A feature that already holds a different value is refused (lamindb would keep both and
  * return a set; here one feature has one value, and `set` replaces it); `list[...]` features append.
@@ -138,8 +157,7 @@ export const add = <A extends WithFeatures>(record: A, values: { readonly [name:
         for (const [name, value] of Object.entries(encoded)) {
           const old = own(current, name)
           if (old === undefined || old === null) next.set(name, value)
-          else if (Array.isArray(old) && Array.isArray(value))
-            next.set(name, [...old, ...value.filter((v) => !old.some((o) => JSON.stringify(o) === JSON.stringify(v)))])
+          else if (Array.isArray(old) && Array.isArray(value)) next.set(name, appendNew(old, value))
           else if (JSON.stringify(old) !== JSON.stringify(value))
             return yield* new ValidationError({
               registry: entityOf(record).model.name,

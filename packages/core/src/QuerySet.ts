@@ -10,12 +10,13 @@ import {
   InvalidQuery,
   MultipleObjectsReturned,
   type ProtectedRecord,
+  showValue,
   type StoreError,
   type UniqueViolation
 } from "./Errors.js"
 import { cursorOf } from "./Evaluator.js"
 import { checkQuery } from "./Features.js"
-import { nesting } from "./Limits.js"
+import { maxListedNames, nesting } from "./Limits.js"
 import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
 import { mainBranch, type Model } from "./Model.js"
 import { normalize, orderKeys, type QueryInput } from "./Query.js"
@@ -193,15 +194,10 @@ export class QuerySet<A extends Base> {
     )
   }
 
-  /** What was asked, for error messages. */
+  /** What was asked, for error messages: each filter as `show` prints a value (at most 200 characters). */
   describe(): string {
-    const parts = this.inputs.map((q) => {
-      try {
-        return JSON.stringify(q)
-      } catch {
-        return String(q)
-      }
-    })
-    return parts.length === 0 ? "the query (no filter)" : parts.join(" and ")
+    const parts = this.inputs.slice(0, maxListedNames).map(showValue)
+    const more = this.inputs.length - parts.length
+    return parts.length === 0 ? "the query (no filter)" : `${parts.join(" and ")}${more > 0 ? ` and ${more} more filters` : ""}`
   }
 }

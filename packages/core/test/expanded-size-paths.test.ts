@@ -128,6 +128,66 @@ describe("a record's feature values, together", () => {
   })
 })
 
+describe("feature values through features.add, sized before they are encoded", () => {
+  const withRun = <A, E>(f: (run: import("../src/Domain.js").Run) => Effect.Effect<A, E, Store>) =>
+    Effect.runPromise(
+      inStore(
+        Effect.flip(
+          Effect.gen(function* () {
+            yield* Feature.create({ name: "ids", dtype: "list[int]" })
+            yield* Feature.create({ name: "configs", dtype: "list[dict]" })
+            const transform = yield* Transform.create({ key: "add.ts", version: "1", kind: "script" })
+            return yield* f(yield* Run.create({ transform }))
+          })
+        )
+      )
+    )
+
+  it("a list[int] of 2^32 - 1 holes is refused by its length, not walked", async () => {
+    const reads = { n: 0 }
+    const error = await withRun((run) => Features.add(run, { ids: counted(new Array(2 ** 32 - 1), reads) }))
+    expect(error).toBeInstanceOf(ValidationError)
+    expect((error as ValidationError).field).toBe("ids")
+    expect(String(error)).toContain("1,000,000 values")
+  })
+
+  it("a list[dict] of 100 references to one 524,287-value object is refused before it is copied", async () => {
+    // Each level a counted pair of references to the level below: copying it whole reads 52 million slots.
+    const reads = { n: 0 }
+    let level: unknown = 1
+    for (let i = 0; i < 18; i++) level = counted([level, level], reads)
+    const shared = { level }
+    const error = await withRun((run) => Features.add(run, { configs: Array.from({ length: 100 }, () => shared) }))
+    expect(error).toBeInstanceOf(ValidationError)
+    expect(String(error)).toContain("1,000,000 values")
+  })
+
+  it("appending to a list feature keeps the held items once and the new ones in order", async () => {
+    const values = await Effect.runPromise(
+      inStore(
+        Effect.gen(function* () {
+          yield* Feature.create({ name: "ids", dtype: "list[int]" })
+          const transform = yield* Transform.create({ key: "append.ts", version: "1", kind: "script" })
+          const run = yield* Run.create({ transform })
+          yield* Features.add(run, { ids: Array.from({ length: 20_000 }, (_, i) => i) })
+          yield* Features.add(run, { ids: Array.from({ length: 20_000 }, (_, i) => i + 10_000) })
+          return yield* Features.get(run)
+        })
+      )
+    )
+    expect(values["ids"]).toEqual(Array.from({ length: 30_000 }, (_, i) => i))
+  })
+})
+
+describe("what was asked, in DoesNotExist", () => {
+  it("shows each filter as a value is shown, at most 200 characters of it", async () => {
+    const error = await Effect.runPromise(inStore(Effect.flip(Run.filter({ name: "x".repeat(5_000_000) }).one())))
+    expect(error._tag).toBe("DoesNotExist")
+    expect(error.message.length).toBeLessThan(1_000)
+    expect(error.message).toContain("xxxx")
+  })
+})
+
 describe("the JSON copier", () => {
   it("keeps every array slot in place: a hole is a null, as params and JSON.stringify write it", () => {
     // eslint-disable-next-line no-sparse-arrays
