@@ -12,7 +12,7 @@ import { Effect } from "effect"
 import { modelOf } from "./Domain.js"
 import { type StoreError, ValidationError } from "./Errors.js"
 import type { Model } from "./Model.js"
-import { Store } from "./Store.js"
+import { idOf, Store } from "./Store.js"
 
 type Input = { readonly [field: string]: unknown }
 
@@ -41,10 +41,6 @@ const references = (model: Model): ReadonlyMap<string, Reference> => {
   }
   return found
 }
-
-/** The id a relation value gives: a record's `id`, or the value itself (an id already), as the store reads it. */
-const idOf = (value: unknown): unknown =>
-  value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
 
 /** Checks that every integer id the inputs give for a reference names an existing record of its registry. */
 export const check = (model: Model, inputs: ReadonlyArray<Input>): Effect.Effect<void, ValidationError | StoreError, Store> =>

@@ -35,8 +35,8 @@ const byField = (model: Model, input: { readonly [k: string]: unknown }): { read
     })
   )
 
-/** A related record's id, or the value itself (an id already). */
-const idOf = (value: unknown): unknown =>
+/** A related record's id, or the value itself (an id already), as the store reads a relation value. */
+export const idOf = (value: unknown): unknown =>
   value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
 
 /** Fields the store sets itself. */
