@@ -5,7 +5,7 @@
  * straight into a shared store.
  */
 import { Effect } from "effect"
-import { redactUrl } from "./Driver.js"
+import { urlWithoutQuery } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
 import type { Artifact } from "./Domain.js"
 import type { Expression } from "./Query.js"
@@ -89,7 +89,7 @@ export const checkStorage = (value: unknown): ValidationError | undefined => {
     : new ValidationError({
         registry: "Artifact",
         field: "storage",
-        value: redactUrl(String(value)).replace(/[?#].*$/s, "?***"),
+        value: urlWithoutQuery(String(value)),
         expected: `null or a URL of at most ${maxStorageLength} characters with scheme ${storageSchemes.join(", ")}, no credentials, query or fragment, a file: URL in canonical form without host (${problem})`
       })
 }

@@ -9,7 +9,7 @@
  * (`["transform", "key"]`) or name features; the one a driver receives has been planned by core so every path
  * stays inside one table's documents.
  */
-import { expectedNesting, nesting } from "./Limits.js"
+import { expectedNesting, isPlainObject, nesting } from "./Limits.js"
 
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
 
@@ -17,11 +17,6 @@ export type Path = ReadonlyArray<string>
 
 /** A JSON copy of a value, or what stopped it (the part that is not JSON, and what was expected there). */
 export type Copied = { readonly json: Json } | { readonly expected: string; readonly value: unknown }
-
-const isPlainObject = (v: object): boolean => {
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 
 /**
  * Copies a user value into plain JSON: valid dates become ISO strings; `NaN`/`Infinity`, functions, class

@@ -6,7 +6,7 @@
 import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
-import { expectedNesting, maxDepth, maxValues, valuesOf } from "./Limits.js"
+import { expectedNesting, isPlainObject, maxDepth, nesting, unfitTogether } from "./Limits.js"
 import { featureValues, type FieldDef, type Model, Natural, withClaims } from "./Model.js"
 import { expectedWellFormed, illFormed } from "./Text.js"
 
@@ -366,25 +366,21 @@ const jsonNesting = (model: Model) => {
     if (values === null || typeof values !== "object") return undefined
     for (const name of json) {
       const value = (values as Record<string, unknown>)[name]
-      const byFeature = name === featureValues && isPlainObject(value)
-      const parts = byFeature ? Object.entries(value) : [[name, value] as const]
-      // The object holding the feature values, then each value: stopping once past the limit, each feature
-      // costs at most its own size, and all of them together at most twice the limit.
-      let together = 1
-      for (const [field, v] of parts) {
-        const size = valuesOf(v)
-        if (typeof size !== "number") return new ValidationError({ registry: model.name, field, value: v, expected: expectedNesting(size) })
-        together += size
-        if (byFeature && together > maxValues)
-          return new ValidationError({ registry: model.name, field: name, value, expected: `${expectedNesting("tooLarge")}, all features together` })
+      if (name !== featureValues || !isPlainObject(value)) {
+        const found = nesting(value)
+        if (found !== undefined) return new ValidationError({ registry: model.name, field: name, value, expected: expectedNesting(found) })
+        continue
       }
+      // The object holding the feature values counts as one value besides them.
+      const unfit = unfitTogether(Object.entries(value), 1)
+      if (unfit === undefined) continue
+      return unfit.together
+        ? new ValidationError({ registry: model.name, field: name, value, expected: `${expectedNesting("tooLarge")}, all features together` })
+        : new ValidationError({ registry: model.name, field: unfit.name, value: unfit.value, expected: expectedNesting(unfit.found) })
     }
     return undefined
   }
 }
-
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === "object" && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v))
 
 export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
   const json = Schema.toCodecJson(schema)

@@ -5,7 +5,7 @@
  *
  * Every document has an integer `id` (given by core from `reserveIds`) and a string `uid`.
  */
-import { Effect } from "effect"
+import { Effect, Redacted } from "effect"
 import type { Cond, FindSpec, Json, Operator } from "./Ast.js"
 import { showValue, StoreError } from "./Errors.js"
 import { canonical, type Doc, equalJson, read } from "./Evaluator.js"
@@ -197,6 +197,17 @@ export type { Json }
 
 // ---------------------------------------------------------------------------------------------------------
 // Rules every driver applies the same way.
+
+/**
+ * A failure's message without the secrets its driver knows (a password, secret option values), each replaced
+ * by `***`, longest first so a secret holding another goes whole: some layer may quote them.
+ */
+export const failureText = (e: unknown, secrets: ReadonlyArray<Redacted.Redacted<string> | string | undefined>): string =>
+  secrets
+    .map((s) => (Redacted.isRedacted(s) ? Redacted.value(s) : (s ?? "")))
+    .filter((s) => s !== "")
+    .sort((a, b) => b.length - a.length)
+    .reduce((text, secret) => text.split(secret).join("***"), e instanceof Error ? e.message : String(e))
 
 /** A store URL safe to show in a message (see `Redaction.url`). */
 export const redactUrl = Redaction.url

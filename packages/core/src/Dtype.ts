@@ -5,7 +5,7 @@
  * categorical values as the record's name), so every store can index and compare them.
  */
 import * as Ast from "./Ast.js"
-import { maxDepth } from "./Limits.js"
+import { isPlainObject, maxDepth } from "./Limits.js"
 
 export const simpleDtypes = ["int", "float", "num", "str", "bool", "date", "datetime", "dict", "path", "url", "object"] as const
 export type SimpleDtype = (typeof simpleDtypes)[number]
@@ -53,9 +53,6 @@ const parseItem = (s: string): Dtype | undefined => {
 
 export const format = (d: Dtype): string =>
   d._tag === "simple" ? d.name : d._tag === "cat" ? `cat[${d.registry}]` : `list[${format(d.item)}]`
-
-const isPlainObject = (v: unknown): v is { readonly [k: string]: unknown } =>
-  v !== null && typeof v === "object" && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v))
 
 const toJson = (v: unknown): Ast.Json | undefined => {
   const copied = Ast.toJson(v)

@@ -11,7 +11,7 @@ import * as Ast from "./Ast.js"
 import * as Domain from "./Domain.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
-import { expectedNesting, listNames, maxValues, nesting, showName, valuesOf } from "./Limits.js"
+import { expectedNesting, listNames, showName, unfitTogether } from "./Limits.js"
 import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
@@ -36,12 +36,6 @@ const storedValues = (record: WithFeatures): Values => (record.featureValues ?? 
  */
 const own = <V>(values: { readonly [name: string]: V }, name: string): V | undefined =>
   Object.hasOwn(values, name) ? values[name] : undefined
-
-/** What the value's nesting lacks, if that is why it does not fit its dtype. */
-const nestingOf = (value: unknown): string => {
-  const found = nesting(value)
-  return found === undefined ? "" : `; ${expectedNesting(found)}`
-}
 
 const createHint = (name: string) => `Feature.create({ name: ${showName(name)}, dtype: "float" })`
 
@@ -69,18 +63,14 @@ export const validate = (registry: string, values: { readonly [name: string]: un
         expected: `names of existing features. These keys could not be validated: ${listNames(missing)}; create each with e.g. ${createHint(missing[0]!)}`
       })
     // Sized before any is encoded: encoding copies a value whole, with no bound of its own.
-    let together = 0
-    for (const name of names) {
-      const size = valuesOf(own(values, name))
-      together += typeof size === "number" ? size : 0
-      if (typeof size !== "number" || together > maxValues)
-        return yield* new ValidationError({
-          registry,
-          field: name,
-          value: own(values, name),
-          expected: `${expectedNesting(typeof size === "number" ? "tooLarge" : size)}${typeof size === "number" ? ", all features together" : ""}`
-        })
-    }
+    const unfit = unfitTogether(names.map((name) => [name, own(values, name)] as const), 0)
+    if (unfit !== undefined)
+      return yield* new ValidationError({
+        registry,
+        field: unfit.name,
+        value: unfit.value,
+        expected: `${expectedNesting(unfit.found)}${unfit.together ? ", all features together" : ""}`
+      })
     const encoded: Array<readonly [string, Ast.Json]> = []
     const categorical = new Map<string, Set<string>>()
     for (const name of names) {
@@ -92,7 +82,7 @@ export const validate = (registry: string, values: { readonly [name: string]: un
           registry,
           field: name,
           value: own(values, name),
-          expected: `a value of dtype ${feature.dtype} (feature "${name}")${nestingOf(own(values, name))}`
+          expected: `a value of dtype ${feature.dtype} (feature "${name}")`
         })
       encoded.push([name, value])
       const cat = dtype._tag === "cat" ? dtype : dtype._tag === "list" && dtype.item._tag === "cat" ? dtype.item : undefined

@@ -73,6 +73,31 @@ export const valuesOf = (value: unknown): number | Exclude<Nesting, undefined> =
   return size > maxValues ? "tooLarge" : size
 }
 
+/** Which of several values that count against `maxValues` together is refused, and why. */
+export interface Unfit {
+  readonly name: string
+  readonly value: unknown
+  readonly found: Exclude<Nesting, undefined>
+  /** Refused for the sum, not for the value alone. */
+  readonly together: boolean
+}
+
+/**
+ * Checks values that count against `maxValues` together (one record's feature values), besides `counted`
+ * values held already: each from its own top as `nesting` checks it, then their sum. Stopping once past the
+ * limit, each costs at most its own size, and all of them together at most twice the limit.
+ */
+export const unfitTogether = (entries: Iterable<readonly [string, unknown]>, counted: number): Unfit | undefined => {
+  let together = counted
+  for (const [name, value] of entries) {
+    const size = valuesOf(value)
+    if (typeof size !== "number") return { name, value, found: size, together: false }
+    together += size
+    if (together > maxValues) return { name, value, found: "tooLarge", together: true }
+  }
+  return undefined
+}
+
 const depthOf = (value: unknown): Nesting => {
   // The deepest level each object was found acceptable at: met again no deeper, it is acceptable again.
   const fits = new Map<object, number>()
@@ -128,11 +153,14 @@ const expandedSize = (value: unknown, cap: number): number => {
   return size(value)
 }
 
-const isContainer = (v: object): boolean => {
-  if (Array.isArray(v)) return true
+/** An object literal (or one made with a null prototype): the only objects, besides arrays, JSON is made of. */
+export const isPlainObject = (v: unknown): v is { readonly [k: string]: unknown } => {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false
   const proto = Object.getPrototypeOf(v)
   return proto === Object.prototype || proto === null
 }
+
+const isContainer = (v: object): boolean => Array.isArray(v) || isPlainObject(v)
 
 /** What a refusal of `nesting`'s finding says was expected. */
 export const expectedNesting = (found: "tooDeep" | "cycle" | "tooLarge"): string =>

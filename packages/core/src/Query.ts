@@ -10,7 +10,7 @@ import * as Ast from "./Ast.js"
 import { modelOf } from "./Domain.js"
 import { InvalidQuery } from "./Errors.js"
 import { F, type FieldDef, featureValues, type Model } from "./Model.js"
-import { cutName, maxDepth, maxListValues, maxQueryValues, maxShownNameLength } from "./Limits.js"
+import { cutName, isPlainObject, maxDepth, maxListValues, maxQueryValues, maxShownNameLength } from "./Limits.js"
 import * as Regex from "./Regex.js"
 import { expectedWellFormed, illFormed, isWellFormed } from "./Text.js"
 
@@ -77,12 +77,6 @@ const segments = (key: string): Array<string> => {
 }
 
 const snakeToCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
-
-const isPlainObject = (v: unknown): v is { readonly [k: string]: unknown } => {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 
 /** A saved record of any registry: what a relation value or `in` list may hold instead of an id. */
 const recordId = (v: unknown): number | undefined =>
@@ -254,7 +248,6 @@ const F_ID: FieldDef = F.ref("(related)", "protect")
 
 const relationOperator = (ctx: Ctx, path: ReadonlyArray<string>, op: Ast.Operator, v: unknown): Ast.Cond =>
   op === "isNull" ? leaf(ctx, path, undefined, op, v) : leaf(ctx, [...path, "id"], F_ID, op, v)
-
 
 /** `transform: record | id | null | { key: … } | { in: [...] }` */
 const relationValue = (ctx: Ctx, target: Model, path: ReadonlyArray<string>, v: unknown): Ast.Cond => {

@@ -14,8 +14,7 @@ import { fileURLToPath } from "node:url"
 import { Context, Data, Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import { ArtifactModel } from "./Domain.js"
-import type { Doc } from "./Driver.js"
-import * as Redaction from "./Redaction.js"
+import { type Doc, urlWithoutQuery } from "./Driver.js"
 
 /**
  * Where new bytes go and the only place bytes are read from: `$LINEAGE_STORAGE`, else the per-user
@@ -183,8 +182,7 @@ interface Located {
 }
 
 /** A record's storage as an error may show it: any client can write one holding credentials or a signed query. */
-const shownStorage = (storage: string | null) =>
-  storage === null ? "null" : JSON.stringify(Redaction.url(storage).replace(/[?#].*$/s, "?***"))
+const shownStorage = (storage: string | null) => (storage === null ? "null" : JSON.stringify(urlWithoutQuery(storage)))
 
 const outside = (artifact: Located, detail: string) =>
   new ArtifactStorageError({

@@ -6,7 +6,6 @@
 import { MongoClient, type MongoClientOptions } from "mongodb"
 import { Effect, Redacted } from "effect"
 import { Driver, Redaction, StoreError } from "@lineage/core"
-import { errorText, scrub } from "./Failures.js"
 
 export interface MongoStoreOptions {
   /**
@@ -156,15 +155,13 @@ export const resolve = (options: MongoStoreOptions): Effect.Effect<Resolved, Sto
  * A driver's message about the options, safe to show: the driver quotes values it cannot parse, so the values
  * of secret-named options (the URL's and `clientOptions`'), and any secret the message holds, are taken out.
  */
-const scrubOptions = (text: string, r: Resolved, options: MongoStoreOptions): string => {
+const scrubOptions = (e: unknown, r: Resolved, options: MongoStoreOptions): string => {
   const query = new URLSearchParams(/\?(.*)$/s.exec(r.connectionString)?.[1] ?? "")
   const given = Object.entries(options.clientOptions ?? {})
   const secrets = [...query, ...given]
-    .filter(([name, value]) => typeof value === "string" && value !== "" && Redaction.isSecretKey(name))
+    .filter(([name, value]) => typeof value === "string" && Redaction.isSecretKey(name))
     .map(([, value]) => value as string)
-  // Longest first: a secret holding another is taken out whole.
-  const scrubbed = secrets.sort((a, b) => b.length - a.length).reduce((t, value) => t.split(value).join("***"), scrub(text, r.password))
-  return Redaction.text(scrubbed)
+  return Redaction.text(Driver.failureText(e, [r.password, ...secrets]))
 }
 
 /** A client for `r`, not yet connected; options the driver refuses (unknown, or bad values) are `Invalid`. */
@@ -180,7 +177,7 @@ const makeClient = (r: Resolved, options: MongoStoreOptions): MongoClient => {
     })
   } catch (e) {
     throw StoreError.invalid(
-      `invalid MongoDB options for ${r.description}: ${scrubOptions(errorText(e), r, options)} (lineage's options: ${urlOptions.join(", ")}; any other must be a MongoDB connection-string option)`
+      `invalid MongoDB options for ${r.description}: ${scrubOptions(e, r, options)} (lineage's options: ${urlOptions.join(", ")}; any other must be a MongoDB connection-string option)`
     )
   }
 }
@@ -201,5 +198,5 @@ export const open = (r: Resolved, options: MongoStoreOptions): Effect.Effect<Mon
         throw e
       }
     },
-    catch: (e) => (e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${r.description}: ${scrub(errorText(e), r.password)}`))
+    catch: (e) => (e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${r.description}: ${Driver.failureText(e, [r.password])}`))
   })

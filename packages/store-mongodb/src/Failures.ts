@@ -1,21 +1,12 @@
 /**
  * Driver failures as typed `StoreError`s: a duplicate key is a `UniqueViolation` naming the constraint the
  * caller declared (recovered from the index name we gave it), a lost or unreachable server is `Unavailable`
- * (the one retryable reason), a request the server or the driver refuses is `Invalid` or `Unsupported`. Messages are scrubbed of the
- * password, in case some layer quotes it.
+ * (the one retryable reason), a request the server or the driver refuses is `Invalid` or `Unsupported`.
+ * Messages are scrubbed of the password, in case some layer quotes it.
  */
 import { MongoAPIError, MongoError, MongoNetworkError, MongoServerError, MongoServerSelectionError } from "mongodb"
 import { Driver, StoreError } from "@lineage/core"
 import type { Redacted } from "effect"
-import { Redacted as R } from "effect"
-
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
-
-/** Removes a secret from a message. */
-export const scrub = (text: string, secret: Redacted.Redacted<string> | undefined): string => {
-  const value = secret === undefined ? "" : R.value(secret)
-  return value.length === 0 ? text : text.split(value).join("***")
-}
 
 /** Unique indexes are named `lineage_u_<constraint, URI-encoded>`, so a duplicate-key error names its constraint. */
 export const uniqueIndexName = (constraint: string): string => `lineage_u_${encodeURIComponent(constraint)}`
@@ -83,7 +74,7 @@ const uniqueViolation = (ctx: WriteContext, dup: Duplicate): StoreError | undefi
 /** Maps anything a driver call threw. */
 export const failure = (what: string, e: unknown, secret?: Redacted.Redacted<string>, ctx?: WriteContext): StoreError => {
   if (e instanceof StoreError) return e
-  const text = scrub(errorText(e), secret)
+  const text = Driver.failureText(e, [secret])
   const dup = duplicateOf(e)
   if (dup !== undefined && ctx !== undefined) {
     const mapped = uniqueViolation(ctx, dup)

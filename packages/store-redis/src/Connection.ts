@@ -136,12 +136,6 @@ export const resolve = (options: RedisStoreOptions): Effect.Effect<{ readonly co
 export const describe = (c: Connection): string =>
   `${c.tls ? "rediss" : "redis"}://${c.username === undefined ? "" : `${c.username}@`}${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}/${c.db}`
 
-/** Removes a secret from a message, in case a client library quotes it. */
-export const scrub = (text: string, secret: Redacted.Redacted<string> | undefined): string => {
-  const value = secret === undefined ? "" : Redacted.value(secret)
-  return value.length === 0 ? text : text.split(value).join("***")
-}
-
 /**
  * Client options: reconnect forever with a capped delay (Redis may come back), but fail each request after
  * two reconnect attempts, so a caller learns soon that Redis is gone; our own retry schedule is bounded.
@@ -227,7 +221,7 @@ export const open = (c: Connection, connectTimeoutMs: number, connectionName = "
       // Without a listener ioredis prints every reconnect failure; requests report failures themselves.
       client.on("error", (e) => {
         if (isSelectRefusal(e))
-          client.refuse(StoreError.invalid(`database ${c.db} of ${describe(c)} refused: Redis replied ${scrub(errorText(e), c.password)}`))
+          client.refuse(StoreError.invalid(`database ${c.db} of ${describe(c)} refused: Redis replied ${Driver.failureText(e, [c.password])}`))
       })
       try {
         await client.connect()
@@ -238,10 +232,8 @@ export const open = (c: Connection, connectTimeoutMs: number, connectionName = "
       }
     },
     catch: (e) =>
-      e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${describe(c)}: ${scrub(errorText(e), c.password)}`, undefined)
+      e instanceof StoreError ? e : StoreError.unavailable(`cannot connect to ${describe(c)}: ${Driver.failureText(e, [c.password])}`, undefined)
   })
-
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** Replies that mean "not now" rather than "never": the server is loading, read-only, out of memory, … */
 const transientReply = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|OOM|NOREPLICAS)\b/
@@ -249,7 +241,7 @@ const transientReply = /^(LOADING|BUSY|READONLY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|
 /** Maps a client failure: a reply error is a bad request, anything else means Redis could not be reached. */
 export const failure = (what: string, e: unknown, secret?: Redacted.Redacted<string>): StoreError => {
   if (e instanceof StoreError) return e
-  const text = scrub(errorText(e), secret)
+  const text = Driver.failureText(e, [secret])
   const isReply = e instanceof Error && e.name === "ReplyError"
   return isReply && !transientReply.test(text)
     ? StoreError.invalid(`${what}: Redis replied ${text}`)
