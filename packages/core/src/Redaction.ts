@@ -278,12 +278,16 @@ const labelledSecrets = (s: string): string => {
   const bareEnd = forward(s, bareStop)
   const digit = forward(s, /[0-9]/g)
   const letter = forward(s, /[A-Za-z]/g)
+  const nextAt = forward(s, /@/g)
+  const nextSpace = forward(s, /\s/g)
   let out = ""
   let from = 0
   labelled.lastIndex = 0
   for (let m = labelled.exec(s); m !== null; m = labelled.exec(s)) {
     const [whole, name, , before, separator, after] = m as unknown as [string, string, string, string, string, string]
     const inQuery = separator === "=" && m.index > 0 && /[?&;]/.test(s[m.index - 1]!)
+    // A URL's user (`postgres://pwd:…@host`) is no label: `credentialUrls` takes its password, and keeps the host.
+    if (separator === ":" && s.startsWith("//", m.index - 2) && nextAt(m.index) < nextSpace(m.index)) continue
     if (!isSecretKey(name) && !(inQuery && urlSecretParams.has(name.toLowerCase()))) continue
     let start = m.index + whole.length
     let end: number

@@ -124,6 +124,14 @@ describe("text", () => {
     )
   })
 
+  it.each([
+    ["postgres://pwd:000@db.example/lab", `postgres://pwd:${marker}@db.example/lab`],
+    ["https://token:abc123@h.example/x", `https://token:${marker}@h.example/x`],
+    ["--db=postgres://auth:hunter22@h/x", `--db=postgres://auth:${marker}@h/x`]
+  ])("a URL whose user is named like a secret loses its password and keeps its host: %s", (input, expected) =>
+    expect(Redaction.text(input)).toBe(expected)
+  )
+
   it("a credential URL's password is gone wherever the URL stands, whatever the password holds", () => {
     // A password that reads as a port and a path (`8080/x`) is taken for one: see the port case above.
     const password = fc.string({ minLength: 1, maxLength: 30 }).filter((p) => !/\s/.test(p) && /[A-Za-z0-9]{3}/.test(p) && !/^[0-9]{1,5}[/?#]/.test(p))
