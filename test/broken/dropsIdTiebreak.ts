@@ -3,8 +3,8 @@
  * to append `id` to its sort would. Correct whenever rows happen to be inserted in id order.
  */
 import { Effect } from "effect"
-import type { Ast, Driver } from "@lineage/core"
-import { Evaluator } from "@lineage/core"
+import type { Ast } from "@lineage/core"
+import { Driver, Evaluator } from "@lineage/core"
 import { ReferenceDriver } from "@lineage/conformance"
 
 export const make = (): ReferenceDriver.ReferenceDriver => {
@@ -18,7 +18,8 @@ export const make = (): ReferenceDriver.ReferenceDriver => {
     }
     return 0
   }
-  return {
+  // Validated like every store, so a malformed limit or offset is still refused though `find` pages itself.
+  return Driver.validated({
     ...inner,
     insert: (table, docs) =>
       inner.insert(table, docs).pipe(
@@ -40,5 +41,5 @@ export const make = (): ReferenceDriver.ReferenceDriver => {
           return sorted.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
         })
       )
-  }
+  })
 }

@@ -10,8 +10,10 @@ import type { Cond, FindSpec, Json, Operator } from "./Ast.js"
 import { showValue, StoreError } from "./Errors.js"
 import { canonical, type Doc, equalJson, read } from "./Evaluator.js"
 import * as Redaction from "./Redaction.js"
+import { validated } from "./ValidatedDriver.js"
 
 export type { Doc }
+export { validated }
 
 /**
  * A unique constraint over one or more top-level fields. As in SQL, a document with `null` in any of the
@@ -34,72 +36,6 @@ export interface TableSpec {
   readonly indexes: ReadonlyArray<IndexSpec>
 }
 
-/**
- * How a store answers a query, for its `explain` (plain data, so tests and users can read it). Indexes propose
- * candidates; the reference evaluator checks every candidate.
- */
-export type IndexAccess =
-  | {
-      readonly _tag: "Lookup"
-      /** Which kind of index, where a store has several. */
-      readonly index?: "primary" | "hash" | "sorted" | undefined
-      readonly path: ReadonlyArray<string>
-      readonly op: Operator
-      readonly value: Json
-      /** How many candidates it proposes. */
-      readonly estimated: number
-    }
-  | { readonly _tag: "Intersect"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
-  | { readonly _tag: "Union"; readonly parts: ReadonlyArray<IndexAccess>; readonly estimated: number }
-
-/** Candidates for a filter: from indexes, or every document. */
-export type FilterAccess = IndexAccess | { readonly _tag: "Scan"; readonly estimated: number }
-
-/** Where the documents a query checks come from. */
-export type Access =
-  | FilterAccess
-  /** Walks an index in the query's order, stopping once offset + limit documents matched. */
-  | { readonly _tag: "IndexOrder"; readonly path: ReadonlyArray<string>; readonly direction: "asc" | "desc"; readonly estimated: number }
-
-export interface Plan {
-  readonly table: string
-  readonly access: Access
-  /** Every document of the table is visited. */
-  readonly fullScan: boolean
-  /** Documents come out of an index already in order, so only about offset + limit of them are read. */
-  readonly orderedByIndex: boolean
-}
-
-/** How many documents a find must produce: offset + limit, at most the table. */
-export const wanted = (spec: FindSpec, size: number): number =>
-  Math.min(size, spec.limit === undefined ? size : (spec.offset ?? 0) + spec.limit)
-
-/**
- * The plan for a find, given the best way to get its candidates: walk the index of the first order key when
- * that reads fewer documents. Walking reads about `wanted * size / candidates` documents when matches are
- * spread evenly; fetching the candidates reads `candidates` and sorts them.
- */
-export const planOrdered = (
-  table: string,
-  spec: FindSpec,
-  access: FilterAccess,
-  size: number,
-  walkable: boolean
-): Plan => {
-  const first = spec.orderBy[0] ?? { path: ["id"], direction: "asc" as const }
-  const want = wanted(spec, size)
-  if (walkable && access.estimated * access.estimated >= want * size) {
-    const estimated = Math.min(size, Math.ceil((want * size) / Math.max(1, access.estimated)))
-    return {
-      table,
-      access: { _tag: "IndexOrder", path: first.path, direction: first.direction, estimated },
-      fullScan: false,
-      orderedByIndex: true
-    }
-  }
-  return { table, access, fullScan: access._tag === "Scan", orderedByIndex: false }
-}
-
 /** What a driver can do natively. Core and the conformance suite read it; nothing is assumed. */
 export interface Capabilities {
   /** `batch` applies several writes atomically. */
@@ -115,6 +51,18 @@ export type WriteOp =
   | { readonly _tag: "Update"; readonly table: string; readonly id: number; readonly patch: Doc; readonly expect?: Doc | undefined }
   | { readonly _tag: "Delete"; readonly table: string; readonly ids: ReadonlyArray<number> }
 
+/**
+ * What a store implements. Wrap it with `validated` (`Store.make` and `fromPromises` do, and so do the
+ * bundled stores): every call is then checked before the implementation sees it, so an implementation never
+ * receives a malformed request — a table name that is not a string or (in a store that is not `shared`) was
+ * never declared, a malformed table spec, a document that is not a plain object with an integer `id` and a
+ * string `uid`, a condition `Evaluator.check` refuses, a bad order key, limit, offset or cursor, an id that is
+ * not a safe integer, a negative `reserveIds` count, a patch that changes the id, a batch op of another kind.
+ * See `ValidatedDriver` for the full list. It only has to store, and to report what only it can know:
+ * `StoreError.uniqueViolation` for a taken id or unique value, `StoreError.notFound` for an update of a
+ * missing id, `StoreError.conflict` for a failed compare-and-set, `StoreError.unavailable` when it cannot
+ * reach its storage, and (when `shared`) `StoreError.invalid` for a table no handle declared.
+ */
 export interface Driver {
   readonly name: string
   readonly capabilities: Capabilities
@@ -150,7 +98,17 @@ export interface Driver {
   readonly close: () => Effect.Effect<void>
 }
 
-/** A driver written with async functions, for implementers who do not use Effect. */
+/**
+ * A driver written with async functions, for implementers who do not use Effect; `fromPromises` lifts it.
+ * It receives only the requests `validated` lets through (see `Driver`), and reports a failure by throwing
+ * (or rejecting with) a `StoreError` made with its static constructors:
+ * - an id or unique value already taken: `StoreError.uniqueViolation(table, constraint, fields, values)`
+ *   (the id's constraint is named "id");
+ * - an update of an id that does not exist: `StoreError.notFound(table, id)`;
+ * - an update whose `expect` does not hold: `StoreError.conflict(table, id, detail)` (`checkExpect` throws it);
+ * - a table no handle declared (only a `shared` store is handed one): `StoreError.invalid(detail)`.
+ * Anything else thrown becomes `StoreError.unavailable` (retryable), with the thrown value as its cause.
+ */
 export interface PromiseDriver {
   readonly name: string
   readonly capabilities: Capabilities
@@ -166,10 +124,7 @@ export interface PromiseDriver {
   readonly close: () => Promise<void>
 }
 
-/**
- * A promise driver signals typed failures by throwing a `StoreError` (use its static constructors, e.g.
- * `StoreError.uniqueViolation(...)`); anything else thrown is taken as the store being unavailable.
- */
+/** A thrown `StoreError` is the failure; anything else thrown means the store is unavailable. */
 const lift =
   <A extends ReadonlyArray<unknown>, R>(name: string, f: (...args: A) => Promise<R>) =>
   (...args: A): Effect.Effect<R, StoreError> =>
@@ -178,20 +133,25 @@ const lift =
       catch: (e) => (e instanceof StoreError ? e : StoreError.unavailable(`${name} failed: ${String(e)}`, e))
     })
 
-export const fromPromises = (d: PromiseDriver): Driver => ({
-  name: d.name,
-  capabilities: d.capabilities,
-  declare: lift("declare", d.declare),
-  reserveIds: lift("reserveIds", d.reserveIds),
-  insert: lift("insert", d.insert),
-  update: lift("update", d.update),
-  remove: lift("remove", d.remove),
-  get: lift("get", d.get),
-  find: lift("find", d.find),
-  count: lift("count", d.count),
-  batch: d.batch === undefined ? undefined : lift("batch", d.batch),
-  close: () => Effect.promise(() => d.close())
-})
+/**
+ * A promise driver as a `Driver`, behind `validated`: malformed calls fail with `StoreError` before `d` is
+ * called, and what `d` throws becomes a typed failure as `PromiseDriver` describes.
+ */
+export const fromPromises = (d: PromiseDriver): Driver =>
+  validated({
+    name: d.name,
+    capabilities: d.capabilities,
+    declare: lift("declare", d.declare),
+    reserveIds: lift("reserveIds", d.reserveIds),
+    insert: lift("insert", d.insert),
+    update: lift("update", d.update),
+    remove: lift("remove", d.remove),
+    get: lift("get", d.get),
+    find: lift("find", d.find),
+    count: lift("count", d.count),
+    batch: d.batch === undefined ? undefined : lift("batch", d.batch),
+    close: () => Effect.promise(() => d.close())
+  })
 
 export type { Json }
 

@@ -74,45 +74,89 @@ const show = (v: unknown): string => {
   return `${out.slice(0, end)}…`
 }
 
-/** Why a store failed. `Unavailable` is the only retryable reason. */
-export type StoreErrorReason =
-  | { readonly _tag: "UniqueViolation"; readonly table: string; readonly constraint: string; readonly fields: ReadonlyArray<string>; readonly values: ReadonlyArray<Json> }
-  | { readonly _tag: "NotFound"; readonly table: string; readonly id: number }
-  | { readonly _tag: "Conflict"; readonly table: string; readonly id: number; readonly detail: string }
-  | { readonly _tag: "Unavailable"; readonly detail: string }
-  | { readonly _tag: "Unsupported"; readonly detail: string }
-  | { readonly _tag: "Invalid"; readonly detail: string }
-  /** The client was closed: a new one must be connected. */
-  | { readonly _tag: "Closed"; readonly detail: string }
+/*
+ * Why a store failed: one class per reason, so a caller narrows with `instanceof` (or Effect's
+ * `catchReason("StoreError", tag, …)`) and reads typed fields. Each class is named `Store` + its `_tag`; the
+ * tags are the drivers' contract (the conformance suite and drivers built against another copy of core match
+ * on them), and `StoreUniqueViolation` stays apart from the domain's `UniqueViolation`, which names a registry.
+ */
 
-const describeReason = (r: StoreErrorReason): string => {
-  switch (r._tag) {
-    case "UniqueViolation":
-      return `unique constraint "${r.constraint}" on ${r.table} (${r.fields.join(", ")}) violated by ${show(r.values)}`
-    case "NotFound":
-      return `no ${r.table} row with id ${r.id}`
-    case "Conflict":
-      return `${r.table} row ${r.id} changed concurrently: ${r.detail}`
-    case "Unavailable":
-      return `store unavailable: ${r.detail}`
-    case "Unsupported":
-      return `not supported by this store: ${r.detail}`
-    case "Invalid":
-      return `invalid store request: ${r.detail}`
-    case "Closed":
-      return `store closed: ${r.detail}`
+/** A unique constraint (or the id) is taken by another document of `table`. */
+export class StoreUniqueViolation extends Data.TaggedClass("UniqueViolation")<{
+  readonly table: string
+  readonly constraint: string
+  readonly fields: ReadonlyArray<string>
+  readonly values: ReadonlyArray<Json>
+}> {
+  get message(): string {
+    return `unique constraint "${this.constraint}" on ${this.table} (${this.fields.join(", ")}) violated by ${show(this.values)}`
   }
 }
+
+/** An update named a document that does not exist. */
+export class StoreNotFound extends Data.TaggedClass("NotFound")<{ readonly table: string; readonly id: number }> {
+  get message(): string {
+    return `no ${this.table} row with id ${this.id}`
+  }
+}
+
+/** A compare-and-set update found other values than it expected. */
+export class StoreConflict extends Data.TaggedClass("Conflict")<{
+  readonly table: string
+  readonly id: number
+  readonly detail: string
+}> {
+  get message(): string {
+    return `${this.table} row ${this.id} changed concurrently: ${this.detail}`
+  }
+}
+
+/** The store could not be reached or did not answer: the only retryable reason. */
+export class StoreUnavailable extends Data.TaggedClass("Unavailable")<{ readonly detail: string }> {
+  get message(): string {
+    return `store unavailable: ${this.detail}`
+  }
+}
+
+/** A request this store cannot serve, such as an operator it does not know. */
+export class StoreUnsupported extends Data.TaggedClass("Unsupported")<{ readonly detail: string }> {
+  get message(): string {
+    return `not supported by this store: ${this.detail}`
+  }
+}
+
+/** A malformed request (see `Driver.validated`), or stored data that does not decode. */
+export class StoreInvalid extends Data.TaggedClass("Invalid")<{ readonly detail: string }> {
+  get message(): string {
+    return `invalid store request: ${this.detail}`
+  }
+}
+
+/** The client was closed: a new one must be connected. */
+export class StoreClosed extends Data.TaggedClass("Closed")<{ readonly detail: string }> {
+  get message(): string {
+    return `store closed: ${this.detail}`
+  }
+}
+
+export type StoreErrorReason =
+  | StoreUniqueViolation
+  | StoreNotFound
+  | StoreConflict
+  | StoreUnavailable
+  | StoreUnsupported
+  | StoreInvalid
+  | StoreClosed
 
 export class StoreError extends Data.TaggedError("StoreError")<{
   readonly reason: StoreErrorReason
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return describeReason(this.reason)
+    return this.reason.message
   }
   get isRetryable(): boolean {
-    return this.reason._tag === "Unavailable"
+    return this.reason instanceof StoreUnavailable
   }
   static uniqueViolation(
     table: string,
@@ -120,25 +164,25 @@ export class StoreError extends Data.TaggedError("StoreError")<{
     fields: ReadonlyArray<string>,
     values: ReadonlyArray<Json>
   ): StoreError {
-    return new StoreError({ reason: { _tag: "UniqueViolation", table, constraint, fields, values } })
+    return new StoreError({ reason: new StoreUniqueViolation({ table, constraint, fields, values }) })
   }
   static notFound(table: string, id: number): StoreError {
-    return new StoreError({ reason: { _tag: "NotFound", table, id } })
+    return new StoreError({ reason: new StoreNotFound({ table, id }) })
   }
   static conflict(table: string, id: number, detail: string): StoreError {
-    return new StoreError({ reason: { _tag: "Conflict", table, id, detail } })
+    return new StoreError({ reason: new StoreConflict({ table, id, detail }) })
   }
   static unavailable(detail: string, cause?: unknown): StoreError {
-    return new StoreError({ reason: { _tag: "Unavailable", detail }, cause })
+    return new StoreError({ reason: new StoreUnavailable({ detail }), cause })
   }
   static unsupported(detail: string): StoreError {
-    return new StoreError({ reason: { _tag: "Unsupported", detail } })
+    return new StoreError({ reason: new StoreUnsupported({ detail }) })
   }
   static invalid(detail: string): StoreError {
-    return new StoreError({ reason: { _tag: "Invalid", detail } })
+    return new StoreError({ reason: new StoreInvalid({ detail }) })
   }
   static closed(detail: string): StoreError {
-    return new StoreError({ reason: { _tag: "Closed", detail } })
+    return new StoreError({ reason: new StoreClosed({ detail }) })
   }
 }
 

@@ -12,7 +12,7 @@
  * - `regex` is an RE2 pattern, unanchored, matched by code point in linear time (see `Regex`).
  * - Sorting puts `null` first ascending (last descending), then booleans, numbers, strings, arrays, objects.
  */
-import { type Cond, type Cursor, type Direction, type FindSpec, isOperator, type Json, type OrderKey, type Path } from "./Ast.js"
+import { type Cond, type Cursor, type Direction, type FindSpec, isOperator, type Json, type Operator, type OrderKey, type Path } from "./Ast.js"
 import { showValue, StoreError } from "./Errors.js"
 import { maxDepth } from "./Limits.js"
 import * as Regex from "./Regex.js"
@@ -122,48 +122,43 @@ const stringTest = (v: Json, arg: Json, test: (s: string, a: string) => boolean)
 
 const lower = (s: string) => s.toLowerCase()
 
-export const testValue = (v: Json, op: string, arg: Json): boolean => {
-  switch (op) {
-    case "eq":
-      return arg === null ? v === null : equalJson(v, arg)
-    case "ne":
-      return !testValue(v, "eq", arg)
-    case "gt":
-      return comparable(v, arg) && compareJson(v, arg) > 0
-    case "gte":
-      return comparable(v, arg) && compareJson(v, arg) >= 0
-    case "lt":
-      return comparable(v, arg) && compareJson(v, arg) < 0
-    case "lte":
-      return comparable(v, arg) && compareJson(v, arg) <= 0
-    case "in":
-      return Array.isArray(arg) && arg.some((a) => testValue(v, "eq", a))
-    case "notIn":
-      return !testValue(v, "in", arg)
-    case "range":
-      return Array.isArray(arg) && arg.length === 2 && testValue(v, "gte", arg[0]!) && testValue(v, "lte", arg[1]!)
-    case "isNull":
-      return (v === null) === (arg === true)
-    case "contains":
-      return stringTest(v, arg, (s, a) => s.includes(a))
-    case "icontains":
-      return stringTest(v, arg, (s, a) => lower(s).includes(lower(a)))
-    case "startsWith":
-      return stringTest(v, arg, (s, a) => s.startsWith(a))
-    case "istartsWith":
-      return stringTest(v, arg, (s, a) => lower(s).startsWith(lower(a)))
-    case "endsWith":
-      return stringTest(v, arg, (s, a) => s.endsWith(a))
-    case "iendsWith":
-      return stringTest(v, arg, (s, a) => lower(s).endsWith(lower(a)))
-    case "iexact":
-      return stringTest(v, arg, (s, a) => lower(s) === lower(a))
-    case "regex":
-      return stringTest(v, arg, (s, a) => compileRegex(a).test(s))
-    default:
-      throw new Error(`unknown operator ${op}`)
-  }
+/** What an operator means: whether a stored value `v` matches the query value `arg`. */
+type Test = (v: Json, arg: Json) => boolean
+
+const eq: Test = (v, arg) => (arg === null ? v === null : equalJson(v, arg))
+const isIn: Test = (v, arg) => Array.isArray(arg) && arg.some((a) => eq(v, a))
+const gte: Test = (v, arg) => comparable(v, arg) && compareJson(v, arg) >= 0
+const lte: Test = (v, arg) => comparable(v, arg) && compareJson(v, arg) <= 0
+
+/** Every operator's test: a `Record` over `Operator`, so an operator added to the AST must be given one here. */
+const tests: Readonly<Record<Operator, Test>> = {
+  eq,
+  ne: (v, arg) => !eq(v, arg),
+  gt: (v, arg) => comparable(v, arg) && compareJson(v, arg) > 0,
+  gte,
+  lt: (v, arg) => comparable(v, arg) && compareJson(v, arg) < 0,
+  lte,
+  in: isIn,
+  notIn: (v, arg) => !isIn(v, arg),
+  range: (v, arg) => Array.isArray(arg) && arg.length === 2 && gte(v, arg[0]!) && lte(v, arg[1]!),
+  isNull: (v, arg) => (v === null) === (arg === true),
+  contains: (v, arg) => stringTest(v, arg, (s, a) => s.includes(a)),
+  icontains: (v, arg) => stringTest(v, arg, (s, a) => lower(s).includes(lower(a))),
+  startsWith: (v, arg) => stringTest(v, arg, (s, a) => s.startsWith(a)),
+  istartsWith: (v, arg) => stringTest(v, arg, (s, a) => lower(s).startsWith(lower(a))),
+  endsWith: (v, arg) => stringTest(v, arg, (s, a) => s.endsWith(a)),
+  iendsWith: (v, arg) => stringTest(v, arg, (s, a) => lower(s).endsWith(lower(a))),
+  iexact: (v, arg) => stringTest(v, arg, (s, a) => lower(s) === lower(a)),
+  regex: (v, arg) => stringTest(v, arg, (s, a) => compileRegex(a).test(s))
 }
+
+/** The test of `op`; an operator outside `Ast.operators` (from an unchecked caller) is a bug, not a silent false. */
+const testOf = (op: Operator): Test => {
+  if (!Object.hasOwn(tests, op)) throw new Error(`unknown operator ${String(op)}`)
+  return tests[op]
+}
+
+export const testValue = (v: Json, op: Operator, arg: Json): boolean => testOf(op)(v, arg)
 
 /**
  * Levels (And, Or, Not, and the field predicate at the bottom) a driver accepts in one condition: what core
@@ -196,7 +191,8 @@ export const check = (cond: Cond, level = 1): void => {
       check(cond.cond, level + 1)
       return
     default:
-      throw StoreError.invalid(`not a condition: ${showValue(cond)}`)
+      // Typed as `never` so a new kind of condition must be handled above; untyped callers still reach here.
+      throw StoreError.invalid(`not a condition: ${showValue(cond satisfies never)}`)
   }
 }
 
@@ -233,7 +229,8 @@ export const predicate = (cond: Cond): ((doc: Doc) => boolean) => {
         const has = membership(value)
         return op === "in" ? (doc) => has(read(doc, path)) : (doc) => !has(read(doc, path))
       }
-      return (doc) => testValue(read(doc, path), op, value)
+      const test = testOf(op)
+      return (doc) => test(read(doc, path), value)
     }
     case "And": {
       const parts = cond.conds.map(predicate)

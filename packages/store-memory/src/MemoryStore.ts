@@ -1,9 +1,10 @@
 /**
- * The embedded default store: tables in process memory behind the `Driver` interface. Everything is
- * synchronous underneath; the Effect face only turns thrown `StoreError`s into typed failures.
+ * The embedded default store: tables in process memory behind the `Driver` interface, whose `validated`
+ * layer checks every request first. Everything is synchronous underneath; the Effect face only turns thrown
+ * `StoreError`s into typed failures.
  */
 import { Effect, type Layer } from "effect"
-import { Driver, Evaluator, Store, StoreError } from "@lineage/core"
+import { Driver, Evaluator, IndexPlanner, Store, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import * as Executor from "./Executor.js"
 import { planCount, planFind, type Plan } from "./Planner.js"
@@ -28,7 +29,7 @@ export interface MemoryDriver extends Driver.Driver {
 }
 
 /** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
-const nativeOperators: ReadonlyArray<Ast.Operator> = ["eq", "in", "gt", "gte", "lt", "lte", "range", "startsWith", "isNull"]
+const nativeOperators: ReadonlyArray<Ast.Operator> = IndexPlanner.indexedOperators
 
 const attempt = <A>(f: () => A): Effect.Effect<A, StoreError> =>
   Effect.suspend(() => {
@@ -45,6 +46,7 @@ export const makeDriver = (): MemoryDriver => {
   const tables = new Map<string, Table>()
   const counters: Executor.Counters = { scanned: 0, examined: 0 }
 
+  /** `validated` lets through only declared tables; `explain` and a closed store still meet unknown ones. */
   const table = (name: string): Table => {
     const found = tables.get(name)
     if (found === undefined) throw StoreError.invalid(`unknown table "${name}": declare it first`)
@@ -62,37 +64,37 @@ export const makeDriver = (): MemoryDriver => {
     }
   }
 
+  /** Applies one write and returns what undoes it. */
+  const apply = (op: Driver.WriteOp): (() => void) => {
+    const target = table(op.table)
+    switch (op._tag) {
+      case "Insert": {
+        const inserted = target.insert(op.docs)
+        return () => target.remove(inserted.map((doc) => doc["id"] as number))
+      }
+      case "Update": {
+        const { before, after } = target.update(op.id, op.patch, op.expect)
+        return () => target.replace(after, before)
+      }
+      case "Delete": {
+        const removed = target.remove(op.ids)
+        return () => target.restore(removed)
+      }
+    }
+  }
+
   // Each write is all-or-none on its own, so a batch only has to undo the writes before the one that failed.
   const batch = (ops: ReadonlyArray<Driver.WriteOp>): void => {
     const undo: Array<() => void> = []
     try {
-      for (const op of ops) {
-        const target = table(op.table)
-        switch (op._tag) {
-          case "Insert": {
-            const inserted = target.insert(op.docs)
-            undo.push(() => target.remove(inserted.map((doc) => doc["id"] as number)))
-            break
-          }
-          case "Update": {
-            const { before, after } = target.update(op.id, op.patch, op.expect)
-            undo.push(() => target.replace(after, before))
-            break
-          }
-          case "Delete": {
-            const removed = target.remove(op.ids)
-            undo.push(() => target.restore(removed))
-            break
-          }
-        }
-      }
+      for (const op of ops) undo.push(apply(op))
     } catch (e) {
       for (const step of undo.reverse()) step()
       throw e
     }
   }
 
-  return {
+  return Driver.validated({
     name: "memory",
     capabilities: { transactions: true, shared: false, nativeOperators },
     declare: (specs) => attempt(() => declare(specs)),
@@ -111,13 +113,11 @@ export const makeDriver = (): MemoryDriver => {
     find: (name, spec) =>
       attempt(() => {
         const target = table(name)
-        Evaluator.check(spec.where)
         return Executor.find(target, planFind(target, spec), spec, counters)
       }),
     count: (name, where) =>
       attempt(() => {
         const target = table(name)
-        Evaluator.check(where)
         return Executor.count(target, planCount(target, where).access, where, counters)
       }),
     batch: (ops) => attempt(() => batch(ops)),
@@ -128,7 +128,7 @@ export const makeDriver = (): MemoryDriver => {
       counters.examined = 0
     },
     explain: (name, spec) => planFind(table(name), spec)
-  }
+  })
 }
 
 export const make = (): Effect.Effect<MemoryDriver> => Effect.sync(makeDriver)

@@ -1,8 +1,10 @@
 /**
- * One table: documents by id, the unique constraints that guard them and the indexes that find them. Writes
- * validate everything before changing anything, so each is all-or-none; failures are thrown as `StoreError`.
+ * One table: documents by id, the unique constraints that guard them and the indexes that find them. Requests
+ * arrive checked by `Driver.validated` (plain documents with integer ids, patches that keep the id); writes
+ * check what only the table knows (taken ids, unique values, `expect`) before changing anything, so each is
+ * all-or-none. Failures are thrown as `StoreError`.
  */
-import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
+import { Driver, Evaluator, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { Documents } from "./Documents.js"
 import { HashIndex, SortedIndex, primaryIndex, type EqualityIndex } from "./Indexes.js"
@@ -75,9 +77,6 @@ export class Table {
   }
 
   reserveIds(count: number): number {
-    if (!Number.isSafeInteger(count) || count < 0) {
-      throw StoreError.invalid(`cannot reserve ${count} ids on ${this.name}: expected a non-negative integer`)
-    }
     const first = this.nextId
     this.nextId += count
     return first
@@ -85,7 +84,7 @@ export class Table {
 
   /** Returns the stored (frozen) documents, which undo needs. */
   insert(input: ReadonlyArray<Doc>): ReadonlyArray<Doc> {
-    const docs = input.map((doc) => this.admit(doc))
+    const docs = input.map(freezeDoc)
     const ids = docs.map((doc) => doc["id"] as number)
     const seen = new Set<number>()
     for (const id of ids) {
@@ -124,9 +123,6 @@ export class Table {
     if (before === undefined) throw StoreError.notFound(this.name, id)
     Driver.checkExpect(this.name, id, before, expect)
     const changes = freezeClone(patch) as Doc
-    if (changes["id"] !== undefined && changes["id"] !== id) {
-      throw StoreError.invalid(`cannot change the id of ${this.name} row ${id}`)
-    }
     const after: Doc = Object.freeze({ ...before, ...changes })
     for (const unique of this.uniques) {
       const key = unique.keyOf(after)
@@ -175,16 +171,6 @@ export class Table {
       index.add(id, next)
     }
     this.docs.set(id, after)
-  }
-
-  private admit(doc: Doc): Doc {
-    if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-      throw StoreError.invalid(`${this.name} documents must be JSON objects, got ${showValue(doc)}`)
-    }
-    if (!Number.isSafeInteger(doc["id"])) {
-      throw StoreError.invalid(`${this.name} documents need an integer id, got ${showValue(doc["id"])}`)
-    }
-    return freezeDoc(doc)
   }
 
   private addIndex(index: HashIndex | SortedIndex): void {

@@ -22,6 +22,27 @@ const unknownTable: ReadonlyArray<readonly [string, (d: Driver.Driver) => Effect
   ["count", (d) => d.count(missing, Ast.always)]
 ]
 
+/**
+ * Requests no well-typed caller sends, as a buggy caller or another language could: each must fail with a
+ * StoreError (`Driver.validated` refuses them all) and leave the table as it was.
+ */
+const malformed: ReadonlyArray<readonly [string, (d: Driver.Driver, id: number) => Effect.Effect<unknown, StoreError>]> = [
+  ["a document without an id", (d) => d.insert("thing", [{ uid: "new" }])],
+  ["a document with a fractional id", (d, id) => d.insert("thing", [{ id: id + 0.5, uid: "new" }])],
+  ["a document that is not an object", (d) => d.insert("thing", [[1, 2] as unknown as Driver.Doc])],
+  ["a document whose uid is not a string", (d, id) => d.insert("thing", [{ id: id + 1, uid: 7 }])],
+  ["a good document beside a bad one", (d, id) => d.insert("thing", [{ id: id + 1, uid: "new" }, { uid: "bad" }])],
+  ["an update that changes the id", (d, id) => d.update("thing", id, { id: id + 1 })],
+  ["a negative reserveIds count", (d) => d.reserveIds("thing", -1)],
+  ["get with an id that is not an integer", (d) => d.get("thing", ["1" as unknown as number])],
+  ["remove with an id that is not an integer", (d, id) => d.remove("thing", [id, 1.5])],
+  ["a negative limit", (d) => d.find("thing", { where: Ast.always, orderBy: [], limit: -1 })],
+  ["a fractional offset", (d) => d.find("thing", { where: Ast.always, orderBy: [], offset: 0.5 })],
+  ["an order key with an unknown direction", (d) => d.find("thing", { where: Ast.always, orderBy: [{ path: ["n"], direction: "up" as "asc" }] })],
+  ["a cursor without a value per order key", (d, id) => d.find("thing", { where: Ast.always, orderBy: [{ path: ["n"], direction: "asc" }], after: { values: [], id } })],
+  ["a table spec whose index has no path", (d) => d.declare([{ name: "thing", unique: [], indexes: [{ path: [], kind: "sorted" }] }])]
+]
+
 /** An operator no driver knows, as a malformed tree from a buggy caller would carry. */
 const bogus = { _tag: "Field", path: ["name"], op: "near", value: 1 } as unknown as Ast.Cond
 
@@ -40,6 +61,17 @@ export const errors: ReadonlyArray<Case> = [
         const error = await storeFailure(() => call(ctx.driver))
         assert.equal(error._tag, "StoreError")
         assert.equal(typeof error.message, "string")
+      }
+    })
+  ),
+  ...malformed.map(
+    ([what, call]): Case => ({
+      group,
+      name: `${what} fails with a StoreError and writes nothing`,
+      run: async (ctx) => {
+        const doc = await withData(ctx)
+        await storeFailure(() => call(ctx.driver, doc["id"] as number))
+        assert.deepStrictEqual(await findAll(ctx, "thing"), [doc])
       }
     })
   ),
