@@ -3,9 +3,9 @@
  * condition (and cursor), so answers are exactly `Evaluator.find`'s. Index lookups are exact, so the
  * conjuncts a lookup answered are left out of that check; everything else is checked.
  */
-import { Ast, Evaluator } from "@lineage/core"
+import { Ast, Evaluator, type IndexPlanner } from "@lineage/core"
 import { equalityValues, rangesFor } from "./Indexes.js"
-import { type Access, type FilterAccess, type IndexAccess, type Plan, served, walked } from "./Planner.js"
+import { type FilterAccess, type IndexAccess, type Plan, served, walked } from "./Planner.js"
 import type { Table } from "./Table.js"
 
 type Doc = Evaluator.Doc
@@ -18,7 +18,7 @@ export interface Counters {
   examined: number
 }
 
-const lookupIds = (table: Table, access: Extract<IndexAccess, { _tag: "Lookup" }>): Iterable<number> => {
+const lookupIds = (table: Table, access: IndexPlanner.Lookup): Iterable<number> => {
   const known = walked.get(access)
   if (known !== undefined) return known
   if (access.index === "sorted") {
@@ -98,7 +98,7 @@ const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
  */
 const walk = (
   table: Table,
-  access: Extract<Access, { _tag: "IndexOrder" }>,
+  access: IndexPlanner.IndexOrder,
   spec: Ast.FindSpec,
   counters: Counters
 ): Array<Doc> => {

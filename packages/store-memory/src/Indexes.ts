@@ -6,7 +6,7 @@
  * does, so a lookup returns the documents the evaluator accepts for its predicate, no more and no fewer
  * (the executor skips re-checking that predicate; the differential tests hold both to it).
  */
-import { Evaluator } from "@lineage/core"
+import { Evaluator, IndexPlanner } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { BTree } from "./BTree.js"
 import { distinct, hashKey, type HashKey } from "./Values.js"
@@ -153,59 +153,49 @@ export interface ValueRange {
 const atOrAfter = (from: Json, within: (v: Json) => boolean): ValueRange => ({ from, exclusive: false, within })
 const after = (from: Json, within: (v: Json) => boolean): ValueRange => ({ from, exclusive: true, within })
 
-const isNumber = (v: Json): v is number => typeof v === "number"
 const isString = (v: Json): v is string => typeof v === "string"
 
-/** Order operators match only a value of the argument's own type, and each type sorts as one contiguous run. */
-const sameType = (arg: Json): ((v: Json) => boolean) | undefined =>
-  isNumber(arg) ? isNumber : isString(arg) ? isString : undefined
+const ofType = { number: (v: Json): v is number => typeof v === "number", string: isString } as const
 
 /** Sorting puts null, then booleans, then numbers, then strings: where each type's run starts. */
-const runStart = (arg: number | string, within: (v: Json) => boolean): ValueRange =>
-  isNumber(arg) ? after(true, within) : atOrAfter("", within)
+const runStart = (type: "number" | "string", within: (v: Json) => boolean): ValueRange =>
+  type === "number" ? after(true, within) : atOrAfter("", within)
 
-const equalRange = (arg: Json): ValueRange => atOrAfter(arg, (v) => Evaluator.compareJson(v, arg) === 0)
+/** Within a `Between` interval: of its type, and not past its high bound. */
+const inBetween = (type: "number" | "string", high: IndexPlanner.Endpoint | undefined): ((v: Json) => boolean) => {
+  const sameType = ofType[type]
+  if (high === undefined) return sameType
+  const { value, inclusive } = high
+  return inclusive ? (v) => sameType(v) && Evaluator.compareJson(v, value) <= 0 : (v) => sameType(v) && Evaluator.compareJson(v, value) < 0
+}
+
+const valueRange = (interval: IndexPlanner.Interval): ValueRange => {
+  switch (interval._tag) {
+    case "Equal": {
+      const value = interval.value
+      return atOrAfter(value, (v) => Evaluator.compareJson(v, value) === 0)
+    }
+    case "NotNull":
+      return after(null, () => true)
+    case "Between": {
+      const within = inBetween(interval.type, interval.high)
+      const low = interval.low
+      if (low === undefined) return runStart(interval.type, within)
+      return low.inclusive ? atOrAfter(low.value, within) : after(low.value, within)
+    }
+    case "Prefix": {
+      const prefix = interval.prefix
+      return atOrAfter(prefix, (v) => isString(v) && v.startsWith(prefix))
+    }
+  }
+}
 
 /**
  * The ranges holding every document a predicate can match, or undefined when a sorted index cannot serve
  * it. An empty list means nothing can match.
  */
-export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<ValueRange> | undefined => {
-  switch (op) {
-    case "eq":
-      return [equalRange(arg)]
-    case "in":
-      return Array.isArray(arg) ? distinct(arg).map(equalRange) : []
-    case "isNull":
-      return arg === true ? [equalRange(null)] : [after(null, () => true)]
-    case "gt":
-    case "gte": {
-      const type = sameType(arg)
-      if (type === undefined) return []
-      return [op === "gt" ? after(arg, type) : atOrAfter(arg, type)]
-    }
-    case "lt":
-    case "lte": {
-      const type = sameType(arg)
-      if (type === undefined || !(isNumber(arg) || isString(arg))) return []
-      const below = op === "lt" ? (c: number) => c < 0 : (c: number) => c <= 0
-      return [runStart(arg, (v) => type(v) && below(Evaluator.compareJson(v, arg)))]
-    }
-    case "range": {
-      if (!Array.isArray(arg) || arg.length !== 2) return []
-      const low: Json = arg[0]!
-      const high: Json = arg[1]!
-      const type = sameType(low)
-      if (type === undefined || !type(high)) return []
-      return [atOrAfter(low, (v) => type(v) && Evaluator.compareJson(v, high) <= 0)]
-    }
-    case "startsWith":
-      // Strings sharing a prefix are contiguous in any lexicographic order, code point order included.
-      return isString(arg) ? [atOrAfter(arg, (v) => isString(v) && v.startsWith(arg))] : []
-    default:
-      return undefined
-  }
-}
+export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<ValueRange> | undefined =>
+  IndexPlanner.intervalsFor(op, arg)?.map(valueRange)
 
 /** One distinct value of a sorted index and the documents holding it, by ascending id. */
 export interface ValueRun {

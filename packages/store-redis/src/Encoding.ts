@@ -14,7 +14,7 @@
  * strings), prefixes and ordered walks, and the value of an entry is exact: two values share a `value`
  * part exactly when `Evaluator.equalJson` holds (strings are assumed well-formed UTF-16: no lone surrogates).
  */
-import { Evaluator } from "@lineage/core"
+import { Evaluator, IndexPlanner } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 
 type Json = Ast.Json
@@ -85,57 +85,40 @@ const keyRange = (key: string): LexRange => ({ min: `[${key}\u0000`, max: `(${ke
 /** The part of the index each type occupies: ranks are single characters. */
 const typeRun = { number: { first: "[2", end: "(3" }, string: { first: "[3", end: "(4" } } as const
 
-export const equalRange = (v: Json): LexRange => keyRange(valueKey(v))
+/** Every member after null's: the type ranks above 0. */
+const notNull: LexRange = { min: "[1", max: "+" }
 
-/** One range per distinct value, each value encoded once. */
-const equalRanges = (values: ReadonlyArray<Json>): ReadonlyArray<LexRange> => [...new Set(values.map(valueKey))].map(keyRange)
+const lowBound = (type: "number" | "string", low: IndexPlanner.Endpoint | undefined): Bound =>
+  low === undefined ? typeRun[type].first : `[${low.inclusive ? lo(low.value) : hi(low.value)}`
 
-const orderType = (v: Json): "number" | "string" | undefined =>
-  typeof v === "number" ? "number" : typeof v === "string" ? "string" : undefined
+const highBound = (type: "number" | "string", high: IndexPlanner.Endpoint | undefined): Bound =>
+  high === undefined ? typeRun[type].end : `(${high.inclusive ? hi(high.value) : lo(high.value)}`
+
+const prefixRange = (prefix: string): LexRange => {
+  const head = `3${escapeBytes(prefix)}`
+  // 0xFF never occurs in UTF-8, so it bounds every string that starts with `prefix`.
+  return { min: `[${head}`, max: Buffer.concat([Buffer.from(`(${head}`), Buffer.from([0xff])]) }
+}
+
+const lexRange = (interval: IndexPlanner.Interval): LexRange => {
+  switch (interval._tag) {
+    case "Equal":
+      return keyRange(valueKey(interval.value))
+    case "NotNull":
+      return notNull
+    case "Between":
+      return { min: lowBound(interval.type, interval.low), max: highBound(interval.type, interval.high) }
+    case "Prefix":
+      return prefixRange(interval.prefix)
+  }
+}
 
 /**
  * The ranges of an index holding exactly the documents a predicate matches, or undefined when an index
  * cannot answer it. An empty list means nothing can match.
  */
-export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<LexRange> | undefined => {
-  switch (op) {
-    case "eq":
-      return [equalRange(arg)]
-    case "in":
-      return Array.isArray(arg) ? equalRanges(arg) : []
-    case "isNull":
-      return arg === true ? [equalRange(null)] : [{ min: "[1", max: "+" }]
-    case "gt":
-    case "gte":
-    case "lt":
-    case "lte": {
-      // Order operators match only values of the argument's own type (number or string).
-      const type = orderType(arg)
-      if (type === undefined) return []
-      const run = typeRun[type]
-      if (op === "gt") return [{ min: `[${hi(arg)}`, max: run.end }]
-      if (op === "gte") return [{ min: `[${lo(arg)}`, max: run.end }]
-      if (op === "lt") return [{ min: run.first, max: `(${lo(arg)}` }]
-      return [{ min: run.first, max: `(${hi(arg)}` }]
-    }
-    case "range": {
-      if (!Array.isArray(arg) || arg.length !== 2) return []
-      const low: Json = arg[0]!
-      const high: Json = arg[1]!
-      const type = orderType(low)
-      if (type === undefined || orderType(high) !== type) return []
-      return [{ min: `[${lo(low)}`, max: `(${hi(high)}` }]
-    }
-    case "startsWith": {
-      if (typeof arg !== "string") return []
-      const head = `3${escapeBytes(arg)}`
-      // 0xFF never occurs in UTF-8, so it bounds every string that starts with `arg`.
-      return [{ min: `[${head}`, max: Buffer.concat([Buffer.from(`(${head}`), Buffer.from([0xff])]) }]
-    }
-    default:
-      return undefined
-  }
-}
+export const rangesFor = (op: Ast.Operator, arg: Json): ReadonlyArray<LexRange> | undefined =>
+  IndexPlanner.intervalsFor(op, arg)?.map(lexRange)
 
 /** Where an ordered walk resumes for a cursor whose first key holds `v`: the whole run of `v` included. */
 export const walkStart = (direction: Ast.Direction, v: Json): Bound => (direction === "asc" ? `[${lo(v)}` : `(${hi(v)}`)

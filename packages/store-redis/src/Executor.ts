@@ -4,7 +4,7 @@
  * fetched, in MGETs of bounded size; no query reads keys by pattern.
  */
 import { Evaluator } from "@lineage/core"
-import type { Ast } from "@lineage/core"
+import type { Ast, IndexPlanner } from "@lineage/core"
 import { type Bound, idOfMember, type LexRange, rangesFor, valueOfMember, walkStart } from "./Encoding.js"
 import { type Access, type FilterAccess, filterEstimate, type IndexAccess, lookupKey, rangesPerStep, type Sizes } from "./Planner.js"
 import type { StoredTable } from "./Tables.js"
@@ -50,7 +50,7 @@ export const membersPerRead = 2_000
 const lookupIds = async (
   ns: Namespace,
   table: StoredTable,
-  access: Extract<IndexAccess, { _tag: "Lookup" }>,
+  access: IndexPlanner.Lookup,
   sizes: Sizes,
   counters: Counters
 ): Promise<Array<number>> => {
@@ -131,7 +131,7 @@ const page = (docs: Array<Doc>, spec: Ast.FindSpec): Array<Doc> => {
 const walk = async (
   ns: Namespace,
   table: StoredTable,
-  access: Extract<Access, { _tag: "IndexOrder" }>,
+  access: IndexPlanner.IndexOrder,
   spec: Ast.FindSpec,
   sizes: Sizes,
   counters: Counters

@@ -1,23 +1,19 @@
 /**
- * Chooses how a query reads a table, from index sizes Redis reports in one round trip (ZLEXCOUNT per
- * indexed predicate, ZCARD of the id index). A plan is plain data, so `explain` and tests can inspect it.
- * Plans only choose candidates: the executor re-checks every candidate with the reference evaluator, so a
- * plan can change the cost of an answer, never the answer.
+ * The Redis store's side of query planning (`IndexPlanner` chooses): index sizes Redis reports in one round
+ * trip (ZLEXCOUNT per indexed predicate, ZCARD of the id index), measured before planning. The executor
+ * re-checks every candidate with the reference evaluator.
  */
-import { Driver, Evaluator } from "@lineage/core"
+import { IndexPlanner } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { type Bound, type LexRange, rangesFor } from "./Encoding.js"
 import * as Scripts from "./Scripts.js"
 import { hasIndex, type StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
 
-export type Access = Driver.Access
-export type FilterAccess = Driver.FilterAccess
-export type IndexAccess = Driver.IndexAccess
-export type Plan = Driver.Plan
-
-/** Conjuncts whose candidates are at most this many times the smallest set are intersected with it. */
-const INTERSECT_RATIO = 4
+export type Access = IndexPlanner.Access
+export type FilterAccess = IndexPlanner.FilterAccess
+export type IndexAccess = IndexPlanner.IndexAccess
+export type Plan = IndexPlanner.Plan
 
 /** An indexed predicate: the ranges it reads. */
 export const lookupRanges = (table: StoredTable, cond: Ast.Field): ReadonlyArray<LexRange> | undefined =>
@@ -142,51 +138,40 @@ export const measure = async (ns: Namespace, table: StoredTable, where: Ast.Cond
   return { version, table: size, of, members, atomic: steps === 1 }
 }
 
-/** The cheapest index access covering every document `cond` can match, or undefined when none exists. */
-const planAccess = (sizes: Sizes, cond: Ast.Cond): IndexAccess | undefined => {
-  switch (cond._tag) {
-    case "Field": {
-      const estimated = sizes.of.get(cond)
-      return estimated === undefined ? undefined : { _tag: "Lookup", path: cond.path, op: cond.op, value: cond.value, estimated }
-    }
-    case "Not":
-      return undefined
-    case "Or": {
-      if (cond.conds.length === 0) return { _tag: "Union", parts: [], estimated: 0 }
-      const parts: Array<IndexAccess> = []
-      for (const branch of cond.conds) {
-        const part = planAccess(sizes, branch)
-        // One branch without an index means any document may match.
-        if (part === undefined) return undefined
-        parts.push(part)
-      }
-      const estimated = parts.reduce((n, p) => n + p.estimated, 0)
-      return parts.length === 1 ? parts[0] : { _tag: "Union", parts, estimated }
-    }
-    case "And": {
-      const parts = cond.conds.flatMap((c) => {
-        const part = planAccess(sizes, c)
-        return part === undefined ? [] : [part]
-      })
-      if (parts.length === 0) return undefined
-      parts.sort((a, b) => a.estimated - b.estimated)
-      const best = parts[0]!.estimated
-      const chosen = parts.filter((p) => p.estimated <= best * INTERSECT_RATIO)
-      return chosen.length === 1 ? chosen[0] : { _tag: "Intersect", parts: chosen, estimated: best }
-    }
+/** Estimates from the counts `measure` read: exact, so no cap applies. */
+class Measured implements IndexPlanner.Estimator {
+  constructor(readonly sizes: Sizes) {}
+
+  estimate(cond: Ast.Field): IndexPlanner.Lookup | undefined {
+    const estimated = this.sizes.of.get(cond)
+    return estimated === undefined ? undefined : { _tag: "Lookup", path: cond.path, op: cond.op, value: cond.value, estimated }
+  }
+}
+
+/** A table as the planner sees it, with the sizes `measure` read. */
+class MeasuredTable extends Measured implements IndexPlanner.IndexedTable {
+  readonly name: string
+  readonly size: number
+
+  constructor(
+    private readonly table: StoredTable,
+    sizes: Sizes
+  ) {
+    super(sizes)
+    this.name = table.name
+    this.size = sizes.table
+  }
+
+  walkable(path: Ast.Path): boolean {
+    return hasIndex(this.table, path)
   }
 }
 
 /** How many documents the indexed predicates of `where` leave at most, or undefined when none bounds them. */
-export const filterEstimate = (sizes: Sizes, where: Ast.Cond): number | undefined => planAccess(sizes, where)?.estimated
+export const filterEstimate = (sizes: Sizes, where: Ast.Cond): number | undefined =>
+  IndexPlanner.planAccess(where, new Measured(sizes))?.estimated
 
-export const planFind = (table: StoredTable, sizes: Sizes, spec: Ast.FindSpec): Plan => {
-  const access: FilterAccess = planAccess(sizes, spec.where) ?? { _tag: "Scan", estimated: sizes.table }
-  const orderBy = Evaluator.fullOrder(spec.orderBy)
-  return Driver.planOrdered(table.name, { ...spec, orderBy }, access, sizes.table, hasIndex(table, orderBy[0]!.path))
-}
+export const planFind = (table: StoredTable, sizes: Sizes, spec: Ast.FindSpec): Plan => IndexPlanner.planFind(new MeasuredTable(table, sizes), spec)
 
-export const planCount = (table: StoredTable, sizes: Sizes, where: Ast.Cond): Plan & { readonly access: FilterAccess } => {
-  const access: FilterAccess = planAccess(sizes, where) ?? { _tag: "Scan", estimated: sizes.table }
-  return { table: table.name, access, fullScan: access._tag === "Scan", orderedByIndex: false }
-}
+export const planCount = (table: StoredTable, sizes: Sizes, where: Ast.Cond): Plan & { readonly access: FilterAccess } =>
+  IndexPlanner.planCount(new MeasuredTable(table, sizes), where)
