@@ -7,7 +7,7 @@ import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
 import { expectedNesting, isPlainObject, maxDepth, nesting, unfitTogether } from "./Limits.js"
-import { featureValues, type FieldDef, type Model, Natural, withClaims } from "./Model.js"
+import { featureValues, type FieldDef, type Model, Natural } from "./Model.js"
 import { expectedWellFormed, illFormed } from "./Text.js"
 
 /** A registry's model with the codecs of its `Schema.Class`. */
@@ -27,9 +27,16 @@ const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
 // Schema would (the same references, fields in declaration order); anything else, and every error, goes
 // through the Schema itself, so results and messages are the Schema's.
 
-/** The `Schema.makeClassTrusted` of effect 4.1 (runtime export, marked internal): an instance without re-parsing. */
-const makeClassTrusted = (Schema as unknown as { readonly makeClassTrusted?: (self: unknown, fields: object) => unknown })
-  .makeClassTrusted
+/**
+ * What a `Schema.Class`'s constructor makes of fields it accepts, without its parse: an object on the
+ * class's prototype holding the fields as own enumerable properties, in the order given, and nothing else.
+ * Effect builds its instances so but offers no public constructor that skips the parse (its own,
+ * `makeClassTrusted`, is internal; the public ones parse again, at several times the cost), so the fast
+ * paths build records on this layout. packages/core/test/record-instance.test.ts checks it against the
+ * constructor, naming what differs if Effect changes it.
+ */
+export const recordInstance = (schema: { readonly prototype: object }, fields: object): unknown =>
+  Object.assign(Object.create(schema.prototype) as object, fields)
 
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -242,12 +249,12 @@ const isoText = (date: Date): string => {
 }
 
 /**
- * Per-model copying functions, generated once: `new Ctor(source)` gives exactly what `makeClassTrusted`
- * gives (an instance of the class with the fields as own enumerable properties, in declaration order) at a
- * fraction of the cost. Where code generation is unavailable, the same through `makeClassTrusted`.
+ * Per-model copying functions, generated once: `new Ctor(source)` gives exactly what `recordInstance` gives
+ * (the fields in declaration order) at a fraction of the cost. Where code generation is unavailable, the
+ * same through `recordInstance`.
  */
 const builders = (
-  schema: unknown,
+  schema: { readonly prototype: object },
   names: ReadonlyArray<string>,
   defs: ReadonlyArray<FieldDef>
 ): { readonly make: Build; readonly decode: BuildDecoded; readonly encode: Build } => {
@@ -256,7 +263,7 @@ const builders = (
   const date = (n: string) => `t[${dateIndex.get(n)}] === null ? null : new Date(t[${dateIndex.get(n)}])`
   const iso = (n: string, d: FieldDef) => (d.nullable ? `s[${key(n)}] === null ? null : iso(s[${key(n)}])` : `iso(s[${key(n)}])`)
   try {
-    const proto = (schema as { readonly prototype: object }).prototype
+    const proto = schema.prototype
     const ctor = (body: string) => {
       const C = new Function("s", "t", body) as unknown as {
         new (s: Record<string, unknown>, t?: ReadonlyArray<number | null>): unknown
@@ -271,9 +278,12 @@ const builders = (
       "iso",
       `return (s) => ({${names.map((n, i) => `${key(n)}: ${defs[i]!.kind === "datetime" ? iso(n, defs[i]!) : `s[${key(n)}]`}`).join(",\n")}});`
     ) as (iso: (d: Date) => string) => Build
-    // Proves the generated code on a sample before trusting it.
-    const sample = make(Object.fromEntries(names.map((n) => [n, null])))
-    if (!(sample instanceof (schema as new () => unknown)) || Object.keys(sample as object).join() !== names.join()) throw new Error("unexpected")
+    // Proves the generated code against `recordInstance` on a sample before trusting it.
+    const fields = Object.fromEntries(names.map((n) => [n, null]))
+    const sample = make(fields) as object
+    const expected = recordInstance(schema, fields) as object
+    if (Object.getPrototypeOf(sample) !== Object.getPrototypeOf(expected) || Object.keys(sample).join() !== Object.keys(expected).join())
+      throw new Error("unexpected")
     return { make, decode: decode as BuildDecoded, encode: encodeWith(isoText) }
   } catch {
     const copy = (s: Record<string, unknown>, f: (n: string, d: FieldDef) => unknown) => {
@@ -284,8 +294,8 @@ const builders = (
     const toDate = (t: number | null | undefined) => (t === null || t === undefined ? null : new Date(t))
     const toIso = (v: unknown) => (v === null ? null : isoText(v as Date))
     return {
-      make: (s) => makeClassTrusted!(schema, copy(s, (n) => s[n])),
-      decode: (s, t) => makeClassTrusted!(schema, copy(s, (n, d) => (d.kind === "datetime" ? toDate(t[dateIndex.get(n)!]) : s[n]))),
+      make: (s) => recordInstance(schema, copy(s, (n) => s[n])),
+      decode: (s, t) => recordInstance(schema, copy(s, (n, d) => (d.kind === "datetime" ? toDate(t[dateIndex.get(n)!]) : s[n]))),
       encode: (s) => copy(s, (n, d) => (d.kind === "datetime" ? toIso(s[n]) : s[n]))
     }
   }
@@ -293,7 +303,7 @@ const builders = (
 
 /** Fast codecs for `schema`, or undefined when its fields are not exactly the model's `F` fields. */
 const fastCodec = (model: Model, schema: unknown): FastCodec | undefined => {
-  if (makeClassTrusted === undefined || typeof schema !== "function") return undefined
+  if (typeof schema !== "function") return undefined
   const schemaFields = (schema as { readonly fields?: { readonly [k: string]: unknown } }).fields
   const names = Object.keys(model.fields)
   if (schemaFields === undefined || Object.keys(schemaFields).length !== names.length) return undefined
@@ -404,17 +414,19 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
     })
   }
   const wellFormed = wellFormedText(model)
+  // A document holds the model's derived fields too (`Model.derived`).
+  const derive = model.derived?.derive ?? ((doc: Doc) => doc)
   if (fast === undefined)
     return {
       model,
       decode: (doc) => decodeJson(doc),
-      encode: (record) => withClaims(model, encodeJson(record) as Doc),
+      encode: (record) => derive(encodeJson(record) as Doc),
       validate: (values) => wellFormed(nested(values) ?? validateSlow(values))
     }
   return {
     model,
     decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
-    encode: (record) => withClaims(model, fast.encode(record) ?? (encodeJson(record) as Doc)),
+    encode: (record) => derive(fast.encode(record) ?? (encodeJson(record) as Doc)),
     // The nesting check comes first: both validators walk JSON fields whole, with no bounds of their own.
     validate: (values) => wellFormed(nested(values) ?? (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values))
   }

@@ -6,6 +6,7 @@
  */
 import { Schema } from "effect"
 import { F, type Fields, type Model, schemaFields } from "./Model.js"
+import * as Versioning from "./Versioning.js"
 
 /** Fields every registry has: ids, the trash branch, timestamps and who created it. */
 const base = {
@@ -32,6 +33,7 @@ export const TransformModel = model({
   table: "transform",
   uidLength: 16,
   versioned: true,
+  derived: Versioning.claims,
   trash: true,
   nameField: "key",
   fields: {
@@ -50,8 +52,7 @@ export const TransformModel = model({
     { name: "transform_key_version", fields: ["key", "version"] },
     // lamindb's unique (key, hash): one transform per source of a key, so racing trackers share it.
     { name: "transform_key_hash", fields: ["key", "hash"] },
-    { name: "transform_latest_key", fields: ["latestKey"] },
-    { name: "transform_family_key", fields: ["familyKey"] }
+    ...Versioning.claimConstraints("transform")
   ],
   relations: {
     runs: { kind: "reverse", to: "Run", field: "transformId" },
@@ -164,6 +165,7 @@ export const ArtifactModel = model({
   table: "artifact",
   uidLength: 20,
   versioned: true,
+  derived: Versioning.claims,
   trash: true,
   nameField: "key",
   fields: {
@@ -184,8 +186,7 @@ export const ArtifactModel = model({
   },
   unique: [
     { name: "artifact_key_version", fields: ["key", "version"] },
-    { name: "artifact_latest_key", fields: ["latestKey"] },
-    { name: "artifact_family_key", fields: ["familyKey"] },
+    ...Versioning.claimConstraints("artifact"),
     // The same bytes are one artifact: registering them again returns it.
     { name: "artifact_hash", fields: ["hash"] }
   ],
@@ -213,6 +214,7 @@ export const CollectionModel = model({
   table: "collection",
   uidLength: 20,
   versioned: true,
+  derived: Versioning.claims,
   trash: true,
   nameField: "key",
   fields: {
@@ -228,8 +230,7 @@ export const CollectionModel = model({
   },
   unique: [
     { name: "collection_key_version", fields: ["key", "version"] },
-    { name: "collection_latest_key", fields: ["latestKey"] },
-    { name: "collection_family_key", fields: ["familyKey"] }
+    ...Versioning.claimConstraints("collection")
   ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },

@@ -1,65 +1,27 @@
 /**
- * How records change state: new versions of a family, the trash, restore, and permanent deletes that follow
- * lamindb's cascade and protect rules. `isLatest` moves atomically where the driver has transactions and by
- * compare-and-set otherwise, so a family never has two latest versions.
+ * How records change state: the trash, restore, and permanent deletes that follow lamindb's cascade and
+ * protect rules. A version leaving or rejoining the live branch moves its family's `isLatest` and claims as
+ * `Versioning` says.
  */
 import { Effect } from "effect"
 import * as Ast from "./Ast.js"
 import { ArtifactModel, models } from "./Domain.js"
 import type { Doc, WriteOp } from "./Driver.js"
 import { DoesNotExist, ProtectedRecord, type StoreError, type UniqueViolation, type ValidationError } from "./Errors.js"
-import { familyKey, mainBranch, type Model, trashBranch } from "./Model.js"
+import { mainBranch, type Model, trashBranch } from "./Model.js"
 import * as StorageRoot from "./StorageRoot.js"
 import { type Entity, Store } from "./Store.js"
-import * as Uid from "./Uid.js"
+import * as Versioning from "./Versioning.js"
 
 export interface Base {
   readonly id: number
   readonly uid: string
 }
 
-export type Versioned = Base & { readonly isLatest: boolean; readonly branchId: number; readonly key: string | null }
-
-/** The patch that makes a version its family's latest, or not; `latestKey` travels with `isLatest`. */
-export const latestPatch = (record: Versioned, isLatest: boolean): Doc => ({
-  isLatest,
-  latestKey: isLatest ? record.key : null
-})
-
 export interface DeleteOptions {
   /** Remove for good (with what cascades), instead of moving to the trash. */
   readonly permanent?: boolean | undefined
 }
-
-export const familyOf = <A extends Versioned>(entity: Entity<A>, stem: string) =>
-  Store.use((store) => store.find(entity, Ast.field(["uid"], "startsWith", stem)))
-
-/**
- * Inserts the next version of `head`'s family: same stem, suffix one past the family's highest (trash
- * included), `isLatest` moved from the head in one atomic step where the driver has transactions, and
- * otherwise by compare-and-set on the head, undone if the insert fails, so two latest can never coexist.
- */
-export const insertVersion = <A extends Versioned>(entity: Entity<A>, head: A, input: { readonly [field: string]: unknown }) =>
-  Effect.gen(function* () {
-    const store = yield* Store
-    const stem = Uid.stem(head.uid)
-    const family = yield* familyOf(entity, stem)
-    const top = family.map((r) => Uid.suffix(r.uid)).sort(Uid.compareSuffix).at(-1) ?? Uid.firstSuffix
-    const [record] = yield* store.prepare(entity, [{ ...input, uid: stem + Uid.increment(top), isLatest: true }])
-    const table = entity.model.table
-    const demote: WriteOp = { _tag: "Update", table, id: head.id, patch: latestPatch(head, false), expect: { isLatest: true } }
-    const insert: WriteOp = { _tag: "Insert", table, docs: [entity.encode(record!)] }
-    if (store.driver.capabilities.transactions) yield* store.batch([demote, insert])
-    else {
-      yield* store.batch([demote])
-      yield* store.batch([insert]).pipe(
-        Effect.tapError(() =>
-          store.batch([{ _tag: "Update", table, id: head.id, patch: latestPatch(head, true), expect: { isLatest: false } }])
-        )
-      )
-    }
-    return record!
-  })
 
 export const reload = <A extends Base>(entity: Entity<A>, record: A): Effect.Effect<A, DoesNotExist | StoreError, Store> =>
   Store.use((store) =>
@@ -67,22 +29,6 @@ export const reload = <A extends Base>(entity: Entity<A>, record: A): Effect.Eff
       row === undefined ? Effect.fail(new DoesNotExist({ registry: entity.model.name, query: `id ${record.id}` })) : Effect.succeed(row)
     )
   )
-
-/** Moves a family's `isLatest` to its newest remaining version when `leaving` stops being it. */
-const promotion = <A extends Base>(entity: Entity<A>, leaving: A): Effect.Effect<ReadonlyArray<WriteOp>, StoreError, Store> =>
-  Effect.gen(function* () {
-    const model = entity.model
-    const current = leaving as unknown as Versioned
-    if (!model.versioned || !current.isLatest) return []
-    const family = yield* familyOf(entity as unknown as Entity<Versioned>, Uid.stem(current.uid))
-    const next = family
-      .filter((r) => r.id !== current.id && r.branchId === mainBranch)
-      .sort((a, b) => Uid.compareSuffix(Uid.suffix(a.uid), Uid.suffix(b.uid)))
-      .at(-1)
-    return next === undefined
-      ? []
-      : [{ _tag: "Update", table: model.table, id: next.id, patch: latestPatch(next, true), expect: { isLatest: false } }]
-  })
 
 /**
  * Soft delete moves the record to the trash; `permanent` removes it with everything that cascades from
@@ -100,21 +46,18 @@ export const remove = <A extends Base>(
     const store = yield* Store
     const current = yield* reload(entity, record)
     if (model.trash && options.permanent !== true) {
-      if ((current as unknown as Versioned).branchId === trashBranch) return
-      // In the trash a version claims nothing: not the latest version, not the family's key.
-      const patch = model.versioned
-        ? { branchId: trashBranch, ...latestPatch(current as unknown as Versioned, false), [familyKey]: null }
-        : { branchId: trashBranch }
-      // Demote before promoting: at no point may two versions hold the key's latestKey.
+      if ((current as unknown as { readonly branchId: number }).branchId === trashBranch) return
+      const patch = { branchId: trashBranch, ...Versioning.released(model, current) }
+      // Demoted before its successor is promoted: never two versions holding the key's latestKey.
       yield* store.batch([
         { _tag: "Update", table: model.table, id: current.id, patch },
-        ...(yield* promotion(entity, current))
+        ...(yield* Versioning.promotion(store, entity, current))
       ])
       return
     }
     const plan = yield* cascade(model, [entity.encode(current)], new Set())
     const artifacts = yield* deletedArtifacts(plan)
-    yield* store.batch([...plan, ...(yield* promotion(entity, current))])
+    yield* store.batch([...plan, ...(yield* Versioning.promotion(store, entity, current))])
     yield* StorageRoot.removeFiles(artifacts)
   })
 
@@ -133,12 +76,7 @@ export const restore = <A extends Base>(
     const store = yield* Store
     const current = yield* reload(entity, record)
     if (!model.trash) return current
-    let patch: { readonly [field: string]: unknown } = { branchId: mainBranch }
-    if (model.versioned) {
-      const family = yield* familyOf(entity as unknown as Entity<Versioned>, Uid.stem(current.uid))
-      // The family's only live version again: it is the latest one.
-      if (!family.some((r) => r.isLatest && r.id !== current.id)) patch = { ...patch, isLatest: true }
-    }
+    const patch = { branchId: mainBranch, ...(yield* Versioning.restored(store, entity, current)) }
     return yield* store.update(entity, current, patch)
   })
 

@@ -5,7 +5,6 @@
  */
 import { Schema } from "effect"
 import type { Doc, IndexSpec, TableSpec, UniqueSpec } from "./Driver.js"
-import * as Uid from "./Uid.js"
 
 export type FieldKind = "int" | "float" | "string" | "bool" | "datetime" | "json" | "enum" | "ref"
 
@@ -91,46 +90,35 @@ export type Relation =
   | { readonly kind: "reverse"; readonly to: string; readonly field: string }
   | { readonly kind: "link"; readonly to: string; readonly link: string; readonly self: string; readonly other: string }
 
+/**
+ * Fields a registry's documents hold beyond its records' own, worked out from the document (the claims of
+ * `Versioning`). The store never takes them from input and writes them with every record it encodes; an
+ * update that changes a field in `from` rewrites them, and only while the stored record still holds the
+ * rest of `from` as the updated copy does, so a stale copy cannot write what it alone believes.
+ */
+export interface Derived {
+  readonly fields: ReadonlyArray<string>
+  /** The record fields they are worked out from. */
+  readonly from: ReadonlyArray<string>
+  /** `doc` with the derived fields set. */
+  readonly derive: (doc: Doc) => Doc
+}
+
 export interface Model<Fs extends Fields = Fields> {
   readonly name: string
   readonly table: string
   readonly fields: Fs
   readonly uidLength: number
-  /** Versioned registries keep a family stem in the uid and move `isLatest` between versions. */
+  /** Versioned registries keep a family stem in the uid and move `isLatest` between versions (see `Versioning`). */
   readonly versioned: boolean
+  /** What its documents derive from its records: `Versioning.claims` in versioned registries. */
+  readonly derived?: Derived | undefined
   /** Soft delete moves records to the trash (`branchId = -1`); registries without it delete for good. */
   readonly trash: boolean
   /** The field a uid-prefix miss suggests instead (`Transform.get({ key: … })`). */
   readonly nameField: string
   readonly unique: ReadonlyArray<UniqueSpec>
   readonly relations: { readonly [name: string]: Relation }
-}
-
-/**
- * Versioned registries store two fields beyond their records, claims that unique constraints make exclusive:
- * `latestKey`, the key while the record is its family's latest live version, and `familyKey`, the key while
- * the record is its family's live first version. The first refuses a second latest version of a key on every
- * store. The second refuses a second family of a key even in the moment a store without transactions has
- * moved `latestKey` off the old head and not yet onto the new one, when a writer that saw no family could
- * otherwise start another.
- */
-export const latestKey = "latestKey"
-export const familyKey = "familyKey"
-/** The fields the store derives from a record, never taken from input. */
-export const claims = [latestKey, familyKey] as const
-/** The fields the claims are derived from. */
-export const claimInputs = ["branchId", "isLatest", "key", "uid"] as const
-
-export const withClaims = (model: Model, doc: Doc): Doc => {
-  if (!model.versioned) return doc
-  const live = doc["branchId"] === mainBranch
-  const key = doc["key"] ?? null
-  const uid = doc["uid"]
-  return {
-    ...doc,
-    [latestKey]: live && doc["isLatest"] === true ? key : null,
-    [familyKey]: live && typeof uid === "string" && Uid.suffix(uid) === Uid.firstSuffix ? key : null
-  }
 }
 
 export const tableSpec = (model: Model): TableSpec => ({

@@ -3,23 +3,22 @@
  * uid prefix or expression, getOrCreate, filter, update, trash, restore and permanent delete with lamindb's
  * cascade and protect rules. Creates and updates refuse references to records that do not exist.
  */
-import { Effect, Schedule } from "effect"
+import { Effect } from "effect"
 import {
   DoesNotExist,
   InvalidQuery,
   MultipleObjectsReturned,
-  StoreError,
-  UniqueViolation,
+  type StoreError,
+  type UniqueViolation,
   type ValidationError
 } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
-import { familyKey, latestKey } from "./Model.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
 import * as References from "./References.js"
 import { type Entity, Store } from "./Store.js"
-import { isWellFormed } from "./Text.js"
 import * as Uid from "./Uid.js"
+import * as Versioning from "./Versioning.js"
 
 export type { Base } from "./Lifecycle.js"
 type Base = Lifecycle.Base
@@ -27,38 +26,6 @@ export type Input = { readonly [field: string]: unknown }
 
 export type CreateError = ValidationError | UniqueViolation | StoreError
 export type GetError = InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError
-
-/** Lost a race for `isLatest`, a claim on the key, or a uid: another writer got there first, so look again. */
-const isRace = (e: unknown) =>
-  (e instanceof StoreError && e.reason._tag === "Conflict") ||
-  (e instanceof UniqueViolation &&
-    e.fields.length === 1 &&
-    (e.fields[0] === "uid" ||
-      (e.fields[0] === latestKey && e.constraint.endsWith("_latest_key")) ||
-      (e.fields[0] === familyKey && e.constraint.endsWith("_family_key"))))
-
-const raceBackoff = Schedule.jittered(Schedule.spaced("5 millis"))
-
-/** A family left without a latest version this long ago lost a writer mid-revision: repair it. */
-const orphanAfterMs = 5_000
-
-/**
- * The version a new record with this key revises: the family's latest, or `undefined` for a new key. A
- * family caught between demoting its head and inserting the successor has no latest: wait, or repair it if
- * the writer that left it so is long gone.
- */
-const headOf = <A extends Lifecycle.Versioned & { readonly updatedAt: Date }>(entity: Entity<A>, key: string) =>
-  Effect.gen(function* () {
-    const head = yield* new QuerySet(entity).filter({ key }).orderBy("-isLatest", "-createdAt").first()
-    if (head === undefined || head.isLatest) return head
-    if (Date.now() - head.updatedAt.getTime() < orphanAfterMs)
-      return yield* StoreError.conflict(entity.model.table, head.id, "the family is being revised")
-    const store = yield* Store
-    yield* store.batch([
-      { _tag: "Update", table: entity.model.table, id: head.id, patch: Lifecycle.latestPatch(head, true), expect: { isLatest: false } }
-    ])
-    return yield* StoreError.conflict(entity.model.table, head.id, "repaired a family left without a latest version")
-  })
 
 export const make = <A extends Base>(entity: Entity<A>) => {
   const model = entity.model
@@ -75,18 +42,9 @@ export const make = <A extends Base>(entity: Entity<A>) => {
     Effect.gen(function* () {
       const store = yield* Store
       yield* References.check(model, [input])
-      const key = input["key"]
-      // A key no store can hold is no family's: the insert refuses it with the field's ValidationError.
-      if (!model.versioned || typeof key !== "string" || !isWellFormed(key) || input["uid"] !== undefined || options.revise === false)
-        return (yield* store.insert(entity, [input]))[0]!
-      type V = Lifecycle.Versioned & { readonly updatedAt: Date }
-      const ventity = entity as unknown as Entity<V>
-      const created = yield* Effect.gen(function* () {
-        const head = yield* headOf(ventity, key)
-        if (head === undefined) return (yield* store.insert(ventity, [input]))[0]!
-        return yield* Lifecycle.insertVersion(ventity, head, input)
-      }).pipe(Effect.retry({ while: isRace, schedule: raceBackoff, times: 1_000 }))
-      return created as unknown as A
+      const key = options.revise === false ? undefined : Versioning.revisedKey(model, input)
+      if (key === undefined) return (yield* store.insert(entity, [input]))[0]!
+      return yield* Versioning.create(store, entity, key, input)
     })
 
   /**
@@ -108,7 +66,7 @@ export const make = <A extends Base>(entity: Entity<A>) => {
           expected: `a uid or uid prefix of at most ${model.uidLength} base62 characters`
         })
       const qs = filter({ uid: { startsWith: uid } })
-      if (model.versioned && uid.length <= model.uidLength - Uid.suffixLength) {
+      if (Versioning.namesFamily(model, uid)) {
         // A stem names a family: its latest version, else its newest.
         const found = yield* qs.orderBy("-isLatest", "-createdAt").first()
         if (found !== undefined) return found

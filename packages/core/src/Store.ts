@@ -7,11 +7,12 @@ import { Context, Effect, Layer } from "effect"
 import * as Ast from "./Ast.js"
 import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Domain.js"
-import { type Doc, type Driver, type TableSpec, type WriteOp, fromPromises, type PromiseDriver } from "./Driver.js"
-import { StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { claimInputs, claims, featureValues, type Model, tableSpec } from "./Model.js"
+import { type Doc, type Driver, type TableSpec, type WriteOp, fromPromises, type PromiseDriver, validated } from "./Driver.js"
+import { StoreError, StoreUniqueViolation, UniqueViolation, ValidationError } from "./Errors.js"
+import { featureValues, type Model, tableSpec } from "./Model.js"
 import * as Planner from "./Planner.js"
 import * as Uid from "./Uid.js"
+import { newUid } from "./Versioning.js"
 
 export { type Entity, entity } from "./Codec.js"
 
@@ -39,8 +40,8 @@ const byField = (model: Model, input: { readonly [k: string]: unknown }): { read
 export const idOf = (value: unknown): unknown =>
   value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
 
-/** Fields the store sets itself. */
-const managed = new Set(["id", "createdAt", "updatedAt", ...claims])
+/** Fields the store sets itself: ids, timestamps, and every registry's derived fields. */
+const managed = new Set(["id", "createdAt", "updatedAt", ...Object.values(models).flatMap((m) => m.derived?.fields ?? [])])
 
 /** What inserting into a model needs to know, worked out once per model. */
 interface InsertShape {
@@ -97,8 +98,7 @@ const prepareOne = <A>(
   }
   for (const [name, fill] of shape.fill) if (!Object.hasOwn(values, name)) values[name] = fill()
   values["id"] = id
-  // A new family of a versioned registry starts at suffix 0000.
-  values["uid"] ??= model.versioned ? Uid.random(model.uidLength - Uid.suffixLength) + Uid.firstSuffix : Uid.random(model.uidLength)
+  values["uid"] ??= newUid(model)
   values["createdAt"] = now
   if (shape.hasUpdatedAt) values["updatedAt"] = now
   const uid = values["uid"]
@@ -148,10 +148,9 @@ const modelByTable = new Map(Object.values(models).map((m) => [m.table, m]))
 const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | UniqueViolation | StoreError> =>
   Effect.catchIf(
     effect,
-    (e): e is StoreError => e instanceof StoreError && e.reason._tag === "UniqueViolation",
-    (e) => {
-      const r = e.reason as Extract<StoreError["reason"], { _tag: "UniqueViolation" }>
-      return Effect.fail(
+    (e): e is StoreError & { readonly reason: StoreUniqueViolation } => e instanceof StoreError && e.reason instanceof StoreUniqueViolation,
+    ({ reason: r }) =>
+      Effect.fail(
         new UniqueViolation({
           registry: modelByTable.get(r.table)?.name ?? r.table,
           constraint: r.constraint,
@@ -159,7 +158,6 @@ const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Ef
           values: r.values
         })
       )
-    }
   )
 
 const corrupt = (model: Model, doc: Doc, e: unknown) =>
@@ -179,111 +177,145 @@ const featureSpecs = (features: ReadonlyArray<string>): ReadonlyArray<TableSpec>
       : []
   )
 
-/** Lifts a driver into the typed service. Tables are declared once, here. */
-export const make = (driver: Driver): Effect.Effect<StoreShape, StoreError> =>
+/** Lifts a driver, behind the contract's checks (`validated`), into the typed service. Tables are declared once, here. */
+export const make = (unchecked: Driver): Effect.Effect<StoreShape, StoreError> =>
   Effect.gen(function* () {
+    const driver = validated(unchecked)
     yield* driver.declare(tableSpecs())
-    const indexedFeatures = new Set<string>()
-    // Each feature's indexes are declared once: creating N features declares N features' indexes in all.
-    const indexFeatures = (names: ReadonlyArray<string>) =>
-      Effect.suspend(() => {
-        const fresh = [...new Set(names)].filter((n) => !indexedFeatures.has(n))
-        if (fresh.length === 0) return Effect.void
-        return Effect.andThen(
-          driver.declare(featureSpecs(fresh)),
-          Effect.sync(() => {
-            for (const n of fresh) indexedFeatures.add(n)
-          })
-        )
-      })
-    const existing = yield* driver.find(FeatureModel.table, { where: Ast.always, orderBy: [] })
-    yield* indexFeatures(existing.map((f) => String(f["name"])))
-
-    const decodeAll = <A>(entity: Entity<A>, docs: ReadonlyArray<Doc>) =>
-      Effect.try({ try: () => docs.map(entity.decode), catch: (e) => corrupt(entity.model, docs[0] ?? {}, e) })
-
-    const prepare: StoreShape["prepare"] = (entity, inputs) =>
-      Effect.gen(function* () {
-        const { model } = entity
-        const now = new Date()
-        const first = inputs.length === 0 ? 0 : yield* driver.reserveIds(model.table, inputs.length)
-        const shape = insertShape(model)
-        const records = []
-        for (let i = 0; i < inputs.length; i++) {
-          const record = prepareOne(entity, shape, inputs[i]!, first + i, now)
-          if (record instanceof ValidationError) return yield* record
-          records.push(record)
-        }
-        return records
-      })
-
-    const store: StoreShape = {
-      driver,
-      indexFeatures,
-      prepare,
-      insert: (entity, inputs) =>
-        Effect.gen(function* () {
-          const records = yield* prepare(entity, inputs)
-          yield* domainErrors(driver.insert(entity.model.table, records.map(entity.encode)))
-          return records
-        }),
-      update: (entity, record, patch, expect) =>
-        Effect.gen(function* () {
-          const { model } = entity
-          patch = byField(model, patch)
-          for (const [name, value] of Object.entries(patch)) {
-            if (!Object.hasOwn(model.fields, name) || managed.has(name) || name === "uid")
-              return yield* new ValidationError({
-                registry: model.name,
-                field: name,
-                value,
-                expected: Object.hasOwn(model.fields, name) ? "no change (it is fixed)" : `a field of ${model.name}`
-              })
-          }
-          const next = entity.validate({
-            ...record,
-            ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
-            ...("updatedAt" in model.fields ? { updatedAt: new Date() } : {})
-          })
-          if (next instanceof ValidationError) return yield* next
-          const encoded = entity.encode(next)
-          // Claims are rewritten only when the patch changes what they follow from, and then only if the
-          // stored record still holds the rest as this copy does: a stale copy must not hand out a claim.
-          const reclaim = model.versioned && claimInputs.some((k) => k in patch)
-          const changed = Object.fromEntries(
-            [...Object.keys(patch), "updatedAt", ...(reclaim ? claims : [])].filter((k) => k in encoded).map((k) => [k, encoded[k]!])
-          )
-          const guard = reclaim
-            ? { ...Object.fromEntries(claimInputs.filter((k) => !(k in patch) && k in encoded).map((k) => [k, encoded[k]!])), ...expect }
-            : expect
-          const stored = yield* domainErrors(driver.update(model.table, record.id, changed, guard))
-          return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
-        }),
-      find: (entity, where, options = {}) =>
-        Effect.gen(function* () {
-          const planned = yield* Planner.plan(driver, entity.model, where)
-          const docs = yield* driver.find(entity.model.table, {
-            where: planned,
-            orderBy: options.orderBy ?? [],
-            limit: options.limit,
-            offset: options.offset,
-            after: options.after
-          })
-          return yield* decodeAll(entity, docs)
-        }),
-      count: (model, where) =>
-        Effect.flatMap(Planner.plan(driver, model, where), (planned) => driver.count(model.table, planned)),
-      get: (entity, ids) => Effect.flatMap(driver.get(entity.model.table, ids), (docs) => decodeAll(entity, docs)),
-      remove: (model, ids) => driver.remove(model.table, ids),
-      batch: (ops) =>
-        domainErrors(
-          driver.batch !== undefined && driver.capabilities.transactions
-            ? driver.batch(ops)
-            : Effect.forEach(ops, (op) => applyOne(driver, op), { discard: true })
-        )
-    }
-    return store
+    const indexFeatures = featureIndexer(driver)
+    yield* indexFeatures(yield* storedFeatureNames(driver))
+    return service(driver, indexFeatures)
   })
+
+/** Declares the indexes of the features named, each feature's once: creating N features declares N features' indexes in all. */
+const featureIndexer = (driver: Driver): StoreShape["indexFeatures"] => {
+  const indexed = new Set<string>()
+  return (names) =>
+    Effect.suspend(() => {
+      const fresh = [...new Set(names)].filter((n) => !indexed.has(n))
+      if (fresh.length === 0) return Effect.void
+      return Effect.andThen(
+        driver.declare(featureSpecs(fresh)),
+        Effect.sync(() => {
+          for (const n of fresh) indexed.add(n)
+        })
+      )
+    })
+}
+
+const storedFeatureNames = (driver: Driver): Effect.Effect<ReadonlyArray<string>, StoreError> =>
+  Effect.map(driver.find(FeatureModel.table, { where: Ast.always, orderBy: [] }), (docs) => docs.map((f) => String(f["name"])))
+
+/** The service's operations on a driver whose tables are declared. */
+const service = (driver: Driver, indexFeatures: StoreShape["indexFeatures"]): StoreShape => {
+  const prepare = preparer(driver)
+  return {
+    driver,
+    indexFeatures,
+    prepare,
+    insert: (entity, inputs) =>
+      Effect.gen(function* () {
+        const records = yield* prepare(entity, inputs)
+        yield* domainErrors(driver.insert(entity.model.table, records.map(entity.encode)))
+        return records
+      }),
+    update: updater(driver),
+    find: (entity, where, options = {}) =>
+      Effect.gen(function* () {
+        const planned = yield* Planner.plan(driver, entity.model, where)
+        const docs = yield* driver.find(entity.model.table, {
+          where: planned,
+          orderBy: options.orderBy ?? [],
+          limit: options.limit,
+          offset: options.offset,
+          after: options.after
+        })
+        return yield* decodeAll(entity, docs)
+      }),
+    count: (model, where) => Effect.flatMap(Planner.plan(driver, model, where), (planned) => driver.count(model.table, planned)),
+    get: (entity, ids) => Effect.flatMap(driver.get(entity.model.table, ids), (docs) => decodeAll(entity, docs)),
+    remove: (model, ids) => driver.remove(model.table, ids),
+    batch: (ops) =>
+      domainErrors(
+        driver.batch !== undefined && driver.capabilities.transactions
+          ? driver.batch(ops)
+          : Effect.forEach(ops, (op) => applyOne(driver, op), { discard: true })
+      )
+  }
+}
+
+const decodeAll = <A>(entity: Entity<A>, docs: ReadonlyArray<Doc>) =>
+  Effect.try({ try: () => docs.map(entity.decode), catch: (e) => corrupt(entity.model, docs[0] ?? {}, e) })
+
+const preparer =
+  (driver: Driver): StoreShape["prepare"] =>
+  (entity, inputs) =>
+    Effect.gen(function* () {
+      const { model } = entity
+      const now = new Date()
+      const first = inputs.length === 0 ? 0 : yield* driver.reserveIds(model.table, inputs.length)
+      const shape = insertShape(model)
+      const records = []
+      for (let i = 0; i < inputs.length; i++) {
+        const record = prepareOne(entity, shape, inputs[i]!, first + i, now)
+        if (record instanceof ValidationError) return yield* record
+        records.push(record)
+      }
+      return records
+    })
+
+const updater =
+  (driver: Driver): StoreShape["update"] =>
+  (entity, record, patch, expect) =>
+    Effect.gen(function* () {
+      const { model } = entity
+      const fields = byField(model, patch)
+      const refused = refusedChange(model, fields)
+      if (refused !== undefined) return yield* refused
+      const next = entity.validate({
+        ...record,
+        ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+        ...("updatedAt" in model.fields ? { updatedAt: new Date() } : {})
+      })
+      if (next instanceof ValidationError) return yield* next
+      const { changed, guard } = updateWrite(model, fields, entity.encode(next), expect)
+      const stored = yield* domainErrors(driver.update(model.table, record.id, changed, guard))
+      return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
+    })
+
+/** The first field of `patch` an update may not change: one the registry lacks, one the store sets, or the uid. */
+const refusedChange = (model: Model, patch: { readonly [k: string]: unknown }): ValidationError | undefined => {
+  for (const [name, value] of Object.entries(patch)) {
+    if (!Object.hasOwn(model.fields, name) || managed.has(name) || name === "uid")
+      return new ValidationError({
+        registry: model.name,
+        field: name,
+        value,
+        expected: Object.hasOwn(model.fields, name) ? "no change (it is fixed)" : `a field of ${model.name}`
+      })
+  }
+  return undefined
+}
+
+/**
+ * The fields an update writes (those `patch` names, and `updatedAt`, from the `encoded` next record) and the
+ * guard it writes them under. The model's derived fields are rewritten only when `patch` changes what they
+ * follow from, and then only while the stored record still holds the rest of it as this copy does: a stale
+ * copy must not write derived values (a claim on a key, see `Versioning`) worked out from what it believes.
+ */
+const updateWrite = (
+  model: Model,
+  patch: { readonly [k: string]: unknown },
+  encoded: Doc,
+  expect: Doc | undefined
+): { readonly changed: Doc; readonly guard: Doc | undefined } => {
+  const derived = model.derived !== undefined && model.derived.from.some((k) => k in patch) ? model.derived : undefined
+  const pick = (names: ReadonlyArray<string>): Doc =>
+    Object.fromEntries(names.filter((k) => k in encoded).map((k) => [k, encoded[k]!]))
+  const changed = pick([...Object.keys(patch), "updatedAt", ...(derived?.fields ?? [])])
+  if (derived === undefined) return { changed, guard: expect }
+  return { changed, guard: { ...pick(derived.from.filter((k) => !(k in patch))), ...expect } }
+}
 
 const applyOne = (driver: Driver, op: WriteOp): Effect.Effect<void, StoreError> => {
   switch (op._tag) {

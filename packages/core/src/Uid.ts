@@ -1,6 +1,6 @@
 /**
- * Random base62 uids, lamindb's alphabet and lengths. Versioned registries (Transform, Artifact, Collection)
- * end the uid with a 4-character version suffix that counts up in base62 within a family sharing the stem.
+ * Random base62 uids, lamindb's alphabet and lengths. In versioned registries the uid is a family's stem and
+ * a version suffix (see `Versioning`).
  */
 import { randomBytes } from "node:crypto"
 
@@ -31,26 +31,3 @@ export const random = (n: number): string => {
   }
   return out
 }
-
-export const suffixLength = 4
-export const firstSuffix = "0000"
-
-/** `0009` → `000A`, `000z` → `0010`, as lamin_utils' increment_base62. */
-export const increment = (suffix: string): string => {
-  const digits = [...suffix]
-  for (let i = digits.length - 1; i >= 0; i--) {
-    const d = alphabet.indexOf(digits[i]!)
-    if (d < 61) {
-      digits[i] = alphabet[d + 1]!
-      return digits.join("")
-    }
-    digits[i] = "0"
-  }
-  throw new RangeError(`version suffix ${suffix} cannot be incremented further`)
-}
-
-export const stem = (uid: string): string => uid.slice(0, uid.length - suffixLength)
-export const suffix = (uid: string): string => uid.slice(uid.length - suffixLength)
-
-/** Suffixes have one length and the alphabet is in ASCII order, so string order is version order. */
-export const compareSuffix = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
