@@ -22,9 +22,9 @@
 import { Driver, Evaluator, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { type Bound, idOfMember, member } from "./Encoding.js"
-import * as Scripts from "./Scripts.js"
-import { entryOf, indexState, merge, validateSpec, withIndexes } from "./Tables.js"
-import { execute, type Namespace, newToken, ScriptCall } from "./Writes.js"
+import { entryOf, indexState, merge, withIndexes } from "./Tables.js"
+import { ScriptCall } from "./WriteScript.js"
+import { execute, type Namespace, newToken } from "./Writes.js"
 
 type Doc = Evaluator.Doc
 
@@ -81,14 +81,14 @@ const buildWhole = async (
 ): Promise<void> => {
   if (unique.length === 0 && paths.length === 0) return
   const { members, docs } = await readTable(ns, table)
-  call.setGuards.push(call.ref(ns.keys.index(table, ["id"])), Scripts.sha1(members.join(",")))
+  call.guardMembers(ns.keys.index(table, ["id"]), members)
   for (const { key, raw } of docs) call.guard(key, raw)
   for (const path of paths) {
-    const key = call.ref(ns.keys.index(table, path))
+    const key = ns.keys.index(table, path)
     for (const { doc } of docs) call.zadd(key, member(Evaluator.read(doc, path), doc["id"] as number))
   }
   for (const u of unique) {
-    const key = call.ref(ns.keys.unique(table, u.fields))
+    const key = ns.keys.unique(table, u.fields)
     const seen = new Set<string>()
     for (const { doc } of docs) {
       const field = Driver.uniqueKey(u, doc)
@@ -96,8 +96,7 @@ const buildWhole = async (
       // Stored documents that already break the new constraint: it cannot be added.
       if (seen.has(field)) throw StoreError.uniqueViolation(table, u.name, u.fields, Driver.uniqueValues(u, doc))
       seen.add(field)
-      call.claims.push(key, field, String(doc["id"]))
-      call.claimInfo.push({ table, unique: u, values: Driver.uniqueValues(u, doc) })
+      call.claim(key, field, doc["id"] as number, { table, unique: u, values: Driver.uniqueValues(u, doc) })
     }
   }
 }
@@ -109,7 +108,7 @@ interface Build {
 }
 
 const setIndexState = (ns: Namespace, call: ScriptCall, table: string, paths: ReadonlyArray<Ast.Path>, state: string): void => {
-  for (const path of paths) call.hsets.push(call.ref(ns.keys.schemaIndexes), JSON.stringify([table, path]), state)
+  for (const path of paths) call.hset(ns.keys.schemaIndexes, JSON.stringify([table, path]), state)
 }
 
 /** Publishes what `specs` add to the schema (step 1), and returns the indexes left to build. */
@@ -124,7 +123,7 @@ const publish = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSpec>): P
       const paths = [...addedIndexes, ...pending]
       if (rewrite) {
         const settled = withIndexes(table, paths, [])
-        call.hsets.push(call.ref(ns.keys.schema), spec.name, entryOf(settled))
+        call.hset(ns.keys.schema, spec.name, entryOf(settled))
         setIndexState(ns, call, spec.name, pending, indexState.ready)
         await buildWhole(ns, call, spec.name, addedUnique, paths)
         tables.set(spec.name, settled)
@@ -132,7 +131,7 @@ const publish = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSpec>): P
         const idIndex = ns.keys.index(spec.name, ["id"])
         if ((await ns.client.zcard(idIndex)) === 0) {
           // Nothing to enter: ready at once, if the table is still empty when the script runs.
-          call.setGuards.push(call.ref(idIndex), Scripts.sha1(""))
+          call.guardMembers(idIndex, [])
           setIndexState(ns, call, spec.name, paths, indexState.ready)
           tables.set(spec.name, withIndexes(table, paths, []))
         } else {
@@ -142,7 +141,7 @@ const publish = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSpec>): P
         }
       }
     }
-    if (call.hsets.length === 0) return builds
+    if (call.count("hsets") === 0) return builds
     call.bump = true
     const outcome = await execute(ns, call, schema.version)
     if (outcome._tag === "Done") {
@@ -166,7 +165,7 @@ const enter = async (ns: Namespace, { table, paths }: Build, ids: ReadonlyArray<
       if (raw === null) return
       call.guard(keys[i]!, raw)
       const doc = JSON.parse(raw) as Doc
-      for (const path of paths) call.zadd(call.ref(ns.keys.index(table, path)), member(Evaluator.read(doc, path), ids[i]!))
+      for (const path of paths) call.zadd(ns.keys.index(table, path), member(Evaluator.read(doc, path), ids[i]!))
     })
     if (call.isEmpty) return
     const outcome = await execute(ns, call, version)
@@ -208,6 +207,5 @@ const build = async (ns: Namespace, job: Build): Promise<void> => {
 }
 
 export const declare = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSpec>): Promise<void> => {
-  specs.forEach(validateSpec)
   for (const job of await publish(ns, combine(specs))) await build(ns, job)
 }

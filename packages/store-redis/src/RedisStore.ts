@@ -4,8 +4,8 @@
  */
 import type { Redis } from "ioredis"
 import { Config, Effect, Layer, Redacted } from "effect"
-import { Evaluator, Store, StoreError } from "@lineage/core"
-import type { Ast, Driver } from "@lineage/core"
+import { Driver, Evaluator, IndexPlanner, Store, StoreError } from "@lineage/core"
+import type { Ast } from "@lineage/core"
 import { Catalog } from "./Catalog.js"
 import {
   type Connection,
@@ -58,7 +58,7 @@ export interface RedisDriver extends Driver.Driver {
 }
 
 /** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
-export const nativeOperators: ReadonlyArray<Ast.Operator> = ["eq", "in", "gt", "gte", "lt", "lte", "range", "startsWith", "isNull"]
+export const nativeOperators: ReadonlyArray<Ast.Operator> = IndexPlanner.indexedOperators
 
 /** How long a write's token is kept: longer than any reconnect-and-resend can take. */
 const defaultTokenTtlMs = 120_000
@@ -71,64 +71,109 @@ interface Built {
   readonly options: RedisStoreOptions
 }
 
-const build = ({ client, prefix, owned, secret, options }: Built): RedisDriver => {
-  const keys = keySpace(prefix)
-  const ns: Namespace = { client, keys, catalog: new Catalog(client, keys), tokenTtlMs: options.writeTokenTtlMs ?? defaultTokenTtlMs, replays: { count: 0 } }
-  const retry = options.retry ?? defaultRetry
-  const counters: Executor.Counters = { scanned: 0, fetched: 0, examined: 0, entries: 0 }
+/** What the methods of one driver share. */
+interface Handle {
+  readonly ns: Namespace
+  readonly counters: Executor.Counters
+  /** Runs a request that may be retried as is: reads, and writes made idempotent by their token. */
+  readonly request: <A>(what: string, f: () => Promise<A>) => Effect.Effect<A, StoreError>
+}
 
-  /** A request that may be retried as is: reads, and writes made idempotent by their token. */
-  const request = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, StoreError> =>
-    withRetry(Effect.tryPromise({ try: f, catch: (e) => failure(what, e, secret) }), retry)
-
-  const writeOps = (what: string, ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<Planned, StoreError> =>
-    Effect.suspend(() => {
-      const token = newToken()
-      let inFlight: Planned | undefined
-      return request(what, async () => {
-        // A previous attempt lost its connection after sending its script: it may have applied.
-        if (inFlight !== undefined && (await applied(ns, token))) return inFlight
-        return write(ns, ops, token, (planned) => (inFlight = planned))
-      })
+/** Applies `ops` as one write; a retry after a lost connection first asks whether the lost attempt applied. */
+const writeOps = ({ ns, request }: Handle, what: string, ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<Planned, StoreError> =>
+  Effect.suspend(() => {
+    const token = newToken()
+    let inFlight: Planned | undefined
+    return request(what, async () => {
+      // A previous attempt lost its connection after sending its script: it may have applied.
+      if (inFlight !== undefined && (await applied(ns, token))) return inFlight
+      return write(ns, ops, token, (planned) => (inFlight = planned))
     })
+  })
 
-  /** Index sizes for `where`; if another handle has declared since, with this handle's tables refreshed. */
-  const measured = async (name: string, where: Ast.Cond) => {
-    let table = await ns.catalog.table(name)
-    Evaluator.check(where)
-    let sizes = await measure(ns, table, where)
-    if (sizes.version !== (await ns.catalog.current()).version) {
-      table = (await ns.catalog.reload()).tables.get(name) ?? table
-      sizes = await measure(ns, table, where)
-    }
-    return { table, sizes }
+const reserveIds = async (ns: Namespace, name: string, count: number): Promise<number> => {
+  await ns.catalog.table(name)
+  const last = await ns.client.incrby(ns.keys.seq(name), count)
+  return last - count + 1
+}
+
+/** Index sizes for `where`; if another handle has declared since, with this handle's tables refreshed. */
+const measured = async (ns: Namespace, name: string, where: Ast.Cond) => {
+  let table = await ns.catalog.table(name)
+  let sizes = await measure(ns, table, where)
+  if (sizes.version !== (await ns.catalog.current()).version) {
+    table = (await ns.catalog.reload()).tables.get(name) ?? table
+    sizes = await measure(ns, table, where)
   }
+  return { table, sizes }
+}
 
-  const explainFind = async (name: string, spec: Ast.FindSpec) => {
-    const { table, sizes } = await measured(name, spec.where)
-    return { table, sizes, plan: planFind(table, sizes, spec) }
-  }
+const explainFind = async (ns: Namespace, name: string, spec: Ast.FindSpec) => {
+  const { table, sizes } = await measured(ns, name, spec.where)
+  return { table, sizes, plan: planFind(table, sizes, spec) }
+}
 
+/** Deletes every key of the namespace (SCAN + UNLINK) and returns how many. */
+const dropNamespace = async (ns: Namespace): Promise<number> => {
+  let cursor = "0"
+  let removed = 0
+  do {
+    const [next, found] = await ns.client.scan(cursor, "MATCH", ns.keys.all, "COUNT", 1_000)
+    cursor = next
+    if (found.length > 0) removed += await ns.client.unlink(...found)
+  } while (cursor !== "0")
+  await ns.catalog.reload()
+  return removed
+}
+
+const resetStats = ({ ns, counters }: Handle): void => {
+  counters.scanned = 0
+  counters.fetched = 0
+  counters.examined = 0
+  counters.entries = 0
+  ns.replays.count = 0
+}
+
+/** Closes the client if the driver opened it. */
+const closeClient = (client: Redis, owned: boolean): Effect.Effect<void> =>
+  owned
+    ? Effect.promise(async () => {
+        try {
+          await client.quit()
+        } catch {
+          // Already gone: make sure no reconnect keeps the process alive.
+          client.disconnect()
+        }
+      })
+    : Effect.void
+
+const handleOf = ({ client, prefix, secret, options }: Built): Handle => {
+  const keys = keySpace(prefix)
+  const retry = options.retry ?? defaultRetry
   return {
+    ns: { client, keys, catalog: new Catalog(client, keys), tokenTtlMs: options.writeTokenTtlMs ?? defaultTokenTtlMs, replays: { count: 0 } },
+    counters: { scanned: 0, fetched: 0, examined: 0, entries: 0 },
+    request: (what, f) => withRetry(Effect.tryPromise({ try: f, catch: (e) => failure(what, e, secret) }), retry)
+  }
+}
+
+/** The driver behind the contract's checks (`Driver.validated`): what reaches the methods below is well formed. */
+const build = (built: Built): RedisDriver => {
+  const handle = handleOf(built)
+  const { ns, counters, request } = handle
+  return Driver.validated<RedisDriver>({
     name: "redis",
     capabilities: { transactions: true, shared: true, nativeOperators },
-    prefix,
-    keys,
-    client,
+    prefix: built.prefix,
+    keys: ns.keys,
+    client: ns.client,
     declare: (specs) => request("declare", () => declare(ns, specs)),
-    reserveIds: (name, count) =>
-      request("reserveIds", async () => {
-        if (!Number.isSafeInteger(count) || count < 0)
-          throw StoreError.invalid(`cannot reserve ${count} ids on ${name}: expected a non-negative integer`)
-        await ns.catalog.table(name)
-        const last = await client.incrby(keys.seq(name), count)
-        return last - count + 1
-      }),
-    insert: (table, docs) => Effect.asVoid(writeOps("insert", [{ _tag: "Insert", table, docs }])),
+    reserveIds: (name, count) => request("reserveIds", () => reserveIds(ns, name, count)),
+    insert: (table, docs) => Effect.asVoid(writeOps(handle, "insert", [{ _tag: "Insert", table, docs }])),
     update: (table, id, patch, expect) =>
-      Effect.map(writeOps("update", [{ _tag: "Update", table, id, patch, expect }]), (p): Doc => p.updated[0]!),
-    remove: (table, ids) => Effect.map(writeOps("remove", [{ _tag: "Delete", table, ids }]), (p) => p.removed),
-    batch: (ops) => Effect.asVoid(writeOps("batch", ops)),
+      Effect.map(writeOps(handle, "update", [{ _tag: "Update", table, id, patch, expect }]), (p): Doc => p.updated[0]!),
+    remove: (table, ids) => Effect.map(writeOps(handle, "remove", [{ _tag: "Delete", table, ids }]), (p) => p.removed),
+    batch: (ops) => Effect.asVoid(writeOps(handle, "batch", ops)),
     get: (name, ids) =>
       request("get", async () => {
         await ns.catalog.table(name)
@@ -136,48 +181,26 @@ const build = ({ client, prefix, owned, secret, options }: Built): RedisDriver =
       }),
     find: (name, spec) =>
       request("find", async () => {
-        const { table, sizes, plan } = await explainFind(name, spec)
+        const { table, sizes, plan } = await explainFind(ns, name, spec)
         return Executor.find(ns, table, plan.access, spec, sizes, counters)
       }),
     count: (name, where) =>
       request("count", async () => {
-        const { table, sizes } = await measured(name, where)
+        const { table, sizes } = await measured(ns, name, where)
         return Executor.count(ns, table, planCount(table, sizes, where).access, where, sizes, counters)
       }),
-    explain: (name, spec) => request("explain", async () => (await explainFind(name, spec)).plan),
-    verifyIndexes: () => request("verifyIndexes", () => verifyIndexes(ns)),
-    drop: () =>
-      request("drop", async () => {
-        let cursor = "0"
-        let removed = 0
-        do {
-          const [next, found] = await client.scan(cursor, "MATCH", keys.all, "COUNT", 1_000)
-          cursor = next
-          if (found.length > 0) removed += await client.unlink(...found)
-        } while (cursor !== "0")
-        await ns.catalog.reload()
-        return removed
+    // This store's own method: the contract's checks do not cover its condition.
+    explain: (name, spec) =>
+      request("explain", async () => {
+        Evaluator.check(spec.where)
+        return (await explainFind(ns, name, spec)).plan
       }),
+    verifyIndexes: () => request("verifyIndexes", () => verifyIndexes(ns)),
+    drop: () => request("drop", () => dropNamespace(ns)),
     stats: () => ({ ...counters, replayedWrites: ns.replays.count }),
-    resetStats: () => {
-      counters.scanned = 0
-      counters.fetched = 0
-      counters.examined = 0
-      counters.entries = 0
-      ns.replays.count = 0
-    },
-    close: () =>
-      owned
-        ? Effect.promise(async () => {
-            try {
-              await client.quit()
-            } catch {
-              // Already gone: make sure no reconnect keeps the process alive.
-              client.disconnect()
-            }
-          })
-        : Effect.void
-  }
+    resetStats: () => resetStats(handle),
+    close: () => closeClient(ns.client, built.owned)
+  })
 }
 
 export interface FromClientOptions {

@@ -4,10 +4,7 @@
  * ever added, never dropped, so a writer that planned against an older schema can only miss additions,
  * which the schema version it checks catches.
  */
-import { Evaluator, StoreError } from "@lineage/core"
 import type { Ast, Driver } from "@lineage/core"
-
-type Doc = Evaluator.Doc
 
 export interface StoredTable {
   readonly name: string
@@ -152,13 +149,3 @@ export const indexState = { ready: "1", building: "building" } as const
 
 /** What a table's `schema` entry holds: indexes still being built are kept apart (see `Keys.schemaIndexes`). */
 export const entryOf = (table: StoredTable): string => JSON.stringify({ name: table.name, unique: table.unique, indexes: table.indexes })
-
-export const validateSpec = (spec: Driver.TableSpec): void => {
-  if (typeof spec?.name !== "string" || spec.name.length === 0) throw StoreError.invalid(`a table needs a name, got ${JSON.stringify(spec?.name)}`)
-  for (const u of spec.unique ?? [])
-    if (!Array.isArray(u.fields) || u.fields.length === 0) throw StoreError.invalid(`unique constraint "${u.name}" on ${spec.name} has no fields`)
-  for (const i of spec.indexes ?? [])
-    if (!Array.isArray(i.path) || i.path.length === 0 || !i.path.every((s) => typeof s === "string"))
-      throw StoreError.invalid(`an index on ${spec.name} needs a path of strings, got ${JSON.stringify(i.path)}`)
-}
-

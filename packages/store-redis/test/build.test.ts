@@ -9,6 +9,7 @@ import { Ast, Evaluator } from "@lineage/core"
 import type { Driver } from "@lineage/core"
 import { docsPerStep, type RedisDriver } from "../src/index.js"
 import { member } from "../src/Encoding.js"
+import { countsArg, sections } from "../src/WriteScript.js"
 import { backdoor, freshDriver, reopen, run, watchCommands } from "../../../test/support/redis.js"
 
 const N = 2_000
@@ -19,10 +20,11 @@ const scoreIndex: Driver.TableSpec = { name: "t", unique: [], indexes: [{ path: 
 const scriptGuards = async (client: RedisDriver["client"], f: () => Promise<unknown>): Promise<Array<number>> => {
   const guards: Array<number> = []
   await watchCommands(client, (command) => {
-    // After the sha, the key count and the keys: the version, the token lifetime, then the counts.
+    // After the sha, the key count and the keys: ARGV.
     if (command.name !== "evalsha") return
     const numkeys = Number(command.args[1])
-    guards.push(String(command.args[2 + numkeys + 2]).split(" ").map(Number)[0]!)
+    const counts = String(command.args[2 + numkeys + countsArg - 1]).split(" ").map(Number)
+    guards.push(counts[sections.findIndex((s) => s.name === "guards")]!)
   }, f)
   return guards
 }
