@@ -30,7 +30,7 @@ describe("upgrade from per-feature indexes", () => {
       const after = (await things.listIndexes().toArray()).map((i) => String(i["name"])).sort()
       expect(after).toEqual(["_id_", "lineage_w_featureValues"])
       const id = await run(driver.reserveIds("thing", 1))
-      await run(driver.insert("thing", [{ id, featureValues: { f3: 1 } }]))
+      await run(driver.insert("thing", [{ id, uid: "a", featureValues: { f3: 1 } }]))
       expect((await run(driver.find("thing", { where: Ast.field(["featureValues", "f3"], "eq", 1), orderBy: [] }))).length).toBe(1)
     } finally {
       await run(driver.close())

@@ -101,7 +101,7 @@ describe("feature indexes in the per-path layout (one index per feature)", () =>
       expect(recorded?.["subtrees"]).toEqual(["featureValues"])
 
       const id = await run(driver.reserveIds("thing", 2))
-      await run(driver.insert("thing", [{ id, n: 1, featureValues: { a: 1 } }, { id: id + 1, n: 2, featureValues: { a: 2, b: 3 } }]))
+      await run(driver.insert("thing", [{ id, uid: "a", n: 1, featureValues: { a: 1 } }, { id: id + 1, uid: "b", n: 2, featureValues: { a: 2, b: 3 } }]))
       const found = await run(driver.find("thing", { where: Ast.field(["featureValues", "a"], "gte", 2), orderBy: [] }))
       expect(found.map((d) => d["id"])).toEqual([id + 1])
       // A second declaration (another process) finds nothing left to retire.

@@ -47,13 +47,11 @@ export const collectionName = (layout: Layout, table: string): string => `${layo
 export const tablesCollection = (layout: Layout): string => `${layout.prefix}_lineage_tables`
 export const idsCollection = (layout: Layout): string => `${layout.prefix}_lineage_ids`
 
-/** Why a table name cannot be a collection name, or undefined. */
+/** Why a (non-empty) table name cannot be a collection name, or undefined. */
 export const invalidTable = (name: string): string | undefined =>
-  typeof name !== "string" || name === ""
-    ? "a table needs a non-empty name"
-    : /[$\u0000]/.test(name) || name.startsWith("system.") || name.startsWith("_lineage_")
-      ? `"${name}" cannot name a MongoDB collection (no "$", no NUL, not "system." or "_lineage_")`
-      : undefined
+  /[$\u0000]/.test(name) || name.startsWith("system.") || name.startsWith("_lineage_")
+    ? `"${name}" cannot name a MongoDB collection (no "$", no NUL, not "system." or "_lineage_")`
+    : undefined
 
 /** The name of a top-level field's index (and of a nested path's own index in the per-path layout). */
 const pathIndexName = (path: Path): string => `lineage_x_${encodeURIComponent(JSON.stringify(path))}`
