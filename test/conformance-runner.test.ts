@@ -97,6 +97,107 @@ describe("runConformance", () => {
     assert.equal(closed, 3)
   })
 
+  it("names the driver call that hung, within the per-call limit, and still closes and tears down", async () => {
+    const events: Array<string> = []
+    const hangs: Case = {
+      group: "custom",
+      name: "finds",
+      run: async ({ driver }) => {
+        await Effect.runPromise(driver.declare([{ name: "runs", unique: [], indexes: [] }]))
+        await Effect.runPromise(driver.find("runs", { where: Ast.always, orderBy: [] }))
+      }
+    }
+    const started = Date.now()
+    const report = await runConformance({
+      makeDriver: async () => {
+        const d = ReferenceDriver.make()
+        // An uninterruptible hang: the limit must not wait for the call to give up.
+        return { ...d, find: () => Effect.uninterruptible(Effect.never), close: () => d.close().pipe(Effect.tap(() => Effect.sync(() => events.push("close")))) }
+      },
+      teardown: async () => {
+        events.push("teardown")
+      },
+      callTimeoutMs: 200,
+      groups: [[hangs]],
+      log: () => {}
+    })
+    assert.equal(report.failed, 1)
+    assert.equal(String(report.failures[0]?.error), 'Error: driver.find("runs", …) did not answer within 200 ms')
+    assert.ok(Date.now() - started < 5_000, "the hang was not cut at the call's limit")
+    // The probe's driver first, then the case's: each closed, then torn down.
+    assert.deepStrictEqual(events, ["close", "teardown", "close", "teardown"])
+  })
+
+  it("limits calls on reopened handles and closes too", async () => {
+    const shared = (): ReferenceDriver.ReferenceDriver => {
+      const d = ReferenceDriver.make("shared")
+      return { ...d, capabilities: { ...d.capabilities, shared: true } }
+    }
+    const counts: Case = {
+      group: "custom",
+      name: "counts on a second handle",
+      run: async ({ reopen }) => {
+        const other = await reopen!()
+        await Effect.runPromise(other.count("thing", Ast.always))
+      }
+    }
+    const report = await runConformance({
+      makeDriver: async () => shared(),
+      reopen: async (d) => ({ ...d, count: () => Effect.never, close: () => Effect.never }),
+      callTimeoutMs: 200,
+      groups: [[counts]],
+      log: () => {}
+    })
+    // The case's own failure comes first; the hung close of the second handle did not stop the cleanup.
+    assert.equal(String(report.failures[0]?.error), 'Error: driver.count("thing", …) did not answer within 200 ms')
+  })
+
+  it("tears down with the case's own driver after closing it, also when the case failed", async () => {
+    const made: Array<ReferenceDriver.ReferenceDriver> = []
+    const tornDown: Array<{ readonly driver: ReferenceDriver.ReferenceDriver; readonly closed: boolean }> = []
+    const closedOnes = new Set<ReferenceDriver.ReferenceDriver>()
+    const report = await runConformance({
+      makeDriver: async () => {
+        const d = ReferenceDriver.make()
+        const tracked: ReferenceDriver.ReferenceDriver = { ...d, close: () => d.close().pipe(Effect.tap(() => Effect.sync(() => closedOnes.add(tracked)))) }
+        made.push(tracked)
+        return tracked
+      },
+      teardown: async (driver) => {
+        tornDown.push({ driver, closed: closedOnes.has(driver) })
+      },
+      groups: [[{ group: "custom", name: "fails", run: async () => assert.fail("boom") }]],
+      log: () => {}
+    })
+    assert.match(String(report.failures[0]?.error), /boom/)
+    assert.deepStrictEqual(tornDown, made.map((driver) => ({ driver, closed: true })))
+  })
+
+  it("fails a passing case whose teardown fails, and keeps a failing case's own error", async () => {
+    let teardowns = 0
+    const report = await runConformance({
+      makeDriver: async () => ReferenceDriver.make(),
+      teardown: async () => {
+        // The probe's driver is torn down first, and fine.
+        if (teardowns++ > 0) throw new Error("could not drop the schema")
+      },
+      groups: [
+        [
+          { group: "custom", name: "passes", run: async () => {} },
+          { group: "custom", name: "fails", run: async () => assert.fail("boom") }
+        ]
+      ],
+      log: () => {}
+    })
+    assert.deepStrictEqual(
+      report.failures.map((f) => [f.name, String(f.error).split("\n")[0]]),
+      [
+        ["passes", "Error: could not drop the schema"],
+        ["fails", "AssertionError [ERR_ASSERTION]: boom"]
+      ]
+    )
+  })
+
   it("plans the same skips as the manifest implies", () => {
     const manifest = { driverName: "m", capabilities: { transactions: false, shared: true, nativeOperators: [] }, canReopen: true }
     const planned = plan([...groups.batch, ...groups.concurrency], manifest)

@@ -137,6 +137,31 @@ export const uidsOf = (docs: ReadonlyArray<Doc>): Array<string> => docs.map((d) 
 export const findAll = (ctx: CaseContext, table: string, where: Ast.Cond = Ast.always): Promise<ReadonlyArray<Doc>> =>
   run(ctx.driver.find(table, { where, orderBy: [] }))
 
+/**
+ * Walks `table` page by page with keyset cursors (`Evaluator.cursorOf` of each page's last row) and returns
+ * every row met, in order; `between` runs after each full page. Fails rather than looping forever when a
+ * store ignores `after`.
+ */
+export const keysetWalk = async (
+  ctx: CaseContext,
+  table: string,
+  walk: { readonly where: Ast.Cond; readonly orderBy: ReadonlyArray<Ast.OrderKey>; readonly pageSize: number; readonly maxRows: number },
+  between?: (page: ReadonlyArray<Doc>) => Promise<void>
+): Promise<Array<Doc>> => {
+  const { where, orderBy, pageSize, maxRows } = walk
+  const out: Array<Doc> = []
+  let after: Ast.Cursor | undefined
+  for (;;) {
+    const page = await run(ctx.driver.find(table, { where, orderBy, limit: pageSize, after }))
+    assert.ok(page.length <= pageSize, `a page of ${page.length} rows exceeds limit ${pageSize}`)
+    out.push(...page)
+    assert.ok(out.length <= maxRows, `the walk returned more than ${maxRows} rows: is "after" ignored?`)
+    if (page.length < pageSize) return out
+    after = Evaluator.cursorOf(orderBy, page[page.length - 1]!)
+    if (between !== undefined) await between(page)
+  }
+}
+
 /** Sorts persisted rows by id: a backdoor may return them in any order. */
 export const persisted = async (backdoor: Backdoor, table: string): Promise<Array<Doc>> =>
   [...(await backdoor.all(table))].sort((a, b) => (a["id"] as number) - (b["id"] as number))

@@ -1,6 +1,7 @@
 /**
  * The simplest store that passes the suite: arrays of JSON text and the reference evaluator. It is the example
- * for implementers and the base the suite's deliberately broken stores wrap.
+ * for implementers and the base the suite's deliberately broken stores wrap. Like every store it checks no
+ * request itself: `Driver.validated` refuses malformed ones before they reach it.
  *
  * Rows are kept as JSON text so nothing a caller holds can alias stored state, and every write is checked
  * against a copy before being committed so a failure writes nothing. Every operation runs synchronously
@@ -16,13 +17,15 @@ interface Table {
   readonly spec: Driver.TableSpec
   /** id → JSON text of the document. */
   readonly rows: Map<number, string>
+  /**
+   * The next id `reserveIds` hands out: past every id reserved or inserted, and never lowered, so removing
+   * rows never makes an id reusable.
+   */
+  nextId: number
 }
 
-interface State {
-  readonly tables: Map<string, Table>
-  /** Next id per table; kept apart from rows so removing rows never makes an id reusable. */
-  readonly nextIds: Map<string, number>
-}
+/** Table name → table. */
+type Tables = Map<string, Table>
 
 export interface ReferenceDriver extends Driver.Driver {
   /** Reads the stored JSON text directly: what `find` would have to lie about. */
@@ -35,11 +38,10 @@ export const capabilities: Driver.Capabilities = {
   shared: false
 }
 
-const unknownTable = (name: string) => StoreError.invalid(`unknown table "${name}"; declare it first`)
-
-const tableOf = (state: State, name: string): Table => {
-  const table = state.tables.get(name)
-  if (table === undefined) throw unknownTable(name)
+/** `validated` lets through only declared tables; the backdoor, which bypasses it, may still ask for others. */
+const tableOf = (tables: Tables, name: string): Table => {
+  const table = tables.get(name)
+  if (table === undefined) throw StoreError.invalid(`unknown table "${name}": declare it first`)
   return table
 }
 
@@ -65,15 +67,6 @@ const checkUnique = (table: Table, changed: ReadonlySet<number>): void => {
   }
 }
 
-const validDoc = (table: string, doc: Doc): number => {
-  const id = doc["id"]
-  if (typeof id !== "number" || !Number.isSafeInteger(id)) {
-    throw StoreError.invalid(`a ${table} document needs an integer id, got ${JSON.stringify(id)}`)
-  }
-  return id
-}
-
-
 const mergeSpecs = (a: Driver.TableSpec, b: Driver.TableSpec): Driver.TableSpec => ({
   name: a.name,
   unique: [...a.unique, ...b.unique.filter((u) => !a.unique.some((x) => x.name === u.name))],
@@ -83,30 +76,23 @@ const mergeSpecs = (a: Driver.TableSpec, b: Driver.TableSpec): Driver.TableSpec 
   ]
 })
 
-const cloneTables = (state: State): Map<string, Table> =>
-  new Map([...state.tables].map(([name, t]) => [name, { spec: t.spec, rows: new Map(t.rows) }]))
+const cloneTables = (tables: Tables): Tables => new Map([...tables].map(([name, t]) => [name, { ...t, rows: new Map(t.rows) }]))
 
-const applyInsert = (tables: Map<string, Table>, state: State, name: string, docs: ReadonlyArray<Doc>): void => {
-  const table = tableOf({ ...state, tables }, name)
+const applyInsert = (tables: Tables, name: string, docs: ReadonlyArray<Doc>): void => {
+  const table = tableOf(tables, name)
   const changed = new Set<number>()
   for (const doc of docs) {
-    const id = validDoc(name, doc)
+    const id = doc["id"] as number
     if (table.rows.has(id)) throw StoreError.uniqueViolation(name, "id", ["id"], [id])
     table.rows.set(id, JSON.stringify(doc))
+    table.nextId = Math.max(table.nextId, id + 1)
     changed.add(id)
   }
   checkUnique(table, changed)
 }
 
-const applyUpdate = (
-  tables: Map<string, Table>,
-  state: State,
-  name: string,
-  id: number,
-  patch: Doc,
-  expect: Doc | undefined
-): Doc => {
-  const table = tableOf({ ...state, tables }, name)
+const applyUpdate = (tables: Tables, name: string, id: number, patch: Doc, expect: Doc | undefined): Doc => {
+  const table = tableOf(tables, name)
   const text = table.rows.get(id)
   if (text === undefined) throw StoreError.notFound(name, id)
   const current = JSON.parse(text) as Doc
@@ -123,24 +109,24 @@ const applyUpdate = (
   return JSON.parse(JSON.stringify(next)) as Doc
 }
 
-const applyRemove = (tables: Map<string, Table>, state: State, name: string, ids: ReadonlyArray<number>): number => {
-  const table = tableOf({ ...state, tables }, name)
+const applyRemove = (tables: Tables, name: string, ids: ReadonlyArray<number>): number => {
+  const table = tableOf(tables, name)
   let n = 0
   for (const id of new Set(ids)) if (table.rows.delete(id)) n++
   return n
 }
 
 /** Runs `f` on a copy of the tables and commits only when it returns: all or none. */
-const transact = <A>(state: State, f: (tables: Map<string, Table>) => A): A => {
-  const draft = cloneTables(state)
+const transact = <A>(tables: Tables, f: (draft: Tables) => A): A => {
+  const draft = cloneTables(tables)
   const result = f(draft)
-  state.tables.clear()
-  for (const [k, v] of draft) state.tables.set(k, v)
+  tables.clear()
+  for (const [k, v] of draft) tables.set(k, v)
   return result
 }
 
 export const make = (name = "reference"): ReferenceDriver => {
-  const state: State = { tables: new Map(), nextIds: new Map() }
+  const tables: Tables = new Map()
   let closed = false
 
   /** Turns a thrown StoreError into a typed failure; anything else is a bug of this driver, hence a defect. */
@@ -156,22 +142,22 @@ export const make = (name = "reference"): ReferenceDriver => {
     })
 
   const rowsOf = (table: string): Array<Doc> =>
-    [...tableOf(state, table).rows.values()].map((t) => JSON.parse(t) as Doc)
+    [...tableOf(tables, table).rows.values()].map((t) => JSON.parse(t) as Doc)
 
-  return {
+  return Driver.validated({
     name,
     capabilities,
-    declare: (tables) =>
+    declare: (specs) =>
       op(() =>
-        transact(state, (draft) => {
-          for (const spec of tables) {
+        transact(tables, (draft) => {
+          for (const spec of specs) {
             const existing = draft.get(spec.name)
             if (existing === undefined) {
-              draft.set(spec.name, { spec, rows: new Map() })
+              draft.set(spec.name, { spec, rows: new Map(), nextId: 1 })
               continue
             }
             // Declaring again adds what is missing; stored rows must already satisfy a new constraint.
-            const merged: Table = { spec: mergeSpecs(existing.spec, spec), rows: existing.rows }
+            const merged: Table = { ...existing, spec: mergeSpecs(existing.spec, spec) }
             checkUnique(merged, new Set())
             draft.set(spec.name, merged)
           }
@@ -179,48 +165,40 @@ export const make = (name = "reference"): ReferenceDriver => {
       ),
     reserveIds: (table, count) =>
       op(() => {
-        tableOf(state, table)
-        if (!Number.isSafeInteger(count) || count < 1) throw StoreError.invalid(`cannot reserve ${count} ids`)
-        const first = state.nextIds.get(table) ?? 1
-        state.nextIds.set(table, first + count)
+        const target = tableOf(tables, table)
+        const first = target.nextId
+        target.nextId += count
         return first
       }),
-    insert: (table, docs) => op(() => transact(state, (tables) => applyInsert(tables, state, table, docs))),
-    update: (table, id, patch, expect) =>
-      op(() => transact(state, (tables) => applyUpdate(tables, state, table, id, patch, expect))),
-    remove: (table, ids) => op(() => transact(state, (tables) => applyRemove(tables, state, table, ids))),
+    insert: (table, docs) => op(() => transact(tables, (draft) => applyInsert(draft, table, docs))),
+    update: (table, id, patch, expect) => op(() => transact(tables, (draft) => applyUpdate(draft, table, id, patch, expect))),
+    remove: (table, ids) => op(() => transact(tables, (draft) => applyRemove(draft, table, ids))),
     get: (table, ids) =>
       op(() => {
-        const rows = tableOf(state, table).rows
+        const rows = tableOf(tables, table).rows
         return ids.flatMap((id) => {
           const text = rows.get(id)
           return text === undefined ? [] : [JSON.parse(text) as Doc]
         })
       }),
-    find: (table, spec) =>
-      op(() => {
-        Evaluator.check(spec.where)
-        return Evaluator.find(rowsOf(table), spec)
-      }),
-    count: (table, where) =>
-      op(() => {
-        Evaluator.check(where)
-        return rowsOf(table).filter(Evaluator.predicate(where)).length
-      }),
+    find: (table, spec) => op(() => Evaluator.find(rowsOf(table), spec)),
+    count: (table, where) => op(() => rowsOf(table).filter(Evaluator.predicate(where)).length),
     batch: (ops) =>
       op(() =>
-        transact(state, (tables) => {
+        transact(tables, (draft) => {
           for (const w of ops) {
             switch (w._tag) {
               case "Insert":
-                applyInsert(tables, state, w.table, w.docs)
+                applyInsert(draft, w.table, w.docs)
                 break
               case "Update":
-                applyUpdate(tables, state, w.table, w.id, w.patch, w.expect)
+                applyUpdate(draft, w.table, w.id, w.patch, w.expect)
                 break
               case "Delete":
-                applyRemove(tables, state, w.table, w.ids)
+                applyRemove(draft, w.table, w.ids)
                 break
+              default:
+                w satisfies never
             }
           }
         })
@@ -232,9 +210,9 @@ export const make = (name = "reference"): ReferenceDriver => {
     backdoor: {
       all: async (table) => rowsOf(table),
       get: async (table, id) => {
-        const text = state.tables.get(table)?.rows.get(id)
+        const text = tables.get(table)?.rows.get(id)
         return text === undefined ? undefined : (JSON.parse(text) as Doc)
       }
     }
-  }
+  })
 }

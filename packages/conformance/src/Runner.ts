@@ -1,9 +1,11 @@
 /**
- * Running cases against a store: a fresh driver per case (abstract-level's `factory()`), closed afterwards,
- * with the manifest read once to decide skips. Shared by the runner-agnostic entry and the vitest entry.
+ * Running cases against a store: a fresh driver per case (abstract-level's `factory()`), closed and torn down
+ * afterwards, with the manifest read once to decide skips. Every driver call a case makes has its own time
+ * limit, so a store that hangs is named by the call that hung rather than by the case's limit. Shared by the
+ * runner-agnostic entry and the vitest entry.
  */
 import type { Driver } from "@lineage/core"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import type { Backdoor, Case, CaseContext, Manifest } from "./Case.js"
 
 export interface StoreUnderTest<D extends Driver.Driver = Driver.Driver> {
@@ -16,25 +18,66 @@ export interface StoreUnderTest<D extends Driver.Driver = Driver.Driver> {
   readonly backdoor?: Backdoor | ((driver: D) => Backdoor) | undefined
   /** Opens a second handle onto the same store as `driver` (another process's view); for shared stores. */
   readonly reopen?: ((driver: D) => Promise<Driver.Driver>) | undefined
+  /**
+   * Called with every driver `makeDriver` made, once it is closed: each case's, after the case, and the one
+   * the manifest is read from (e.g. to drop the schema or database `makeDriver` created). It runs even when
+   * the case or the close failed; a failure of its own fails the case.
+   */
+  readonly teardown?: ((driver: D) => Promise<void>) | undefined
   /** Per-case time limit in milliseconds; 30 000 unless given. */
   readonly timeoutMs?: number | undefined
+  /**
+   * Time limit in milliseconds for each driver call of a case (on the case's driver and on reopened ones),
+   * for each close and for `teardown`; 10 000 unless given. A call past it fails the case with
+   * `driver.find("thing", …) did not answer within 10000 ms`.
+   */
+  readonly callTimeoutMs?: number | undefined
 }
 
 export const defaultTimeoutMs = 30_000
 
-const close = async (driver: Driver.Driver): Promise<void> => {
-  await Effect.runPromise(driver.close())
+export const defaultCallTimeoutMs = 10_000
+
+const timedOut = (what: string, ms: number): Error => new Error(`${what} did not answer within ${ms} ms`)
+
+/** Stops a call left behind without waiting for it: an uninterruptible hang must not hang its caller too. */
+const abandon = <A, E>(fiber: Fiber.Fiber<A, E>): Effect.Effect<void> => Effect.asVoid(Effect.forkDetach(Fiber.interrupt(fiber)))
+
+/**
+ * `call` with a time limit; past it, a defect naming `what`. The call runs in a fiber of its own and only the
+ * wait for it is timed, so the limit holds even when the store made its call uninterruptible.
+ */
+const within = <A, E>(ms: number, what: string, call: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.flatMap(Effect.forkDetach(call, { startImmediately: true }), (fiber) =>
+    Fiber.join(fiber).pipe(
+      Effect.timeoutOrElse({ duration: ms, orElse: () => Effect.andThen(abandon(fiber), Effect.die(timedOut(what, ms))) }),
+      Effect.onInterrupt(() => abandon(fiber))
+    )
+  )
+
+/** How a time-limit failure names a call: strings and numbers shown, anything else `…`. */
+const callName = (method: string, args: ReadonlyArray<unknown>): string =>
+  `driver.${method}(${args.map((a) => (typeof a === "string" || typeof a === "number" ? JSON.stringify(a) : "…")).join(", ")})`
+
+type Method = Exclude<keyof Driver.Driver, "name" | "capabilities" | "batch">
+
+type AnyCall = (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
+
+const methods: ReadonlyArray<Method> = ["declare", "reserveIds", "insert", "update", "remove", "get", "find", "count", "close"]
+
+/**
+ * `driver` with a time limit of `ms` on every call; its other members (a store's own extras) are kept. Each
+ * call is made when the wrapper is called, as it would be unwrapped, and only its effect is timed.
+ */
+const limitCalls = <D extends Driver.Driver>(driver: D, ms: number): D => {
+  const limit = (method: Method | "batch", f: AnyCall): AnyCall => (...args) => within(ms, callName(method, args), f.apply(driver, args))
+  const limited: Partial<Record<Method | "batch", AnyCall>> = {}
+  for (const method of methods) limited[method] = limit(method, driver[method] as AnyCall)
+  const batch = driver.batch
+  return { ...driver, ...limited, batch: batch === undefined ? undefined : limit("batch", batch as AnyCall) }
 }
 
-/** Reads the manifest from a throwaway driver, so skips can be decided before any case runs. */
-export const probe = async <D extends Driver.Driver>(store: StoreUnderTest<D>): Promise<Manifest> => {
-  const driver = await store.makeDriver()
-  try {
-    return { driverName: driver.name, capabilities: driver.capabilities, canReopen: store.reopen !== undefined }
-  } finally {
-    await close(driver)
-  }
-}
+const close = (driver: Driver.Driver, ms: number): Promise<void> => Effect.runPromise(within(ms, callName("close", []), driver.close()))
 
 const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<A> => {
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -44,28 +87,58 @@ const withTimeout = <A>(promise: Promise<A>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-/** Runs one case on its own fresh store; throws what the case threw. */
-export const runCase = async <D extends Driver.Driver>(c: Case, store: StoreUnderTest<D>): Promise<void> => {
+/** Runs every step, also after one failed, then throws the first failure: a case's own error before its cleanup's. */
+const inTurn = async (steps: ReadonlyArray<() => Promise<void>>): Promise<void> => {
+  const failures: Array<unknown> = []
+  for (const step of steps) {
+    await Promise.resolve()
+      .then(step)
+      .catch((e: unknown) => {
+        failures.push(e)
+      })
+  }
+  if (failures.length > 0) throw failures[0]
+}
+
+/** The steps that close `driver` and tear its store down. */
+const release = <D extends Driver.Driver>(store: StoreUnderTest<D>, driver: D, ms: number): ReadonlyArray<() => Promise<void>> => {
+  const teardown = store.teardown
+  return [
+    () => close(driver, ms),
+    ...(teardown === undefined ? [] : [() => withTimeout(teardown(driver), ms, "teardown")])
+  ]
+}
+
+/** Reads the manifest from a throwaway driver, so skips can be decided before any case runs. */
+export const probe = async <D extends Driver.Driver>(store: StoreUnderTest<D>): Promise<Manifest> => {
   const driver = await store.makeDriver()
-  const extra: Array<Driver.Driver> = []
+  const manifest: Manifest = { driverName: driver.name, capabilities: driver.capabilities, canReopen: store.reopen !== undefined }
+  await inTurn(release(store, driver, store.callTimeoutMs ?? defaultCallTimeoutMs))
+  return manifest
+}
+
+/** Runs one case on its own fresh store; throws what the case threw, else what closing or tearing down threw. */
+export const runCase = async <D extends Driver.Driver>(c: Case, store: StoreUnderTest<D>): Promise<void> => {
+  const ms = store.callTimeoutMs ?? defaultCallTimeoutMs
+  const driver = await store.makeDriver()
+  const others: Array<Driver.Driver> = []
   const backdoor = typeof store.backdoor === "function" ? store.backdoor(driver) : store.backdoor
   const reopen = store.reopen
   const ctx: CaseContext = {
-    driver,
+    driver: limitCalls(driver, ms),
     backdoor,
     reopen:
       reopen === undefined
         ? undefined
         : async () => {
             const other = await reopen(driver)
-            extra.push(other)
-            return other
+            others.push(other)
+            return limitCalls(other, ms)
           }
   }
-  try {
-    await withTimeout(c.run(ctx), store.timeoutMs ?? defaultTimeoutMs, `case "${c.group} › ${c.name}"`)
-  } finally {
-    for (const other of extra) await close(other)
-    await close(driver)
-  }
+  await inTurn([
+    () => withTimeout(c.run(ctx), store.timeoutMs ?? defaultTimeoutMs, `case "${c.group} › ${c.name}"`),
+    () => inTurn(others.map((other) => () => close(other, ms))),
+    ...release(store, driver, ms)
+  ])
 }

@@ -18,7 +18,7 @@ export type { Backdoor, BooleanCapability, Case, CaseContext, CapabilityRequirem
 export { fullName, plan, skipReason } from "./Case.js"
 export { allCases, driverGroups, groups, registryGroups } from "./cases/index.js"
 export type { StoreUnderTest } from "./Runner.js"
-export { probe, runCase } from "./Runner.js"
+export { defaultCallTimeoutMs, defaultTimeoutMs, probe, runCase } from "./Runner.js"
 export * as ReferenceDriver from "./ReferenceDriver.js"
 export * as Fixtures from "./Fixtures.js"
 

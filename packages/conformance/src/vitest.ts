@@ -19,6 +19,11 @@ import { allCases } from "./cases/index.js"
 import type { StoreUnderTest } from "./Runner.js"
 import { defaultTimeoutMs, probe, runCase } from "./Runner.js"
 
+export type { Backdoor, Case, CaseContext, Group } from "./Case.js"
+export { groups } from "./cases/index.js"
+export type { StoreUnderTest } from "./Runner.js"
+export { defaultCallTimeoutMs, defaultTimeoutMs } from "./Runner.js"
+
 export interface VitestConformanceOptions<D extends Driver.Driver = Driver.Driver> extends StoreUnderTest<D> {
   /** Names the top-level `describe`. */
   readonly name: string

@@ -10,6 +10,7 @@ import { registryGroups } from "./registry/index.js"
 export const driverGroups = {
   manifest: driver.manifest,
   crud: driver.crud,
+  ids: driver.ids,
   uniqueness: driver.uniqueness,
   operators: driver.operators,
   combinators: driver.combinators,

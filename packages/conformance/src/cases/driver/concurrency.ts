@@ -68,6 +68,45 @@ const racingIds = async (ctx: CaseContext, drivers: ReadonlyArray<Driver.Driver>
   })
 }
 
+/** Runs `f` on every item, `width` items at a time, each lane in order. */
+const inLanes = <A>(items: ReadonlyArray<A>, width: number, f: (item: A, i: number) => Promise<void>): Promise<unknown> =>
+  Promise.all(
+    Array.from({ length: width }, async (_, lane) => {
+      for (let i = lane; i < items.length; i += width) await f(items[i]!, i)
+    })
+  )
+
+/**
+ * Inserts of ids ahead of the counter, made without `reserveIds`, race reservations: no two reservations
+ * overlap (raising the counter must not lose a reservation made meanwhile), and none hands out an id whose
+ * insert had returned before it was asked.
+ */
+const racingExplicitIds = async (ctx: CaseContext, drivers: ReadonlyArray<Driver.Driver>) => {
+  await declareAll(ctx)
+  const base = await run(ctx.driver.reserveIds("thing", 1))
+  const explicit = Array.from({ length: 16 }, (_, i) => base + 6 * (i + 1))
+  const sizes = Array.from({ length: 40 }, (_, i) => 1 + (i % 3))
+  const inserted = new Set<number>()
+  const handedOut = new Set<number>()
+  await Promise.all([
+    inLanes(explicit, 2, async (id, i) => {
+      await run(drivers[i % drivers.length]!.insert("thing", [{ id, uid: `explicit ${id}` }]))
+      inserted.add(id)
+    }),
+    inLanes(sizes, 4, async (size, i) => {
+      const visible = new Set(inserted)
+      const first = await run(drivers[(i + 1) % drivers.length]!.reserveIds("thing", size))
+      for (let id = first; id < first + size; id++) {
+        assert.ok(!visible.has(id), `reserveIds handed out id ${id}, inserted before the reservation was asked`)
+        assert.ok(!handedOut.has(id), `id ${id} was handed out twice`)
+        handedOut.add(id)
+      }
+    })
+  ])
+  const last = await run(ctx.driver.reserveIds("thing", 1))
+  assert.ok(last > Math.max(...explicit), `reserveIds gave ${last} after id ${Math.max(...explicit)} was inserted`)
+}
+
 const twoHandles = async (ctx: CaseContext): Promise<ReadonlyArray<Driver.Driver>> => {
   assert.ok(ctx.reopen !== undefined)
   await declareAll(ctx)
@@ -96,6 +135,11 @@ export const concurrency: ReadonlyArray<Case> = [
     group,
     name: "racing reserveIds calls never overlap",
     run: (ctx) => racingIds(ctx, [ctx.driver])
+  },
+  {
+    group,
+    name: "inserts of ids never reserved, racing reserveIds: no id is handed out twice",
+    run: (ctx) => racingExplicitIds(ctx, [ctx.driver])
   },
   {
     group,
@@ -136,5 +180,11 @@ export const concurrency: ReadonlyArray<Case> = [
     name: "across two handles: reserveIds never overlap",
     requires: ["shared", "reopen"],
     run: async (ctx) => racingIds(ctx, await twoHandles(ctx))
+  },
+  {
+    group,
+    name: "across two handles: inserts of ids never reserved, racing reserveIds, no id is handed out twice",
+    requires: ["shared", "reopen"],
+    run: async (ctx) => racingExplicitIds(ctx, await twoHandles(ctx))
   }
 ]

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict"
 import { Ast, Driver, Evaluator } from "@lineage/core"
 import type { Case, CaseContext } from "../../Case.js"
-import { agrees, declareAll, idsOf, run, seed } from "../../Fixtures.js"
+import { agrees, declareAll, idsOf, keysetWalk, run, seed } from "../../Fixtures.js"
 
 const group = "paging"
 
@@ -25,31 +25,6 @@ const rows: ReadonlyArray<Driver.Doc> = Array.from({ length: 41 }, (_, i) => {
 const seeded = async (ctx: CaseContext): Promise<Array<Driver.Doc>> => {
   await declareAll(ctx)
   return seed(ctx, "thing", rows)
-}
-
-/**
- * Walks `table` page by page with keyset cursors. Stops with a failure rather than looping forever when a
- * store ignores `after`.
- */
-const walk = async (
-  ctx: CaseContext,
-  orderBy: ReadonlyArray<Ast.OrderKey>,
-  pageSize: number,
-  where: Ast.Cond,
-  maxRows: number,
-  between?: (page: ReadonlyArray<Driver.Doc>) => Promise<void>
-): Promise<Array<Driver.Doc>> => {
-  const out: Array<Driver.Doc> = []
-  let after: Ast.Cursor | undefined
-  for (;;) {
-    const page = await run(ctx.driver.find("thing", { where, orderBy, limit: pageSize, after }))
-    assert.ok(page.length <= pageSize, `a page of ${page.length} rows exceeds limit ${pageSize}`)
-    out.push(...page)
-    assert.ok(out.length <= maxRows, `the walk returned more than ${maxRows} rows: is "after" ignored?`)
-    if (page.length < pageSize) return out
-    after = Evaluator.cursorOf(orderBy, page[page.length - 1]!)
-    if (between !== undefined) await between(page)
-  }
 }
 
 const orders: ReadonlyArray<readonly [string, ReadonlyArray<Ast.OrderKey>]> = [
@@ -125,7 +100,7 @@ export const paging: ReadonlyArray<Case> = [
       run: async (ctx) => {
         const docs = await seeded(ctx)
         for (const pageSize of [1, 4, 7]) {
-          const got = await walk(ctx, orderBy, pageSize, Ast.always, docs.length)
+          const got = await keysetWalk(ctx, "thing", { where: Ast.always, orderBy, pageSize, maxRows: docs.length })
           assert.deepStrictEqual(idsOf(got), idsOf(Evaluator.find(docs, { where: Ast.always, orderBy })), `page size ${pageSize}`)
         }
       }
@@ -155,7 +130,7 @@ export const paging: ReadonlyArray<Case> = [
       const orderBy = [desc("n")]
       const late: Array<Driver.Doc> = []
       let k = 0
-      const got = await walk(ctx, orderBy, 5, Ast.always, docs.length * 3, async () => {
+      const got = await keysetWalk(ctx, "thing", { where: Ast.always, orderBy, pageSize: 5, maxRows: docs.length * 3 }, async () => {
         // Descending, n = 99 sorts before every cursor; a null n with a newer id sorts after every cursor.
         const fresh = await seed(ctx, "thing", [
           { uid: `early${k}`, n: 99 },
