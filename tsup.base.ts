@@ -1,9 +1,10 @@
 import type { Options } from "tsup"
 
-// Every package builds the same way: ESM + CJS with declarations, from src/index.ts.
+// Every package builds the same way: ESM only (a CommonJS app loads it through require(esm), Node >= 20.19,
+// and so shares the one copy of each module with the adapters core imports), with declarations, from src/index.ts.
 export const base: Options = {
   entry: ["src/index.ts"],
-  format: ["esm", "cjs"],
+  format: ["esm"],
   dts: true,
   clean: true,
   sourcemap: true,

@@ -6,10 +6,11 @@
  * each other's run.
  *
  * The store is picked by URL (`memory:`, `redis://…`, `mongodb://…`; default `LINEAGE_STORE`, else memory),
- * importing the adapter package on demand: core depends on no adapter.
+ * importing the installed adapter that serves its scheme (`Adapters`): core depends on no adapter.
  */
 import { AsyncLocalStorage } from "node:async_hooks"
-import { Cause, Effect, Exit, type Layer, ManagedRuntime } from "effect"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { adapterFor } from "./Adapters.js"
 import * as Artifacts from "./Artifacts.js"
 import { contextOf, withRun } from "./Current.js"
 import type * as Domain from "./Domain.js"
@@ -25,48 +26,14 @@ import type * as Registry from "./Registry.js"
 import * as Store from "./Store.js"
 import * as Tracking from "./Tracking.js"
 
-/** What an adapter package exports for `connect`: a driver from a URL of its scheme. */
-export interface Adapter {
-  readonly fromUrl: (url: string) => Effect.Effect<Driver, StoreError>
-}
-
-const adapters: ReadonlyArray<{ readonly schemes: ReadonlyArray<string>; readonly pkg: string; readonly peers: string }> = [
-  { schemes: ["memory:"], pkg: "@lineage/store-memory", peers: "" },
-  { schemes: ["redis:", "rediss:"], pkg: "@lineage/store-redis", peers: " ioredis" },
-  { schemes: ["mongodb:", "mongodb+srv:"], pkg: "@lineage/store-mongodb", peers: " mongodb" }
-]
+export type { Adapter } from "./Adapters.js"
 
 export const redactUrl = DriverRules.redactUrl
 
-/**
- * Imports an adapter the application installed, resolved from core's own location and never from the working
- * directory, whose `node_modules` may be anyone's. The adapters are core's optional peer dependencies, so a
- * package manager places an installed one where core resolves it (pnpm's strict layout included).
- */
-const loadPackage = async (pkg: string): Promise<Adapter> => (await import(pkg)) as Adapter
-
-const importAdapter = (url: string): Effect.Effect<Adapter, StoreError> => {
-  const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase()
-  const adapter = adapters.find((a) => scheme !== undefined && a.schemes.includes(scheme))
-  if (adapter === undefined)
-    return Effect.fail(
-      StoreError.unsupported(
-        `no store for URL "${DriverRules.urlWithoutQuery(url)}": use memory:, ${adapters.flatMap((a) => a.schemes.filter((s) => s !== "memory:").map((s) => `${s}//…`)).join(", ")}`
-      )
-    )
-  return Effect.tryPromise({
-    try: () => loadPackage(adapter.pkg),
-    catch: (e) =>
-      StoreError.unsupported(
-        `the store for ${scheme} URLs is in ${adapter.pkg}, which could not be loaded (${String(e)}): install it next to @lineage/core, e.g. npm install ${adapter.pkg}${adapter.peers}`
-      )
-  })
-}
-
-/** The driver for a store URL (default `LINEAGE_STORE`, else memory). */
+/** The driver for a store URL (default `LINEAGE_STORE`, else memory), from the adapter serving its scheme. */
 export const driverFor = (url?: string): Effect.Effect<Driver, StoreError> => {
   const target = url ?? process.env["LINEAGE_STORE"] ?? "memory:"
-  return Effect.flatMap(importAdapter(target), (adapter) => adapter.fromUrl(target))
+  return Effect.flatMap(adapterFor(target), (adapter) => adapter.fromUrl(target))
 }
 
 export interface ConnectOptions {
@@ -77,7 +44,7 @@ export interface ConnectOptions {
   readonly storage?: string | undefined
 }
 
-/** A run or artifact as the Promise face returns it: the record, plus its feature manager. */
+/** The `features` of a run or artifact the Promise face returns: its feature values, read and written. */
 export interface FeatureManager {
   readonly add: (values: { readonly [name: string]: unknown }) => Promise<void>
   readonly set: (values: { readonly [name: string]: unknown }) => Promise<void>
@@ -85,6 +52,7 @@ export interface FeatureManager {
   readonly remove: (names?: string | ReadonlyArray<string>) => Promise<void>
   readonly describe: () => Promise<string>
 }
+/** A run or artifact as the Promise face returns it: the record, plus its feature manager. */
 export type WithFeatureManager<A> = A & { readonly features: FeatureManager }
 
 type Decorate<A> = A extends Domain.Run | Domain.Artifact ? WithFeatureManager<A> : A
@@ -104,16 +72,33 @@ export interface PromiseQuerySet<A> extends AsyncIterable<Decorate<A>> {
   page(options: { readonly size: number; readonly after?: string | undefined }): Promise<Page<Decorate<A>>>
 }
 
-/** Connects to a store and returns the Promise face over it. */
-export const connect = async (url?: string, options: ConnectOptions = {}) => {
-  const layer: Layer.Layer<Store.Store, StoreError> = Store.layer(driverFor(url))
-  const runtime = ManagedRuntime.make(layer)
-  // Open the store now, so a bad URL or an unreachable server fails here and not at the first query.
+type Runtime = ManagedRuntime.ManagedRuntime<Store.Store, StoreError>
+
+/** Opens the store now, so a bad URL or an unreachable server fails at connect and not at the first query. */
+const openStore = async (url: string | undefined): Promise<{ readonly runtime: Runtime; readonly store: Store.StoreShape }> => {
+  const runtime = ManagedRuntime.make(Store.layer(driverFor(url)))
   const store = await runtime.runPromise(Store.Store.useSync((opened) => opened)).catch(async (e: unknown) => {
     await runtime.dispose()
     throw e
   })
-  const als = new AsyncLocalStorage<Domain.Run>()
+  return { runtime, store }
+}
+
+/** What every call of one client's Promise face goes through. */
+interface Session {
+  /** Runs an effect of the Effect face with this store, the artifact storage, and the call chain's run. */
+  readonly exec: <A, E>(effect: Effect.Effect<A, E, Store.Store>) => Promise<A>
+  /** A run or artifact with its feature manager; any other record as it is. */
+  readonly decorate: <A>(record: A) => Decorate<A>
+  /** The run of the current `step`/`flow` call, following the async call chain. */
+  readonly runs: AsyncLocalStorage<Domain.Run>
+  /** Ends a still tracked run `aborted`, then closes the store; every later call is refused. */
+  readonly close: () => Promise<void>
+}
+
+/** One client's session over its runtime: the closed flag, the call chain's run, the artifact storage option. */
+const session = (runtime: Runtime, options: ConnectOptions): Session => {
+  const runs = new AsyncLocalStorage<Domain.Run>()
   let closed = false
   const closedError = () => StoreError.closed("this client's close() was called; open another with Lineage.connect()")
 
@@ -123,17 +108,30 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     throw closed && Cause.hasInterruptsOnly(exit.cause) ? closedError() : Cause.squash(exit.cause)
   }
 
-  /** Runs an effect of the Effect face with this store, the artifact storage, and the call chain's run. */
   const exec = <A, E>(effect: Effect.Effect<A, E, Store.Store>): Promise<A> => {
     if (closed) return Promise.reject(closedError())
-    const run = als.getStore()
+    const run = runs.getStore()
     const scoped = run === undefined ? effect : withRun(run)(effect)
     return runtime.runPromiseExit(
       options.storage === undefined ? scoped : Effect.provideService(scoped, Artifacts.ArtifactStorage, options.storage)
     ).then(settle)
   }
 
-  const decorate = <A>(record: A): Decorate<A> => {
+  const close = async () => {
+    // A store that cannot take the write leaves the run to stale(), as a killed process would.
+    await exec(Tracking.abort()).catch(() => undefined)
+    // From here every call is refused with StoreError Closed; a second close() finds nothing left to do.
+    closed = true
+    await runtime.dispose()
+  }
+
+  return { exec, decorate: featureManagers(exec), runs, close }
+}
+
+/** Gives each run and artifact passed through it a `features` manager that keeps the record current. */
+const featureManagers =
+  (exec: Session["exec"]) =>
+  <A>(record: A): Decorate<A> => {
     if (record !== null && typeof record === "object" && "featureValues" in record && !("features" in record)) {
       let current = record as unknown as Features.WithFeatures
       const manager: FeatureManager = {
@@ -148,21 +146,18 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     return record as Decorate<A>
   }
 
-  const querySet = <A extends Registry.Base>(qs: QuerySet<A>): PromiseQuerySet<A> => ({
-    filter: (...inputs) => querySet(qs.filter(...inputs)),
-    orderBy: (...keys) => querySet(qs.orderBy(...keys)),
-    limit: (n) => querySet(qs.limit(n)),
-    offset: (n) => querySet(qs.offset(n)),
+const querySet = <A extends Registry.Base>(s: Session, qs: QuerySet<A>): PromiseQuerySet<A> => {
+  const { exec, decorate } = s
+  const decorateFound = (row: A | undefined) => (row === undefined ? undefined : decorate(row))
+  return {
+    filter: (...inputs) => querySet(s, qs.filter(...inputs)),
+    orderBy: (...keys) => querySet(s, qs.orderBy(...keys)),
+    limit: (n) => querySet(s, qs.limit(n)),
+    offset: (n) => querySet(s, qs.offset(n)),
     all: async () => (await exec(qs.all())).map(decorate),
-    first: async () => {
-      const row = await exec(qs.first())
-      return row === undefined ? undefined : decorate(row)
-    },
+    first: async () => decorateFound(await exec(qs.first())),
     one: async () => decorate(await exec(qs.one())),
-    oneOrNone: async () => {
-      const row = await exec(qs.oneOrNone())
-      return row === undefined ? undefined : decorate(row)
-    },
+    oneOrNone: async () => decorateFound(await exec(qs.oneOrNone())),
     count: () => exec(qs.count()),
     exists: () => exec(qs.exists()),
     delete: (o) => exec(qs.delete(o)),
@@ -178,9 +173,13 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
         after = page.next
       } while (after !== undefined)
     }
-  })
+  }
+}
 
-  const registry = <A extends Registry.Base>(r: Registry.Registry<A>) => ({
+/** A registry's operations as Promises. */
+const registry = <A extends Registry.Base>(s: Session, r: Registry.Registry<A>) => {
+  const { exec, decorate } = s
+  return {
     create: async (input: Registry.Input) => decorate(await exec(r.create(input))),
     get: async (idlike: number | string | QueryInput) => decorate(await exec(r.get(idlike))),
     getOrCreate: async (lookup: { readonly [k: string]: unknown }, defaults?: Registry.Input) =>
@@ -188,36 +187,27 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     update: async (record: A, patch: Registry.Input) => decorate(await exec(r.update(record, patch))),
     delete: (record: A, o?: { readonly permanent?: boolean }) => exec(r.delete(record, o)),
     restore: async (record: A) => decorate(await exec(r.restore(record))),
-    filter: (...inputs: ReadonlyArray<QueryInput>) => querySet(r.filter(...inputs)),
-    all: () => querySet(r.filter())
-  })
+    filter: (...inputs: ReadonlyArray<QueryInput>) => querySet(s, r.filter(...inputs)),
+    all: () => querySet(s, r.filter())
+  }
+}
 
-  const call =
-    (kind: "step" | "flow") =>
-    <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, o: Tracking.FunctionOptions = {}) =>
-    async (...args: Args): Promise<Awaited<R>> => {
-      const run = await exec(Tracking.startCall(kind, fn, args, o))
-      try {
-        const result = await als.run(run, async () => await fn(...args))
-        await exec(Tracking.endCall(run, Exit.succeed(result)))
-        return result
-      } catch (error) {
-        await exec(Tracking.endCall(run, Exit.fail(error)))
-        throw error
-      }
-    }
-
-  const Run = {
-    ...registry(Registries.Run),
+const runRegistry = (s: Session) => {
+  const { exec, decorate } = s
+  return {
+    ...registry(s, Registries.Run),
     /** Started runs whose heartbeat stopped: their process died without a word. */
-    stale: (o?: { readonly olderThanMs?: number }) => querySet(Tracking.stale(o)),
+    stale: (o?: { readonly olderThanMs?: number }) => querySet(s, Tracking.stale(o)),
     inputs: async (run: Domain.Run) => (await exec(Artifacts.inputs(run))).map(decorate),
     outputs: async (run: Domain.Run) => (await exec(Artifacts.outputs(run))).map(decorate),
     initiatedRuns: async (run: Domain.Run) => (await exec(Artifacts.initiatedRuns(run))).map(decorate)
   }
+}
 
-  const Artifact = {
-    ...registry(Registries.Artifact),
+const artifactRegistry = (s: Session) => {
+  const { exec, decorate } = s
+  return {
+    ...registry(s, Registries.Artifact),
     fromPath: async (path: string, o?: Artifacts.RegisterOptions) => decorate(await exec(Artifacts.fromPath(path, o))),
     fromBytes: async (bytes: Uint8Array | string, o?: Artifacts.BytesOptions) =>
       decorate(await exec(Artifacts.fromBytes(bytes, o))),
@@ -225,45 +215,65 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     cache: (artifact: Domain.Artifact, o?: Artifacts.LoadOptions) => exec(Artifacts.cache(artifact, o)),
     producer: (artifact: Domain.Artifact) => exec(Artifacts.producer(artifact))
   }
+}
 
+const featureRegistry = (s: Session) => ({
+  ...registry(s, Registries.Feature),
+  getOrCreate: async (lookup: Registry.Input, defaults?: Registry.Input) => s.exec(Registries.Feature.getOrCreate(lookup, defaults))
+})
+
+/** `step`/`flow`: wraps a function so that every call is a run, and the call chain inside it knows that run. */
+const trackedCall =
+  ({ exec, runs }: Session, kind: "step" | "flow") =>
+  <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, o: Tracking.FunctionOptions = {}) =>
+  async (...args: Args): Promise<Awaited<R>> => {
+    const run = await exec(Tracking.startCall(kind, fn, args, o))
+    try {
+      const result = await runs.run(run, async () => await fn(...args))
+      await exec(Tracking.endCall(run, Exit.succeed(result)))
+      return result
+    } catch (error) {
+      await exec(Tracking.endCall(run, Exit.fail(error)))
+      throw error
+    }
+  }
+
+/** lamindb's `ln.context`: this client's global run and transform, read when asked. */
+const context = ({ decorate }: Session, store: Store.StoreShape) => ({
+  get run() {
+    const { run } = contextOf(store)
+    return run === undefined ? undefined : decorate(run)
+  },
+  get transform() {
+    return contextOf(store).transform
+  }
+})
+
+/** Connects to a store and returns the Promise face over it. */
+export const connect = async (url?: string, options: ConnectOptions = {}) => {
+  const { runtime, store } = await openStore(url)
+  const s = session(runtime, options)
   return {
-    Transform: registry(Registries.Transform),
-    Run,
-    Feature: {
-      ...registry(Registries.Feature),
-      getOrCreate: async (lookup: Registry.Input, defaults?: Registry.Input) => exec(Registries.Feature.getOrCreate(lookup, defaults))
-    },
-    Artifact,
-    Collection: registry(Registries.Collection),
-    ULabel: registry(Registries.ULabel),
-    Project: registry(Registries.Project),
-    User: registry(Registries.User),
+    Transform: registry(s, Registries.Transform),
+    Run: runRegistry(s),
+    Feature: featureRegistry(s),
+    Artifact: artifactRegistry(s),
+    Collection: registry(s, Registries.Collection),
+    ULabel: registry(s, Registries.ULabel),
+    Project: registry(s, Registries.Project),
+    User: registry(s, Registries.User),
     /** lamindb's `ln.context`: this client's global run and transform. */
-    context: {
-      get run() {
-        const { run } = contextOf(store)
-        return run === undefined ? undefined : decorate(run)
-      },
-      get transform() {
-        return contextOf(store).transform
-      }
-    },
-    track: async (o?: Tracking.TrackOptions) => decorate(await exec(Tracking.track(o))),
-    finish: async () => decorate(await exec(Tracking.finish())),
-    step: call("step"),
-    flow: call("flow"),
+    context: context(s, store),
+    track: async (o?: Tracking.TrackOptions) => s.decorate(await s.exec(Tracking.track(o))),
+    finish: async () => s.decorate(await s.exec(Tracking.finish())),
+    step: trackedCall(s, "step"),
+    flow: trackedCall(s, "flow"),
     lineage: async (record: Domain.Artifact | Domain.Run, o?: LineageGraph.LineageOptions) => {
-      const graph = await exec(LineageGraph.lineage(record, o))
+      const graph = await s.exec(LineageGraph.lineage(record, o))
       return { ...graph, mermaid: LineageGraph.toMermaid(graph) }
     },
     /** Closes the store; a run this client still tracks is ended `aborted` first, not left `started`. */
-    close: async () => {
-      // A store that cannot take the write leaves the run to stale(), as a killed process would.
-      await exec(Tracking.abort()).catch(() => undefined)
-      // From here every call is refused with StoreError Closed; a second close() finds nothing left to do.
-      closed = true
-      await runtime.dispose()
-    }
+    close: s.close
   }
 }
 
