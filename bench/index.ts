@@ -1,5 +1,5 @@
 /**
- * Issue #6's figures, each beside a baseline measured in the same run:
+ * The performance figures, each beside a baseline measured in the same run:
  *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; MongoDB at 10k beside the raw
  *                              driver; track() + finish()
  *   pnpm bench -- --quick      the same at small sizes, to check that it works (CI); results go to *-quick files

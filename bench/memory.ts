@@ -1,5 +1,5 @@
 /**
- * The memory store at growing sizes: batch insert, resident memory per run, and the issue's queries, each
+ * The memory store at growing sizes: batch insert, resident memory per run, and the target queries, each
  * beside two baselines over the same documents in the same process: the reference evaluator scanning them
  * (a store without indexes) and mingo (what a user would pick instead).
  */
@@ -55,7 +55,7 @@ export const relationPrefix = "pipeline-12"
 export const relatedIds = async (run: <A, E>(e: Effect.Effect<A, E, Store.Store>) => Promise<A>): Promise<Array<number>> =>
   (await run(Transform.filter({ key__startswith: relationPrefix }).all())).map((t) => t.id)
 
-/** The issue's query cases over a loaded store, and one relation query; all selective ones return ≤ 100 rows. */
+/** The target query cases over a loaded store, and one relation query; all selective ones return ≤ 100 rows. */
 export const cases = (
   run: <A, E>(e: Effect.Effect<A, E, Store.Store>) => Promise<A>,
   total: number,
@@ -92,7 +92,7 @@ export const cases = (
       mingo: { criteria: { "featureValues.score": { $gte: lo, $lte: hi }, branchId: 1 } }
     },
     {
-      // Not one of the issue's targets: query power. The store sees the semi-join's `in` over the transforms' ids.
+      // Not a latency target: query power. The store sees the semi-join's `in` over the transforms' ids.
       name: `relation: transform key starts with "${relationPrefix}" (~1%)`,
       lineage: () => run(Run.filter({ transform: { key__startswith: relationPrefix } }).all()),
       spec: { where: live(field(["transformId"], "in", [...related])), orderBy: [] },

@@ -1,7 +1,7 @@
 /**
  * The MongoDB store beside the raw official driver doing the same operations on the same server: the same
  * runs inserted with `insertMany` into a plain collection (same JSON, `_id` = id, indexes on the queried
- * fields), and the issue's queries as native `find`s on it. The server is `MONGODB_URL` when set, else the
+ * fields), and the target queries as native `find`s on it. The server is `MONGODB_URL` when set, else the
  * repository's wire-protocol emulator; the figures say which. On the emulator (which answers every query by
  * scanning, with or without indexes) the ratios show the store's own overhead, not what a mongod would do.
  */

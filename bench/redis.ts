@@ -1,5 +1,5 @@
 /**
- * The Redis store at 100,000 runs: batch insert beside raw pipelined SETs of the same JSON, the issue's
+ * The Redis store at 100,000 runs: batch insert beside raw pipelined SETs of the same JSON, the target
  * selective queries and filtered top-10, and the round trips of a single `Run.create`.
  */
 import { Run, Store } from "@lineage/core"

@@ -1,4 +1,4 @@
-/** Targets of issue #6, the console table, bench/results/latest.md and bench/results/scaling.svg. */
+/** The performance targets, the console table, bench/results/latest.md and bench/results/scaling.svg. */
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { dirname, join } from "node:path"
@@ -11,7 +11,7 @@ export interface Row {
   readonly what: string
   readonly measured: string
   readonly target: string
-  /** "pass", "miss", "n/a" (not measured at the target's size) or "reported" (a ratio the issue asks for, with no bound). */
+  /** "pass", "miss", "n/a" (not measured at the target's size) or "reported" (a ratio reported with no bound). */
   readonly verdict: "pass" | "miss" | "n/a" | "reported"
   readonly baseline: string
 }
@@ -170,7 +170,7 @@ export const markdown = (f: Figures): string => {
     `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date}${f.quick ? " — **quick run (small sizes): verdicts at target sizes are n/a**" : ""}.`,
     "Command: `pnpm bench` (`tsx --conditions=@lineage/source bench/index.ts`).",
     "",
-    "## Targets (issue #6)",
+    "## Targets",
     "",
     table(["what", "measured", "target", "verdict", "baseline in the same run"], r.map((x) => [x.what, x.measured, x.target, x.verdict, x.baseline])),
     "",
