@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url"
 import fc from "fast-check"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { Artifact, Artifacts, type Domain, type Driver, Store } from "@lineage/core"
+import { Artifact, Artifacts, type Records, type Driver, Store } from "@lineage/core"
 import * as MemoryStore from "@lineage/store-memory"
 import { closeAll, freshDriver as mongoDriver } from "../support/mongo.js"
 import { freshDriver as redisDriver } from "../support/redis.js"
@@ -66,7 +66,7 @@ describe.each(targets)("$name: hostile artifact paths and tampered bytes", (targ
       symlinkSync(join(dir, "secret.txt"), join(root, `${original.uid}.lnk`))
 
       /** Loads `artifact`: its own bytes or a typed error pass; anything else is lost. */
-      const check = async (artifact: Domain.Artifact) => {
+      const check = async (artifact: Records.Artifact) => {
         tally.loads++
         const exit = await run(Artifacts.load(artifact, { isRunInput: false }))
         if (exit._tag === "Success") {

@@ -7,7 +7,7 @@
 import { Effect } from "effect"
 import { urlWithoutQuery } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
-import type { Artifact } from "./Domain.js"
+import type { Artifact } from "./Records.js"
 import type { Expression } from "./Query.js"
 import type * as Registry from "./Registry.js"
 import * as Uid from "./Uid.js"

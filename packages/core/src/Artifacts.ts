@@ -14,11 +14,11 @@ import { Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import * as Ast from "./Ast.js"
 import { currentRun } from "./Current.js"
-import * as Domain from "./Domain.js"
+import * as Records from "./Records.js"
 import { type DoesNotExist, type InvalidQuery, StoreError, UniqueViolation, ValidationError } from "./Errors.js"
 import { mainBranch, trashBranch } from "./Model.js"
 import { meter, ProgressStream } from "./Progress.js"
-import { Artifact as ArtifactRegistry } from "./Registries.js"
+import { Artifact as ArtifactRegistry } from "./Registry.js"
 import { entity, Store } from "./Store.js"
 import * as StorageRoot from "./StorageRoot.js"
 import { ArtifactStorageError, fsEffect } from "./StorageRoot.js"
@@ -35,8 +35,8 @@ export {
   rootMode
 } from "./StorageRoot.js"
 
-type Artifact = Domain.Artifact
-type Run = Domain.Run
+type Artifact = Records.Artifact
+type Run = Records.Run
 
 export interface RegisterOptions {
   readonly key?: string | undefined
@@ -59,10 +59,10 @@ export interface LoadOptions {
 export type RegisterError = ValidationError | UniqueViolation | StoreError | InvalidQuery | DoesNotExist | ArtifactStorageError
 export type ReadError = ValidationError | UniqueViolation | StoreError | ArtifactStorageError
 
-const artifactEntity = entity(Domain.ArtifactModel, Domain.Artifact)
-const runEntity = entity(Domain.RunModel, Domain.Run)
-const inputLinkEntity = entity(Domain.RunInputArtifactModel, Domain.RunInputArtifact)
-const recreatedLinkEntity = entity(Domain.RunRecreatedArtifactModel, Domain.RunRecreatedArtifact)
+const artifactEntity = entity(Records.ArtifactModel, Records.Artifact)
+const runEntity = entity(Records.RunModel, Records.Run)
+const inputLinkEntity = entity(Records.RunInputArtifactModel, Records.RunInputArtifact)
+const recreatedLinkEntity = entity(Records.RunRecreatedArtifactModel, Records.RunRecreatedArtifact)
 type LinkEntity = typeof inputLinkEntity | typeof recreatedLinkEntity
 
 // ---------------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@
  * Two clients in one process, or two Effect programs on their own layers, never see or end each other's run.
  */
 import { Context, Effect, Option } from "effect"
-import type { Run, Transform } from "./Domain.js"
+import type { Run, Transform } from "./Records.js"
 import { Store, type StoreShape } from "./Store.js"
 
 /** The run of the innermost `step`/`flow` call, if any. */

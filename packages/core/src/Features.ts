@@ -8,7 +8,7 @@
  */
 import { Effect, Schedule } from "effect"
 import * as Ast from "./Ast.js"
-import * as Domain from "./Domain.js"
+import * as Records from "./Records.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
 import { expectedNesting, listNames, showName, unfitTogether } from "./Limits.js"
@@ -16,14 +16,14 @@ import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
 
-export type WithFeatures = Domain.Run | Domain.Artifact
+export type WithFeatures = Records.Run | Records.Artifact
 
-const runEntity = entity(Domain.RunModel, Domain.Run)
-const artifactEntity = entity(Domain.ArtifactModel, Domain.Artifact)
-const featureEntity = entity(Domain.FeatureModel, Domain.Feature)
+const runEntity = entity(Records.RunModel, Records.Run)
+const artifactEntity = entity(Records.ArtifactModel, Records.Artifact)
+const featureEntity = entity(Records.FeatureModel, Records.Feature)
 
 const entityOf = (record: WithFeatures): Entity<WithFeatures> =>
-  (record instanceof Domain.Artifact ? artifactEntity : runEntity) as Entity<WithFeatures>
+  (record instanceof Records.Artifact ? artifactEntity : runEntity) as Entity<WithFeatures>
 
 type Values = { readonly [name: string]: Ast.Json }
 
@@ -95,7 +95,7 @@ export const validate = (registry: string, values: { readonly [name: string]: un
     // Categorical values must name existing records (lamindb: "These values could not be validated").
     const store = yield* Store
     for (const [target, labels] of categorical) {
-      const model = Domain.modelOf(target)
+      const model = Records.modelOf(target)
       const field = Dtype.categoricalRegistries[target]!
       const rows = yield* store.driver.find(model.table, { where: Ast.field([field], "in", [...labels]), orderBy: [] })
       const known = new Set(rows.map((r) => r[field]))
@@ -199,8 +199,8 @@ export const describe = (given: WithFeatures) =>
     const stored = storedValues(record)
     const { byName } = yield* featuresNamed(entityOf(record).model.name, Object.keys(stored))
     let title = `${entityOf(record).model.name}: ${record.uid.slice(0, 7)}`
-    if (record instanceof Domain.Run) {
-      const [transform] = yield* store.get(entity(Domain.TransformModel, Domain.Transform), [record.transformId])
+    if (record instanceof Records.Run) {
+      const [transform] = yield* store.get(entity(Records.TransformModel, Records.Transform), [record.transformId])
       if (transform !== undefined) title += ` (${transform.key})`
     } else if (record.key !== null) title += ` (${record.key})`
     const rows = Object.keys(stored)

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import * as Ast from "./Ast.js"
-import { ArtifactModel, models } from "./Domain.js"
+import { ArtifactModel, models } from "./Records.js"
 import type { Doc, WriteOp } from "./Driver.js"
 import { DoesNotExist, ProtectedRecord, type StoreError, type UniqueViolation, type ValidationError } from "./Errors.js"
 import { mainBranch, type Model, trashBranch } from "./Model.js"
@@ -55,15 +55,15 @@ export const remove = <A extends Base>(
       ])
       return
     }
-    const plan = yield* cascade(model, [entity.encode(current)], new Set())
-    const artifacts = yield* deletedArtifacts(plan)
-    yield* store.batch([...plan, ...(yield* Versioning.promotion(store, entity, current))])
+    const deletes = yield* cascade(model, [entity.encode(current)], new Set())
+    const artifacts = yield* deletedArtifacts(deletes)
+    yield* store.batch([...deletes, ...(yield* Versioning.promotion(store, entity, current))])
     yield* StorageRoot.removeFiles(artifacts)
   })
 
-/** The artifact documents `plan` deletes, read before they go: their files go after them. */
-const deletedArtifacts = (plan: ReadonlyArray<WriteOp>): Effect.Effect<ReadonlyArray<Doc>, StoreError, Store> => {
-  const ids = plan.flatMap((op) => (op._tag === "Delete" && op.table === ArtifactModel.table ? op.ids : []))
+/** The artifact documents among `deletes`, read before they go: their files go after them. */
+const deletedArtifacts = (deletes: ReadonlyArray<WriteOp>): Effect.Effect<ReadonlyArray<Doc>, StoreError, Store> => {
+  const ids = deletes.flatMap((op) => (op._tag === "Delete" && op.table === ArtifactModel.table ? op.ids : []))
   return ids.length === 0 ? Effect.succeed([]) : Store.use((store) => store.driver.get(ArtifactModel.table, ids))
 }
 

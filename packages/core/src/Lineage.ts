@@ -1,300 +1,279 @@
 /**
- * The lineage graph around an artifact or a run: lamindb's `view_lineage`, as data and as Mermaid.
+ * The Promise face: `const ln = await Lineage.connect(url?)`, then `ln.Transform`, `ln.Run`, `ln.track`, …
+ * for code that does not use Effect. Every call runs the Effect face on one managed runtime; errors are the
+ * same classes (`DoesNotExist`, `InvalidQuery`, …: `Error` subclasses with their `_tag`). The current run of
+ * `step`/`flow` calls follows the async call chain through AsyncLocalStorage, so concurrent calls never see
+ * each other's run.
  *
- * A breadth-first walk, one level per hop: upstream from an artifact to the run that made it, to that run's
- * inputs, to their producers…; downstream from an artifact to the runs that read it, to their outputs….
- * Unlike lamindb's, it terminates on cycles (each node is expanded at most once per direction) and reads
- * the store once per relation per level, whatever the level's width.
+ * The store is picked by URL (`memory:`, `redis://…`, `mongodb://…`; default `LINEAGE_STORE`, else memory),
+ * importing the installed adapter that serves its scheme (`Adapters`): core depends on no adapter.
  */
-import { Effect } from "effect"
-import * as Ast from "./Ast.js"
-import * as Domain from "./Domain.js"
-import type { StoreError } from "./Errors.js"
-import { trashBranch } from "./Model.js"
-import { type Entity, entity, Store } from "./Store.js"
+import { AsyncLocalStorage } from "node:async_hooks"
+import { Cause, Effect, Exit, ManagedRuntime } from "effect"
+import { adapterFor } from "./Adapters.js"
+import * as Artifacts from "./Artifacts.js"
+import { contextOf, withRun } from "./Current.js"
+import type * as Records from "./Records.js"
+import type { Driver } from "./Driver.js"
+import * as DriverRules from "./Driver.js"
+import { StoreError } from "./Errors.js"
+import * as Features from "./Features.js"
+import * as LineageGraph from "./LineageGraph.js"
+import type { Page, QuerySet } from "./QuerySet.js"
+import type { QueryInput } from "./Query.js"
+import * as Registry from "./Registry.js"
+import * as Store from "./Store.js"
+import * as Tracking from "./Tracking.js"
 
-type Artifact = Domain.Artifact
-type Run = Domain.Run
+export type { Adapter } from "./Adapters.js"
 
-export type Direction = "upstream" | "downstream" | "both"
+export const redactUrl = DriverRules.redactUrl
 
-export interface LineageOptions {
-  /** Hops from the record; 5 unless given. */
-  readonly depth?: number | undefined
-  readonly direction?: Direction | undefined
+/** The driver for a store URL (default `LINEAGE_STORE`, else memory), from the adapter serving its scheme. */
+export const driverFor = (url?: string): Effect.Effect<Driver, StoreError> => {
+  const target = url ?? process.env["LINEAGE_STORE"] ?? "memory:"
+  return Effect.flatMap(adapterFor(target), (adapter) => adapter.fromUrl(target))
 }
 
-export interface LineageNode {
-  /** `artifact_<uid>` or `run_<uid>`, as in lamindb's graphs. */
-  readonly id: string
-  readonly kind: "artifact" | "run"
-  readonly uid: string
-  /** An artifact's key, else its description, else its uid; a run's transform key and start time. */
-  readonly label: string
+export interface ConnectOptions {
+  /**
+   * The directory registered artifact bytes are kept in, and the only one they are read from (default
+   * `LINEAGE_STORAGE`, else `Artifacts.defaultStorageRoot()`, `~/.local/share/lineage/storage`).
+   */
+  readonly storage?: string | undefined
 }
 
-export interface LineageEdge {
-  readonly from: string
-  readonly to: string
-  /** `input`: artifact → run that read it; `output`: run → artifact it made; `initiated`: run → run it started. */
-  readonly kind: "input" | "output" | "initiated"
+/** The `features` of a run or artifact the Promise face returns: its feature values, read and written. */
+export interface FeatureManager {
+  readonly add: (values: { readonly [name: string]: unknown }) => Promise<void>
+  readonly set: (values: { readonly [name: string]: unknown }) => Promise<void>
+  readonly get: () => Promise<{ readonly [name: string]: unknown }>
+  readonly remove: (names?: string | ReadonlyArray<string>) => Promise<void>
+  readonly describe: () => Promise<string>
+}
+/** A run or artifact as the Promise face returns it: the record, plus its feature manager. */
+export type WithFeatureManager<A> = A & { readonly features: FeatureManager }
+
+type Decorate<A> = A extends Records.Run | Records.Artifact ? WithFeatureManager<A> : A
+
+export interface PromiseQuerySet<A> extends AsyncIterable<Decorate<A>> {
+  filter(...inputs: ReadonlyArray<QueryInput>): PromiseQuerySet<A>
+  orderBy(...keys: ReadonlyArray<string>): PromiseQuerySet<A>
+  limit(n: number): PromiseQuerySet<A>
+  offset(n: number): PromiseQuerySet<A>
+  all(): Promise<ReadonlyArray<Decorate<A>>>
+  first(): Promise<Decorate<A> | undefined>
+  one(): Promise<Decorate<A>>
+  oneOrNone(): Promise<Decorate<A> | undefined>
+  count(): Promise<number>
+  exists(): Promise<boolean>
+  delete(options?: { readonly permanent?: boolean }): Promise<number>
+  page(options: { readonly size: number; readonly after?: string | undefined }): Promise<Page<Decorate<A>>>
 }
 
-export interface LineageGraph {
-  /** The node the walk started from. */
-  readonly root: string
-  /** Sorted by id. */
-  readonly nodes: ReadonlyArray<LineageNode>
-  /** Sorted by `from`, then `to`. */
-  readonly edges: ReadonlyArray<LineageEdge>
-}
+type Runtime = ManagedRuntime.ManagedRuntime<Store.Store, StoreError>
 
-const artifactEntity = entity(Domain.ArtifactModel, Domain.Artifact)
-const runEntity = entity(Domain.RunModel, Domain.Run)
-const transformEntity = entity(Domain.TransformModel, Domain.Transform)
-const inputLinkEntity = entity(Domain.RunInputArtifactModel, Domain.RunInputArtifact)
-const recreatedLinkEntity = entity(Domain.RunRecreatedArtifactModel, Domain.RunRecreatedArtifact)
-
-const artifactId = (a: { readonly uid: string }) => `artifact_${a.uid}`
-const runId = (r: { readonly uid: string }) => `run_${r.uid}`
-
-/** Where a walk goes from a node: toward what made it, or toward what it made. */
-type Way = "up" | "down"
-
-/** One level's nodes to expand, per kind and way. */
-interface Frontier {
-  readonly artifacts: { readonly up: ReadonlyArray<Artifact>; readonly down: ReadonlyArray<Artifact> }
-  readonly runs: { readonly up: ReadonlyArray<Run>; readonly down: ReadonlyArray<Run> }
-}
-
-/** An edge found this level, by store ids; kept once both ends are known to be live. */
-interface Found {
-  readonly artifactId: number
-  readonly runId: number
-  readonly kind: "input" | "output"
-  readonly way: Way
-}
-
-/** `from` started `to`; the walk goes on from `reached` (one of the two) in `way`. */
-interface Initiation {
-  readonly from: number
-  readonly to: number
-  readonly way: Way
-  readonly reached: number
-}
-
-const findIn = <A>(ent: Entity<A>, field: string, ids: ReadonlyArray<number>) =>
-  ids.length === 0
-    ? Effect.succeed<ReadonlyArray<A>>([])
-    : Store.use((store) => store.find(ent, Ast.field([field], "in", [...new Set(ids)])))
-
-/** Every edge one hop from the frontier, with one `in` query per relation. */
-const expand = (frontier: Frontier) =>
-  Effect.gen(function* () {
-    const { artifacts, runs } = frontier
-    const found: Array<Found> = []
-    const initiations: Array<Initiation> = []
-    // Upstream from an artifact: the run that produced it and the runs that recreated it.
-    for (const a of artifacts.up) if (a.runId !== null) found.push({ artifactId: a.id, runId: a.runId, kind: "output", way: "up" })
-    for (const l of yield* findIn(recreatedLinkEntity, "artifactId", artifacts.up.map((a) => a.id)))
-      found.push({ artifactId: l.artifactId, runId: l.runId, kind: "output", way: "up" })
-    // Downstream from an artifact: the runs that read it.
-    for (const l of yield* findIn(inputLinkEntity, "artifactId", artifacts.down.map((a) => a.id)))
-      found.push({ artifactId: l.artifactId, runId: l.runId, kind: "input", way: "down" })
-    // Upstream from a run: what it read, the run that started it, and the runs it started (a flow's data
-    // comes in through its steps).
-    const upIds = runs.up.map((r) => r.id)
-    for (const l of yield* findIn(inputLinkEntity, "runId", upIds))
-      found.push({ artifactId: l.artifactId, runId: l.runId, kind: "input", way: "up" })
-    for (const r of runs.up)
-      if (r.initiatedByRunId !== null) initiations.push({ from: r.initiatedByRunId, to: r.id, way: "up", reached: r.initiatedByRunId })
-    for (const r of yield* findIn(runEntity, "initiatedByRunId", upIds))
-      initiations.push({ from: r.initiatedByRunId!, to: r.id, way: "up", reached: r.id })
-    // Downstream from a run: what it produced or recreated, and the runs it started.
-    const downIds = runs.down.map((r) => r.id)
-    for (const a of yield* findIn(artifactEntity, "runId", downIds)) found.push({ artifactId: a.id, runId: a.runId!, kind: "output", way: "down" })
-    for (const l of yield* findIn(recreatedLinkEntity, "runId", downIds))
-      found.push({ artifactId: l.artifactId, runId: l.runId, kind: "output", way: "down" })
-    for (const r of yield* findIn(runEntity, "initiatedByRunId", downIds))
-      initiations.push({ from: r.initiatedByRunId!, to: r.id, way: "down", reached: r.id })
-    return { found, initiations }
+/** Opens the store now, so a bad URL or an unreachable server fails at connect and not at the first query. */
+const openStore = async (url: string | undefined): Promise<{ readonly runtime: Runtime; readonly store: Store.StoreShape }> => {
+  const runtime = ManagedRuntime.make(Store.layer(driverFor(url)))
+  const store = await runtime.runPromise(Store.Store.useSync((opened) => opened)).catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw e
   })
+  return { runtime, store }
+}
 
-/** The walk's state: every node drawn so far, by store id, and which were expanded in which way. */
-class Walk {
-  readonly artifacts = new Map<number, Artifact>()
-  readonly runs = new Map<number, Run>()
-  readonly expanded = new Set<string>()
-  readonly edges = new Map<string, LineageEdge>()
+/** What every call of one client's Promise face goes through. */
+interface Session {
+  /** Runs an effect of the Effect face with this store, the artifact storage, and the call chain's run. */
+  readonly exec: <A, E>(effect: Effect.Effect<A, E, Store.Store>) => Promise<A>
+  /** A run or artifact with its feature manager; any other record as it is. */
+  readonly decorate: <A>(record: A) => Decorate<A>
+  /** The run of the current `step`/`flow` call, following the async call chain. */
+  readonly runs: AsyncLocalStorage<Records.Run>
+  /** Ends a still tracked run `aborted`, then closes the store; every later call is refused. */
+  readonly close: () => Promise<void>
+}
 
-  /** Marks a node for expansion in `way`; false if it already was (this is what ends cycles). */
-  claim(kind: "artifact" | "run", id: number, way: Way): boolean {
-    const key = `${kind}:${id}:${way}`
-    if (this.expanded.has(key)) return false
-    this.expanded.add(key)
-    return true
+/** One client's session over its runtime: the closed flag, the call chain's run, the artifact storage option. */
+const session = (runtime: Runtime, options: ConnectOptions): Session => {
+  const runs = new AsyncLocalStorage<Records.Run>()
+  let closed = false
+  const closedError = () => StoreError.closed("this client's close() was called; open another with Lineage.connect()")
+
+  /** A call's outcome; a call still running when close() came was interrupted by it, and says so. */
+  const settle = <A>(exit: Exit.Exit<A, unknown>): A => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw closed && Cause.hasInterruptsOnly(exit.cause) ? closedError() : Cause.squash(exit.cause)
   }
 
-  addEdge(from: string, to: string, kind: LineageEdge["kind"]): void {
-    this.edges.set(`${from}\u0000${to}`, { from, to, kind })
+  const exec = <A, E>(effect: Effect.Effect<A, E, Store.Store>): Promise<A> => {
+    if (closed) return Promise.reject(closedError())
+    const run = runs.getStore()
+    const scoped = run === undefined ? effect : withRun(run)(effect)
+    return runtime.runPromiseExit(
+      options.storage === undefined ? scoped : Effect.provideService(scoped, Artifacts.ArtifactStorage, options.storage)
+    ).then(settle)
+  }
+
+  const close = async () => {
+    // A store that cannot take the write leaves the run to stale(), as a killed process would.
+    await exec(Tracking.abort()).catch(() => undefined)
+    // From here every call is refused with StoreError Closed; a second close() finds nothing left to do.
+    closed = true
+    await runtime.dispose()
+  }
+
+  return { exec, decorate: featureManagers(exec), runs, close }
+}
+
+/** Gives each run and artifact passed through it a `features` manager that keeps the record current. */
+const featureManagers =
+  (exec: Session["exec"]) =>
+  <A>(record: A): Decorate<A> => {
+    if (record !== null && typeof record === "object" && "featureValues" in record && !("features" in record)) {
+      let current = record as unknown as Features.WithFeatures
+      const manager: FeatureManager = {
+        add: async (values) => void (current = await exec(Features.add(current, values))),
+        set: async (values) => void (current = await exec(Features.set(current, values))),
+        remove: async (names) => void (current = await exec(Features.remove(current, names))),
+        get: () => exec(Features.get(current)),
+        describe: () => exec(Features.describe(current))
+      }
+      Object.defineProperty(record, "features", { value: manager, enumerable: false })
+    }
+    return record as Decorate<A>
+  }
+
+const querySet = <A extends Registry.Base>(s: Session, qs: QuerySet<A>): PromiseQuerySet<A> => {
+  const { exec, decorate } = s
+  const decorateFound = (row: A | undefined) => (row === undefined ? undefined : decorate(row))
+  return {
+    filter: (...inputs) => querySet(s, qs.filter(...inputs)),
+    orderBy: (...keys) => querySet(s, qs.orderBy(...keys)),
+    limit: (n) => querySet(s, qs.limit(n)),
+    offset: (n) => querySet(s, qs.offset(n)),
+    all: async () => (await exec(qs.all())).map(decorate),
+    first: async () => decorateFound(await exec(qs.first())),
+    one: async () => decorate(await exec(qs.one())),
+    oneOrNone: async () => decorateFound(await exec(qs.oneOrNone())),
+    count: () => exec(qs.count()),
+    exists: () => exec(qs.exists()),
+    delete: (o) => exec(qs.delete(o)),
+    page: async (o) => {
+      const page = await exec(qs.page(o))
+      return { items: page.items.map(decorate), next: page.next }
+    },
+    [Symbol.asyncIterator]: async function* () {
+      let after: string | undefined
+      do {
+        const page = await exec(qs.page({ size: 500, after }))
+        for (const item of page.items) yield decorate(item)
+        after = page.next
+      } while (after !== undefined)
+    }
   }
 }
 
-/** Loads the records of nodes not drawn yet, one read per registry; trashed ones stay out of the graph. */
-const loadMissing = (walk: Walk, artifactIds: ReadonlyArray<number>, runIds: ReadonlyArray<number>) =>
-  Effect.gen(function* () {
-    const store = yield* Store
-    const newArtifacts = [...new Set(artifactIds)].filter((id) => !walk.artifacts.has(id))
-    const newRuns = [...new Set(runIds)].filter((id) => !walk.runs.has(id))
-    const live = <R extends { readonly branchId: number }>(rows: ReadonlyArray<R>) => rows.filter((r) => r.branchId !== trashBranch)
-    for (const a of live(newArtifacts.length === 0 ? [] : yield* store.get(artifactEntity, newArtifacts))) walk.artifacts.set(a.id, a)
-    for (const r of live(newRuns.length === 0 ? [] : yield* store.get(runEntity, newRuns))) walk.runs.set(r.id, r)
-  })
-
-/** Draws one level's edges and returns the next frontier: the nodes reached in each way not expanded before. */
-const step = (walk: Walk, frontier: Frontier) =>
-  Effect.gen(function* () {
-    const { found, initiations } = yield* expand(frontier)
-    yield* loadMissing(
-      walk,
-      found.map((f) => f.artifactId),
-      [...found.map((f) => f.runId), ...initiations.flatMap((i) => [i.from, i.to])]
-    )
-    const next = { artifacts: { up: [] as Array<Artifact>, down: [] as Array<Artifact> }, runs: { up: [] as Array<Run>, down: [] as Array<Run> } }
-    for (const f of found) {
-      const artifact = walk.artifacts.get(f.artifactId)
-      const run = walk.runs.get(f.runId)
-      if (artifact === undefined || run === undefined) continue
-      if (f.kind === "input") walk.addEdge(artifactId(artifact), runId(run), "input")
-      else walk.addEdge(runId(run), artifactId(artifact), "output")
-      // Reached from an artifact, the new node is the run; reached from a run, it is the artifact.
-      const fromArtifact = (f.way === "up") === (f.kind === "output")
-      if (fromArtifact) {
-        if (walk.claim("run", run.id, f.way)) next.runs[f.way].push(run)
-      } else if (walk.claim("artifact", artifact.id, f.way)) next.artifacts[f.way].push(artifact)
-    }
-    for (const i of initiations) {
-      const from = walk.runs.get(i.from)
-      const to = walk.runs.get(i.to)
-      if (from === undefined || to === undefined) continue
-      walk.addEdge(runId(from), runId(to), "initiated")
-      const reached = i.reached === from.id ? from : to
-      if (walk.claim("run", reached.id, i.way)) next.runs[i.way].push(reached)
-    }
-    return next satisfies Frontier
-  })
-
-const isEmpty = (f: Frontier) => f.artifacts.up.length + f.artifacts.down.length + f.runs.up.length + f.runs.down.length === 0
-
-/** The record as the store has it now (the one in hand may predate its producer being set, say). */
-const fresh = (record: Artifact | Run) =>
-  Effect.gen(function* () {
-    const store = yield* Store
-    if (record instanceof Domain.Artifact) return (yield* store.get(artifactEntity, [record.id]))[0] ?? record
-    return (yield* store.get(runEntity, [record.id]))[0] ?? record
-  })
-
-const startFrontier = (walk: Walk, record: Artifact | Run, direction: Direction): Frontier => {
-  const ways: ReadonlyArray<Way> = direction === "both" ? ["up", "down"] : direction === "upstream" ? ["up"] : ["down"]
-  const has = (w: Way) => ways.includes(w)
-  const kind = record instanceof Domain.Artifact ? "artifact" : "run"
-  for (const w of ways) walk.claim(kind, record.id, w)
-  if (record instanceof Domain.Artifact) {
-    walk.artifacts.set(record.id, record)
-    return { artifacts: { up: has("up") ? [record] : [], down: has("down") ? [record] : [] }, runs: { up: [], down: [] } }
+/** A registry's operations as Promises. */
+const registry = <A extends Registry.Base>(s: Session, r: Registry.Registry<A>) => {
+  const { exec, decorate } = s
+  return {
+    create: async (input: Registry.Input) => decorate(await exec(r.create(input))),
+    get: async (idlike: number | string | QueryInput) => decorate(await exec(r.get(idlike))),
+    getOrCreate: async (lookup: { readonly [k: string]: unknown }, defaults?: Registry.Input) =>
+      decorate(await exec(r.getOrCreate(lookup, defaults))),
+    update: async (record: A, patch: Registry.Input) => decorate(await exec(r.update(record, patch))),
+    delete: (record: A, o?: { readonly permanent?: boolean }) => exec(r.delete(record, o)),
+    restore: async (record: A) => decorate(await exec(r.restore(record))),
+    filter: (...inputs: ReadonlyArray<QueryInput>) => querySet(s, r.filter(...inputs)),
+    all: () => querySet(s, r.filter())
   }
-  walk.runs.set(record.id, record)
-  return { artifacts: { up: [], down: [] }, runs: { up: has("up") ? [record] : [], down: has("down") ? [record] : [] } }
 }
 
-const artifactLabel = (a: Artifact) => a.key ?? a.description ?? a.uid
-
-/** Nodes with labels: runs are named by their transform's key, read for all runs in one go. */
-const nodesOf = (walk: Walk) =>
-  Effect.gen(function* () {
-    const store = yield* Store
-    const transformIds = [...new Set([...walk.runs.values()].map((r) => r.transformId))]
-    const transforms = new Map((yield* store.get(transformEntity, transformIds)).map((t) => [t.id, t]))
-    const nodes: Array<LineageNode> = [
-      ...[...walk.artifacts.values()].map((a) => ({ id: artifactId(a), kind: "artifact" as const, uid: a.uid, label: artifactLabel(a) })),
-      ...[...walk.runs.values()].map((r) => ({
-        id: runId(r),
-        kind: "run" as const,
-        uid: r.uid,
-        label: `${transforms.get(r.transformId)?.key ?? "run"} · ${r.startedAt.toISOString()}`
-      }))
-    ]
-    return nodes.sort((a, b) => compare(a.id, b.id))
-  })
-
-const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0)
-
-/** lamindb draws an item that is both input and output of one run only as its output. */
-const edgesOf = (walk: Walk): ReadonlyArray<LineageEdge> => {
-  const edges = [...walk.edges.values()]
-  const outputs = new Set(edges.filter((e) => e.kind === "output").map((e) => `${e.to}\u0000${e.from}`))
-  return edges
-    .filter((e) => e.kind !== "input" || !outputs.has(`${e.from}\u0000${e.to}`))
-    .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to))
+const runRegistry = (s: Session) => {
+  const { exec, decorate } = s
+  return {
+    ...registry(s, Registry.Run),
+    /** Started runs whose heartbeat stopped: their process died without a word. */
+    stale: (o?: { readonly olderThanMs?: number }) => querySet(s, Tracking.stale(o)),
+    inputs: async (run: Records.Run) => (await exec(Artifacts.inputs(run))).map(decorate),
+    outputs: async (run: Records.Run) => (await exec(Artifacts.outputs(run))).map(decorate),
+    initiatedRuns: async (run: Records.Run) => (await exec(Artifacts.initiatedRuns(run))).map(decorate)
+  }
 }
 
-/** The lineage graph around `record`, `depth` hops deep (5 unless given), upstream, downstream or both. */
-export const lineage = (record: Artifact | Run, options: LineageOptions = {}): Effect.Effect<LineageGraph, StoreError, Store> =>
-  Effect.gen(function* () {
-    const depth = Math.max(0, Math.floor(options.depth ?? 5))
-    const walk = new Walk()
-    const root = yield* fresh(record)
-    let frontier = startFrontier(walk, root, options.direction ?? "both")
-    for (let level = 0; level < depth && !isEmpty(frontier); level++) frontier = yield* step(walk, frontier)
-    return {
-      root: root instanceof Domain.Artifact ? artifactId(root) : runId(root),
-      nodes: yield* nodesOf(walk),
-      edges: edgesOf(walk)
+const artifactRegistry = (s: Session) => {
+  const { exec, decorate } = s
+  return {
+    ...registry(s, Registry.Artifact),
+    fromPath: async (path: string, o?: Artifacts.RegisterOptions) => decorate(await exec(Artifacts.fromPath(path, o))),
+    fromBytes: async (bytes: Uint8Array | string, o?: Artifacts.BytesOptions) =>
+      decorate(await exec(Artifacts.fromBytes(bytes, o))),
+    load: (artifact: Records.Artifact, o?: Artifacts.LoadOptions) => exec(Artifacts.load(artifact, o)),
+    cache: (artifact: Records.Artifact, o?: Artifacts.LoadOptions) => exec(Artifacts.cache(artifact, o)),
+    producer: (artifact: Records.Artifact) => exec(Artifacts.producer(artifact))
+  }
+}
+
+const featureRegistry = (s: Session) => ({
+  ...registry(s, Registry.Feature),
+  getOrCreate: async (lookup: Registry.Input, defaults?: Registry.Input) => s.exec(Registry.Feature.getOrCreate(lookup, defaults))
+})
+
+/** `step`/`flow`: wraps a function so that every call is a run, and the call chain inside it knows that run. */
+const trackedCall =
+  ({ exec, runs }: Session, kind: "step" | "flow") =>
+  <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, o: Tracking.FunctionOptions = {}) =>
+  async (...args: Args): Promise<Awaited<R>> => {
+    const run = await exec(Tracking.startCall(kind, fn, args, o))
+    try {
+      const result = await runs.run(run, async () => await fn(...args))
+      await exec(Tracking.endCall(run, Exit.succeed(result)))
+      return result
+    } catch (error) {
+      await exec(Tracking.endCall(run, Exit.fail(error)))
+      throw error
     }
-  })
+  }
 
-// ---------------------------------------------------------------------------------------------------------
-// Mermaid
+/** lamindb's `ln.context`: this client's global run and transform, read when asked. */
+const context = ({ decorate }: Session, store: Store.StoreShape) => ({
+  get run() {
+    const { run } = contextOf(store)
+    return run === undefined ? undefined : decorate(run)
+  },
+  get transform() {
+    return contextOf(store).transform
+  }
+})
 
-/**
- * Mermaid entity codes for everything that could end a quoted label or start markup, so any key renders as
- * written; `#` first, since the codes themselves contain it.
- */
-const entities: ReadonlyArray<readonly [RegExp, string]> = [
-  [/#/g, "#35;"],
-  [/&/g, "#38;"],
-  [/"/g, "#quot;"],
-  [/</g, "#lt;"],
-  [/>/g, "#gt;"],
-  [/\[/g, "#91;"],
-  [/\]/g, "#93;"],
-  [/\(/g, "#40;"],
-  [/\)/g, "#41;"],
-  [/\{/g, "#123;"],
-  [/\}/g, "#125;"],
-  [/\|/g, "#124;"],
-  [/`/g, "#96;"]
-]
-
-export const escapeLabel = (label: string): string =>
-  entities
-    .reduce((s, [pattern, code]) => s.replace(pattern, code), label)
-    .replace(/\r\n|\r|\n/g, "<br/>")
-    // Other control characters would break the line-based syntax and show as nothing anyway.
-    .replace(/[\u0000-\u001f\u007f]/g, " ")
-
-const shape = (node: LineageNode) => {
-  const label = `"${escapeLabel(node.label)}"`
-  return node.kind === "artifact" ? `${node.id}([${label}])` : `${node.id}[${label}]`
+/** Connects to a store and returns the Promise face over it. */
+export const connect = async (url?: string, options: ConnectOptions = {}) => {
+  const { runtime, store } = await openStore(url)
+  const s = session(runtime, options)
+  return {
+    Transform: registry(s, Registry.Transform),
+    Run: runRegistry(s),
+    Feature: featureRegistry(s),
+    Artifact: artifactRegistry(s),
+    Collection: registry(s, Registry.Collection),
+    ULabel: registry(s, Registry.ULabel),
+    Project: registry(s, Registry.Project),
+    User: registry(s, Registry.User),
+    /** lamindb's `ln.context`: this client's global run and transform. */
+    context: context(s, store),
+    track: async (o?: Tracking.TrackOptions) => s.decorate(await s.exec(Tracking.track(o))),
+    finish: async () => s.decorate(await s.exec(Tracking.finish())),
+    step: trackedCall(s, "step"),
+    flow: trackedCall(s, "flow"),
+    lineage: async (record: Records.Artifact | Records.Run, o?: LineageGraph.LineageOptions) => {
+      const graph = await s.exec(LineageGraph.lineage(record, o))
+      return { ...graph, mermaid: LineageGraph.toMermaid(graph) }
+    },
+    /** Closes the store; a run this client still tracks is ended `aborted` first, not left `started`. */
+    close: s.close
+  }
 }
 
-/** A `flowchart LR`: artifacts rounded, runs rectangular, runs started by runs linked dashed; sorted, so stable. */
-export const toMermaid = (graph: LineageGraph): string =>
-  [
-    "flowchart LR",
-    ...[...graph.nodes].sort((a, b) => compare(a.id, b.id)).map((n) => `  ${shape(n)}`),
-    ...[...graph.edges]
-      .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to))
-      .map((e) => `  ${e.from} ${e.kind === "initiated" ? "-.->" : "-->"} ${e.to}`),
-    `  style ${graph.root} stroke-width:3px`
-  ].join("\n")
+export type Client = Awaited<ReturnType<typeof connect>>

@@ -2,12 +2,12 @@
  * The query language's front end: typed objects, lamindb keyword lookups and `Q` combinators, normalised
  * into one AST (`Ast.Cond`) and checked against the registry's model before any store is touched.
  *
- * Paths in the normalised tree may cross relations (`["transform", "key"]`); `Planner` turns those into
+ * Paths in the normalised tree may cross relations (`["transform", "key"]`); `Relations` turns those into
  * single-table conditions for a driver. Every value is validated for its field and copied as plain JSON, so
  * nothing a user passes can become an operator.
  */
 import * as Ast from "./Ast.js"
-import { modelOf } from "./Domain.js"
+import { modelOf } from "./Records.js"
 import { InvalidQuery } from "./Errors.js"
 import { F, type FieldDef, featureValues, type Model } from "./Model.js"
 import { cutName, isPlainObject, maxDepth, maxListValues, maxQueryValues, maxShownNameLength } from "./Limits.js"

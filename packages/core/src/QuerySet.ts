@@ -28,7 +28,7 @@ export interface Page<A> {
   readonly next: string | undefined
 }
 
-export interface Plan {
+export interface NormalizedQuery {
   readonly where: Ast.Cond
   readonly orderBy: ReadonlyArray<Ast.OrderKey>
 }
@@ -86,7 +86,7 @@ export class QuerySet<A extends Base> {
   }
 
   /** The normalised query, with the default branch filter; fails on an invalid query. */
-  get plan(): Effect.Effect<Plan, InvalidQuery | StoreError, Store> {
+  get normalized(): Effect.Effect<NormalizedQuery, InvalidQuery | StoreError, Store> {
     const model = this.entity.model
     return Effect.suspend(() => {
       const where = normalize(model, this.inputs)
@@ -107,7 +107,7 @@ export class QuerySet<A extends Base> {
   all(): Effect.Effect<ReadonlyArray<A>, InvalidQuery | StoreError, Store> {
     const self = this
     return Effect.gen(function* () {
-      const { where, orderBy } = yield* self.plan
+      const { where, orderBy } = yield* self.normalized
       const store = yield* Store
       return yield* store.find(self.entity, where, { orderBy, limit: self.limitN, offset: self.offsetN })
     })
@@ -120,7 +120,7 @@ export class QuerySet<A extends Base> {
   count(): Effect.Effect<number, InvalidQuery | StoreError, Store> {
     const self = this
     return Effect.gen(function* () {
-      const { where } = yield* self.plan
+      const { where } = yield* self.normalized
       const store = yield* Store
       if (self.limitN === undefined && (self.offsetN ?? 0) === 0) return yield* store.count(self.entity.model, where)
       return (yield* self.all()).length
@@ -156,7 +156,7 @@ export class QuerySet<A extends Base> {
     const self = this
     return Effect.gen(function* () {
       const model = self.entity.model
-      const { where, orderBy } = yield* self.plan
+      const { where, orderBy } = yield* self.normalized
       const size = count(model, "size", options.size)
       if (size instanceof InvalidQuery) return yield* size
       if (size === undefined || size === 0)

@@ -9,7 +9,7 @@
  * to the Schema, which refuses them with their type.
  */
 import { Effect } from "effect"
-import { modelOf } from "./Domain.js"
+import { modelOf } from "./Records.js"
 import { type StoreError, ValidationError } from "./Errors.js"
 import type { Model } from "./Model.js"
 import { idOf, Store } from "./Store.js"

@@ -1,22 +1,26 @@
 /**
  * Registry operations written once over `Store`: create (versioned where the registry is), get by id, uid,
  * uid prefix or expression, getOrCreate, filter, update, trash, restore and permanent delete with lamindb's
- * cascade and protect rules. Creates and updates refuse references to records that do not exist.
+ * cascade and protect rules. Creates and updates refuse references to records that do not exist. Below them,
+ * the registries a user works with (`Transform`, `Run`, `Feature`, `Artifact`, …), each made by `make`.
  */
 import { Effect } from "effect"
+import * as ArtifactPaths from "./ArtifactPaths.js"
+import * as Records from "./Records.js"
+import * as Dtype from "./Dtype.js"
 import {
   DoesNotExist,
   InvalidQuery,
   MultipleObjectsReturned,
   type StoreError,
   type UniqueViolation,
-  type ValidationError
+  ValidationError
 } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
 import * as References from "./References.js"
-import { type Entity, Store } from "./Store.js"
+import { type Entity, entity, Store } from "./Store.js"
 import * as Uid from "./Uid.js"
 import * as Versioning from "./Versioning.js"
 
@@ -128,3 +132,62 @@ export const make = <A extends Base>(entity: Entity<A>) => {
 }
 
 export type Registry<A extends Base> = ReturnType<typeof make<A>>
+
+// The registries a user works with: each its record class's operations (`Transform.create`, `Run.filter`, …)
+// and, under the same name, the record type.
+const registry = <S extends Records.RecordClass>(model: Parameters<typeof entity>[0], schema: S) =>
+  Object.assign(make(entity(model, schema)), { schema })
+
+export const Transform = registry(Records.TransformModel, Records.Transform)
+export type Transform = Records.Transform
+export const Run = registry(Records.RunModel, Records.Run)
+export type Run = Records.Run
+const features = registry(Records.FeatureModel, Records.Feature)
+
+/** A feature's dtype must parse; once created, queries on it are served by an index on every store. */
+const createFeature = (input: Input) =>
+  Effect.gen(function* () {
+    const dtype = input["dtype"]
+    if (typeof dtype !== "string" || Dtype.parse(dtype) === undefined)
+      return yield* new ValidationError({ registry: "Feature", field: "dtype", value: dtype, expected: Dtype.expectedDtypes })
+    const feature = yield* features.create(input)
+    yield* Store.use((store) => store.indexFeatures([feature.name]))
+    return feature
+  })
+
+export const Feature = {
+  ...features,
+  create: createFeature,
+  getOrCreate: (lookup: Input, defaults: Input = {}) =>
+    Effect.gen(function* () {
+      const existing = yield* features.filter({ name: lookup["name"] }).first()
+      if (existing === undefined) {
+        const created = yield* Effect.result(createFeature({ ...lookup, ...defaults }))
+        if (created._tag === "Success") return created.success
+        if (created.failure._tag !== "UniqueViolation") return yield* created.failure
+        return yield* features.get({ name: lookup["name"] })
+      }
+      // lamindb: asking for a feature under another dtype is an error (defaults only apply to a new one).
+      const dtype = lookup["dtype"]
+      if (dtype !== undefined && dtype !== existing.dtype)
+        return yield* new ValidationError({
+          registry: "Feature",
+          field: "dtype",
+          value: dtype,
+          expected: `${existing.dtype}: Feature ${existing.name} already exists with dtype ${existing.dtype}, you passed ${String(dtype)}`
+        })
+      return existing
+    })
+}
+export type Feature = Records.Feature
+/** Suffix, key and storage say where bytes live: checked on every write (see `ArtifactPaths`). */
+export const Artifact = ArtifactPaths.guard(registry(Records.ArtifactModel, Records.Artifact))
+export type Artifact = Records.Artifact
+export const Collection = registry(Records.CollectionModel, Records.Collection)
+export type Collection = Records.Collection
+export const ULabel = registry(Records.ULabelModel, Records.ULabel)
+export type ULabel = Records.ULabel
+export const Project = registry(Records.ProjectModel, Records.Project)
+export type Project = Records.Project
+export const User = registry(Records.UserModel, Records.User)
+export type User = Records.User

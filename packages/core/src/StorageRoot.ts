@@ -13,7 +13,7 @@ import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Context, Data, Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
-import { ArtifactModel } from "./Domain.js"
+import { ArtifactModel } from "./Records.js"
 import { type Doc, urlWithoutQuery } from "./Driver.js"
 
 /**

@@ -6,11 +6,11 @@
 import { Context, Effect, Layer } from "effect"
 import * as Ast from "./Ast.js"
 import type { Entity } from "./Codec.js"
-import { FeatureModel, models } from "./Domain.js"
+import { FeatureModel, models } from "./Records.js"
 import { type Doc, type Driver, type TableSpec, type WriteOp, fromPromises, type PromiseDriver, validated } from "./Driver.js"
 import { StoreError, StoreUniqueViolation, UniqueViolation, ValidationError } from "./Errors.js"
 import { featureValues, type Model, tableSpec } from "./Model.js"
-import * as Planner from "./Planner.js"
+import * as Relations from "./Relations.js"
 import * as Uid from "./Uid.js"
 import { newUid } from "./Versioning.js"
 
@@ -222,7 +222,7 @@ const service = (driver: Driver, indexFeatures: StoreShape["indexFeatures"]): St
     update: updater(driver),
     find: (entity, where, options = {}) =>
       Effect.gen(function* () {
-        const planned = yield* Planner.plan(driver, entity.model, where)
+        const planned = yield* Relations.resolve(driver, entity.model, where)
         const docs = yield* driver.find(entity.model.table, {
           where: planned,
           orderBy: options.orderBy ?? [],
@@ -232,7 +232,7 @@ const service = (driver: Driver, indexFeatures: StoreShape["indexFeatures"]): St
         })
         return yield* decodeAll(entity, docs)
       }),
-    count: (model, where) => Effect.flatMap(Planner.plan(driver, model, where), (planned) => driver.count(model.table, planned)),
+    count: (model, where) => Effect.flatMap(Relations.resolve(driver, model, where), (planned) => driver.count(model.table, planned)),
     get: (entity, ids) => Effect.flatMap(driver.get(entity.model.table, ids), (docs) => decodeAll(entity, docs)),
     remove: (model, ids) => driver.remove(model.table, ids),
     batch: (ops) =>

@@ -18,7 +18,7 @@ import { basename } from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import * as Artifacts from "./Artifacts.js"
 import { context, CurrentRun, currentRun, type Slot, slotOf, type Tracked, withRun } from "./Current.js"
-import * as Domain from "./Domain.js"
+import * as Records from "./Records.js"
 import * as Environment from "./Environment.js"
 import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
 import * as Features from "./Features.js"
@@ -27,7 +27,7 @@ import * as Params from "./Params.js"
 import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
 import type { QuerySet } from "./QuerySet.js"
-import { Run, Transform } from "./Registries.js"
+import { Run, Transform } from "./Registry.js"
 import { onRelease, Store, type StoreShape } from "./Store.js"
 
 /** lamindb's transform hash: md5, base64url, cut to 22 characters. */
@@ -39,7 +39,7 @@ export { initiatedByRunVariable } from "./ProcessHooks.js"
 export interface TransformSpec {
   readonly key: string
   readonly version?: string | undefined
-  readonly kind?: Domain.TransformKind | undefined
+  readonly kind?: Records.TransformKind | undefined
   readonly description?: string | undefined
   /** Stored with its secrets redacted (see Redaction), and hashed as stored. */
   readonly sourceCode?: string | undefined
@@ -49,13 +49,13 @@ export interface TransformSpec {
 
 export interface TrackOptions {
   /** A transform, or what identifies one; default: the entry script (`process.argv[1]`). */
-  readonly transform?: Domain.Transform | TransformSpec | undefined
+  readonly transform?: Records.Transform | TransformSpec | undefined
   /** The entry script when it is not `process.argv[1]`. */
   readonly path?: string | undefined
   readonly params?: { readonly [key: string]: unknown } | undefined
   readonly features?: { readonly [name: string]: unknown } | undefined
   /** The run that started this one; default: `LINEAGE_INITIATED_BY_RUN` from a tracked parent process. */
-  readonly initiatedByRun?: Domain.Run | string | undefined
+  readonly initiatedByRun?: Records.Run | string | undefined
   readonly name?: string | undefined
   readonly reference?: string | undefined
   readonly referenceType?: string | undefined
@@ -200,7 +200,7 @@ const scriptSpec = (path: string | undefined) =>
 // The global run of a store
 
 /** Ends `run` with `status`, as the process that ran it learns how it went. */
-const end = (run: Domain.Run, status: Domain.RunStatus) =>
+const end = (run: Records.Run, status: Records.RunStatus) =>
   Effect.flatMap(Run.reload(run), (current) => Run.update(current, { status, finishedAt: new Date() }))
 
 const endStatus = (cause: Cause.Cause<unknown>): ProcessHooks.EndStatus => (Cause.hasInterruptsOnly(cause) ? "aborted" : "errored")
@@ -236,8 +236,8 @@ const claim = (store: StoreShape) =>
 const tracking = (
   store: StoreShape,
   slot: Slot,
-  run: Domain.Run,
-  transform: Domain.Transform,
+  run: Records.Run,
+  transform: Records.Transform,
   heartbeatMs: number,
   handleProcess: boolean
 ): Tracked => {
@@ -285,7 +285,7 @@ const stop = (slot: Slot, state: Tracked) => {
   state.stop()
 }
 
-const parentRun = (given: Domain.Run | string | undefined) =>
+const parentRun = (given: Records.Run | string | undefined) =>
   Effect.gen(function* () {
     if (given !== undefined && typeof given !== "string") return given
     const uid = given ?? ProcessHooks.inheritedParent()
@@ -304,7 +304,7 @@ const begin = (options: TrackOptions) =>
   Effect.gen(function* () {
     const given = options.transform
     const transform =
-      given instanceof Domain.Transform
+      given instanceof Records.Transform
         ? given
         : yield* transformFor({ storeSource: options.storeSource, ...(given ?? (yield* scriptSpec(options.path ?? process.argv[1]))) })
     const parent = yield* parentRun(options.initiatedByRun)
@@ -337,7 +337,7 @@ const begin = (options: TrackOptions) =>
   })
 
 /** What a started run records next: its features and its environment artifact. */
-const record = (started: Domain.Run, options: TrackOptions) =>
+const record = (started: Records.Run, options: TrackOptions) =>
   Effect.gen(function* () {
     let run = started
     if (options.features !== undefined) run = yield* Features.add(run, options.features)
@@ -428,7 +428,7 @@ export const abort = () =>
  * Started runs whose heartbeat stopped more than `olderThanMs` ago (default three heartbeats): their process
  * died without a word.
  */
-export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet<Domain.Run> => {
+export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet<Records.Run> => {
   // An invalid LINEAGE_HEARTBEAT_MS is refused by track(), which it would configure; here it only sets a window.
   const env = heartbeatFromEnv()
   const cutoff = new Date(Date.now() - (options.olderThanMs ?? 3 * (typeof env === "number" ? env : defaultHeartbeatMs)))
@@ -495,10 +495,10 @@ export const startCall = (
   })
 
 /** Ends a call's run from how the call ended: completed, errored, or aborted when interrupted. */
-export const endCall = <A, E>(run: Domain.Run, exit: Exit.Exit<A, E>) =>
+export const endCall = <A, E>(run: Records.Run, exit: Exit.Exit<A, E>) =>
   end(run, Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "aborted" : "errored")
 
-const tracked_ =
+const trackedCalls =
   (kind: "step" | "flow") =>
   <Args extends ReadonlyArray<unknown>, A, E, R>(
     fn: (...args: Args) => Effect.Effect<A, E, R>,
@@ -513,7 +513,7 @@ const tracked_ =
     })
 
 /** Each call of `fn` is a run of a `function` transform, initiated by the current run (which must exist). */
-export const step = tracked_("step")
+export const step = trackedCalls("step")
 
 /** Like `step`, for a top-level function: it needs no tracked run, and refuses to run inside the global one. */
-export const flow = tracked_("flow")
+export const flow = trackedCalls("flow")

@@ -13,7 +13,7 @@
  * not yet onto the new one, when a writer that saw no family could otherwise start another. A writer
  * refused by a claim, a uid or a compare-and-set lost a race (`isRace`): it looks again.
  *
- * The store comes as an argument, not from the `Store` service: the registries' descriptions (`Domain`,
+ * The store comes as an argument, not from the `Store` service: the registries' descriptions (`Records`,
  * which the store imports) declare this module's claims.
  */
 import { Effect, Schedule } from "effect"

@@ -28,10 +28,10 @@ import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
 import { ArtifactStorage, defaultStorageRoot } from "../src/Artifacts.js"
 import { withRun } from "../src/Current.js"
-import * as Domain from "../src/Domain.js"
+import * as Records from "../src/Records.js"
 import type { Doc, Driver } from "../src/Driver.js"
 import { StoreError } from "../src/Errors.js"
-import { Artifact, Run, Transform } from "../src/Registries.js"
+import { Artifact, Run, Transform } from "../src/Registry.js"
 import { rootProblem } from "../src/StorageRoot.js"
 import { entity, make as makeStore, Store, type StoreShape } from "../src/Store.js"
 
@@ -88,8 +88,8 @@ const newRun = async (key = "script.ts") => {
   const transform = await exec(Transform.getOrCreate({ key }))
   return exec(Run.create({ transformId: transform.id }))
 }
-const inputLinks = entity(Domain.RunInputArtifactModel, Domain.RunInputArtifact)
-const recreatedLinks = entity(Domain.RunRecreatedArtifactModel, Domain.RunRecreatedArtifact)
+const inputLinks = entity(Records.RunInputArtifactModel, Records.RunInputArtifact)
+const recreatedLinks = entity(Records.RunRecreatedArtifactModel, Records.RunRecreatedArtifact)
 const linkCount = (link: typeof inputLinks | typeof recreatedLinks) =>
   exec(Store.use((s) => s.count(link.model, { _tag: "And", conds: [] })))
 const allArtifacts = () => exec(Artifact.filter({ branchId: { in: [1, -1] } }).all())
@@ -325,7 +325,7 @@ describe("inputs and outputs", () => {
 // Hostile records, tampered bytes, the storage root
 
 /** A record as another client could write it: straight through the driver, past every check of ours. */
-const rawPatch = async (a: Domain.Artifact, patch: Doc) => {
+const rawPatch = async (a: Records.Artifact, patch: Doc) => {
   await Effect.runPromise(store.driver.update("artifact", a.id, patch))
   return exec(Artifact.get(a.id))
 }
@@ -389,7 +389,7 @@ describe("the paths a record names", () => {
     writeFileSync(join(dir, "secret.txt"), "not yours")
     const a = await exec(Artifacts.fromBytes("innocent", { run: null }))
     const doc = { ...a, uid: "../secret", suffix: ".txt", hash: md5("not yours"), size: 9 }
-    expect(await flip(Artifacts.load(doc as Domain.Artifact))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
+    expect(await flip(Artifacts.load(doc as Records.Artifact))).toMatchObject({ _tag: "ArtifactStorageError", reason: "OutsideRoot" })
     mkdirSync(join(dir, "elsewhere"))
     writeFileSync(join(dir, "elsewhere", `${a.uid}`), "innocent")
     const moved = await rawPatch(a, { storage: pathToFileURL(join(dir, "elsewhere")).href })

@@ -8,9 +8,9 @@
 import fc from "fast-check"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
-import { type Ast, Domain, Run } from "../src/index.js"
+import { type Ast, Records, Run } from "../src/index.js"
 
-const json = Schema.toCodecJson(Domain.Run)
+const json = Schema.toCodecJson(Records.Run)
 const schemaDecode = Schema.decodeUnknownSync(json)
 const schemaEncode = Schema.encodeUnknownSync(json)
 
@@ -75,9 +75,9 @@ describe("record codecs", () => {
           expect(fast.ok).toBe(slow.ok)
           if (fast.ok && slow.ok) {
             expect(fast.value).toEqual(slow.value)
-            expect(fast.value).toBeInstanceOf(Domain.Run)
+            expect(fast.value).toBeInstanceOf(Records.Run)
             // Encoded straight back: a non-canonical day must come back as `toISOString` writes it.
-            expect(Run.entity.encode(fast.value as Domain.Run)).toEqual(schemaEncode(fast.value))
+            expect(Run.entity.encode(fast.value as Records.Run)).toEqual(schemaEncode(fast.value))
           }
           // Records with other timestamps, and the first again after a decode: no answer may come from the
           // calls before it.

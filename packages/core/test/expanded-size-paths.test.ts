@@ -13,12 +13,12 @@ import { afterAll, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
 import * as Ast from "../src/Ast.js"
-import { RunModel } from "../src/Domain.js"
+import { RunModel } from "../src/Records.js"
 import { InvalidQuery, ValidationError } from "../src/Errors.js"
 import * as Features from "../src/Features.js"
 import * as Limits from "../src/Limits.js"
 import { normalize } from "../src/Query.js"
-import { Feature, Run, Transform } from "../src/Registries.js"
+import { Feature, Run, Transform } from "../src/Registry.js"
 import { Store, make as makeStore } from "../src/Store.js"
 import { isWellFormed } from "../src/Text.js"
 import * as Tracking from "../src/Tracking.js"
@@ -129,7 +129,7 @@ describe("a record's feature values, together", () => {
 })
 
 describe("feature values through features.add, sized before they are encoded", () => {
-  const withRun = <A, E>(f: (run: import("../src/Domain.js").Run) => Effect.Effect<A, E, Store>) =>
+  const withRun = <A, E>(f: (run: import("../src/Records.js").Run) => Effect.Effect<A, E, Store>) =>
     Effect.runPromise(
       inStore(
         Effect.flip(

@@ -4,7 +4,7 @@
  * answered (or refused with an InvalidQuery) without overflowing the stack or walking the holes.
  */
 import { describe, expect, it } from "vitest"
-import { RunModel } from "../src/Domain.js"
+import { RunModel } from "../src/Records.js"
 import { InvalidQuery } from "../src/Errors.js"
 import { maxListValues } from "../src/Limits.js"
 import { normalize, Q } from "../src/Query.js"

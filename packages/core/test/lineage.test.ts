@@ -11,14 +11,14 @@ import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
 import { withRun } from "../src/Current.js"
-import * as Domain from "../src/Domain.js"
+import * as Records from "../src/Records.js"
 import type { Driver } from "../src/Driver.js"
-import { type LineageGraph, lineage, toMermaid } from "../src/Lineage.js"
-import { Artifact, Run, Transform } from "../src/Registries.js"
+import { type LineageGraph, lineage, toMermaid } from "../src/LineageGraph.js"
+import { Artifact, Run, Transform } from "../src/Registry.js"
 import { entity, make as makeStore, Store, type StoreShape } from "../src/Store.js"
 
-type A = Domain.Artifact
-type R = Domain.Run
+type A = Records.Artifact
+type R = Records.Run
 
 let dir: string
 let store: StoreShape
@@ -73,7 +73,7 @@ describe("walking the graph", () => {
     expect(edges(one)).toEqual([edge(rid(p.predict), aid(p.preds))])
     expect(ids(await up(2))).toEqual(sorted([aid(p.preds), rid(p.predict), aid(p.model)]))
     const all = await up(10)
-    expect(ids(all)).toEqual(sorted(Object.values(p).map((x) => (x instanceof Domain.Artifact ? aid(x) : rid(x)))))
+    expect(ids(all)).toEqual(sorted(Object.values(p).map((x) => (x instanceof Records.Artifact ? aid(x) : rid(x)))))
     expect(edges(all)).toEqual(
       sorted([
         edge(aid(p.raw), rid(p.ingest)),
@@ -171,7 +171,7 @@ describe("cycles", () => {
     const r = await newRun("loop.ts")
     const a = await produce(r, "loop", "loop.txt")
     // The registration API refuses this; older data or another writer may still hold it.
-    const links = entity(Domain.RunInputArtifactModel, Domain.RunInputArtifact)
+    const links = entity(Records.RunInputArtifactModel, Records.RunInputArtifact)
     await exec(Store.use((s) => s.insert(links, [{ runId: r.id, artifactId: a.id }])))
     const g = await exec(lineage(a, { depth: 50 }))
     expect(ids(g)).toEqual(sorted([aid(a), rid(r)]))

@@ -2,7 +2,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import { maxDepth } from "../src/Limits.js"
-import { Run } from "../src/Registries.js"
+import { Run } from "../src/Registry.js"
 import { Store, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
 

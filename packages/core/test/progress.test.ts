@@ -10,7 +10,7 @@ import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
-import type * as Domain from "../src/Domain.js"
+import type * as Records from "../src/Records.js"
 import { meter, progressMinBytes, ProgressStream } from "../src/Progress.js"
 import { make as makeStore, Store } from "../src/Store.js"
 
@@ -118,7 +118,7 @@ describe("fromPath on a large file", () => {
         Effect.provideService(ProgressStream, out)
       )
     const artifact = await Effect.runPromise(Effect.result(provide(Artifacts.fromPath(source, { run: null }))))
-    return { artifact, load: (a: Domain.Artifact) => Effect.runPromise(Effect.result(provide(Artifacts.load(a)))) }
+    return { artifact, load: (a: Records.Artifact) => Effect.runPromise(Effect.result(provide(Artifacts.load(a)))) }
   }
 
   it("records the size of the bytes hashed when the file grows after it was stat'ed, so it loads", async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest"
 import * as Ast from "../src/Ast.js"
-import { ArtifactModel, RunModel, TransformModel } from "../src/Domain.js"
+import { ArtifactModel, RunModel, TransformModel } from "../src/Records.js"
 import { InvalidQuery } from "../src/Errors.js"
 import type { Model } from "../src/Model.js"
 import { normalize, orderKeys, Q, type QueryInput } from "../src/Query.js"

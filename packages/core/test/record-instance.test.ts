@@ -8,12 +8,12 @@
 import { Equal, Hash, Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { entity, recordInstance } from "../src/Codec.js"
-import * as Domain from "../src/Domain.js"
+import * as Records from "../src/Records.js"
 import type { FieldDef, Model } from "../src/Model.js"
 
-type RecordClass = Domain.RecordClass & (new (fields: object) => { readonly id: number; readonly uid: string })
+type RecordClass = Records.RecordClass & (new (fields: object) => { readonly id: number; readonly uid: string })
 
-const classOf = (model: Model): RecordClass => (Domain as unknown as Record<string, RecordClass>)[model.name]!
+const classOf = (model: Model): RecordClass => (Records as unknown as Record<string, RecordClass>)[model.name]!
 
 const sampleValue = (def: FieldDef): unknown => {
   switch (def.kind) {
@@ -50,7 +50,7 @@ const shapeOf = (record: object) => ({
   descriptors: Object.getOwnPropertyDescriptors(record)
 })
 
-describe.each(Object.values(Domain.models))("$name", (model) => {
+describe.each(Object.values(Records.models))("$name", (model) => {
   const schema = classOf(model)
   const fields = sampleFields(model)
   const real = new schema(fields)

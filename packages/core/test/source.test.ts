@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import { afterAll, afterEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
-import { Transform } from "../src/Registries.js"
+import { Transform } from "../src/Registry.js"
 import { Store, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
 

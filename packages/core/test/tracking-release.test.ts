@@ -12,7 +12,7 @@ import * as MemoryStore from "../../store-memory/src/index.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
 import type { Driver } from "../src/Driver.js"
 import { StoreError } from "../src/Errors.js"
-import { Run } from "../src/Registries.js"
+import { Run } from "../src/Registry.js"
 import { layer, layerFromDriver, Store, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
 

@@ -8,7 +8,7 @@ import * as Artifacts from "../src/Artifacts.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
 import { contextOf, currentRun } from "../src/Current.js"
 import * as Params from "../src/Params.js"
-import { Artifact, Feature, Run, Transform } from "../src/Registries.js"
+import { Artifact, Feature, Run, Transform } from "../src/Registry.js"
 import { layerFromDriver, Store, type StoreShape, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
 

@@ -3,7 +3,7 @@
  * lost race is told from the violated fields, whatever a store names its constraints.
  */
 import { describe, expect, it } from "vitest"
-import * as Domain from "../src/Domain.js"
+import * as Records from "../src/Records.js"
 import { StoreError, UniqueViolation } from "../src/Errors.js"
 import { tableSpec } from "../src/Model.js"
 import * as Versioning from "../src/Versioning.js"
@@ -13,7 +13,7 @@ const violation = (constraint: string, fields: ReadonlyArray<string>) =>
 
 describe("Versioning", () => {
   it("every versioned registry derives the claims and declares their unique constraints; no other one does", () => {
-    for (const model of Object.values(Domain.models)) {
+    for (const model of Object.values(Records.models)) {
       const declared = tableSpec(model).unique.filter((u) => u.fields.some((f) => f === Versioning.latestKey || f === Versioning.familyKey))
       if (model.versioned) {
         expect(model.derived, model.name).toBe(Versioning.claims)

@@ -1,7 +1,7 @@
 /**
  * This handle's copy of the namespace's tables. Reads may use a stale copy (indexes are only ever added,
  * so a stale copy just misses an index it could have used); every write states the schema version it was
- * planned against, and the write script refuses it if a declaration has changed the schema since.
+ * prepared against, and the write script refuses it if a declaration has changed the schema since.
  */
 import type { Redis } from "ioredis"
 import { showValue, StoreError } from "@lineage/core"
@@ -97,7 +97,7 @@ export class Catalog {
     return this.reload()
   }
 
-  /** Takes a schema this handle just wrote (a declaration's script bumped the version it was planned on). */
+  /** Takes a schema this handle just wrote (a declaration's script bumped the version it was prepared on). */
   adopt(schema: Schema): void {
     this.schema = schema
   }

@@ -1,7 +1,7 @@
 /**
  * `declare`: tables, unique constraints and indexes are added to the namespace's schema. Every change bumps
- * the schema version in the script that makes it, so writes planned against the old schema are refused and
- * re-planned with the new one.
+ * the schema version in the script that makes it, so writes prepared against the old schema are refused and
+ * re-prepared with the new one.
  *
  * A new table, or a constraint added to a table, is published by one script that also builds it (and any
  * index declared with it) over the stored documents. The script guards every document and the table's id

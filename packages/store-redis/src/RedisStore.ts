@@ -22,7 +22,7 @@ import * as Executor from "./Executor.js"
 import { invalidPrefix, keySpace, type KeySpace } from "./Keys.js"
 import { measure, planCount, planFind, type Plan } from "./Planner.js"
 import { type IndexReport, verifyIndexes } from "./Verify.js"
-import { applied, type Namespace, newToken, type Planned, write } from "./Writes.js"
+import { applied, type Namespace, newToken, type Prepared, write } from "./Writes.js"
 
 type Doc = Evaluator.Doc
 
@@ -80,14 +80,14 @@ interface Handle {
 }
 
 /** Applies `ops` as one write; a retry after a lost connection first asks whether the lost attempt applied. */
-const writeOps = ({ ns, request }: Handle, what: string, ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<Planned, StoreError> =>
+const writeOps = ({ ns, request }: Handle, what: string, ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<Prepared, StoreError> =>
   Effect.suspend(() => {
     const token = newToken()
-    let inFlight: Planned | undefined
+    let inFlight: Prepared | undefined
     return request(what, async () => {
       // A previous attempt lost its connection after sending its script: it may have applied.
       if (inFlight !== undefined && (await applied(ns, token))) return inFlight
-      return write(ns, ops, token, (planned) => (inFlight = planned))
+      return write(ns, ops, token, (prepared) => (inFlight = prepared))
     })
   })
 

@@ -1,5 +1,5 @@
 /**
- * The one Lua script that writes, and the call that carries a planned write to it. A write is planned in
+ * The one Lua script that writes, and the call that carries a prepared write to it. A write is prepared in
  * TypeScript (where the JSON, the index encoding and the unique keys live, shared with the reference
  * evaluator) and handed to Redis as guarded steps; the script checks every guard before changing anything, so
  * a write applies whole or not at all, and a connection lost at any moment leaves either the old state or the
@@ -18,7 +18,7 @@ import * as Scripts from "./Scripts.js"
  * sent as its number in KEYS.
  */
 export const sections = [
-  { name: "guards", arity: 2, holds: "documents that must hold what the plan read: key, SHA-1 of the JSON" },
+  { name: "guards", arity: 2, holds: "documents that must hold what the write read: key, SHA-1 of the JSON" },
   { name: "absent", arity: 1, holds: "documents that must still be absent: key" },
   { name: "indexGuards", arity: 2, holds: "indexes whose whole membership must be as read: key, SHA-1 of the members joined by ','" },
   { name: "floors", arity: 2, holds: "id sequences to raise to at least a value: key, value" },
@@ -36,7 +36,7 @@ type Listed = Extract<(typeof sections)[number], { readonly arity: number }>["na
 type Grouped = Extract<(typeof sections)[number], { readonly arity: "grouped" }>["name"]
 
 /**
- * The ARGV index of the sections' entry counts, after the header: ARGV[1] the schema version the plan was made
+ * The ARGV index of the sections' entry counts, after the header: ARGV[1] the schema version the write was prepared
  * against, [2] the token's lifetime (ms), [3] `1` to bump the schema version. The sections follow the counts.
  */
 export const countsArg = 4
@@ -69,7 +69,7 @@ export const assemble = (body: string): string => {
  * KEYS[1]: schema version; KEYS[2]: this write's token; other keys are referenced by number from ARGV.
  *
  * Replies: `OK`; `APPLIED` (this token already applied: a re-sent write); `{SCHEMA, v}` (the schema
- * changed: re-plan); `{STALE, i}` (a guard failed: a document changed since it was read: re-plan);
+ * changed: prepare again); `{STALE, i}` (a guard failed: a document changed since it was read: prepare again);
  * `{UNIQUE, i}` (claim i is held by another document).
  */
 const body = `
@@ -87,7 +87,7 @@ for i = 1, count.guards do
   local cur = redis.call('GET', k)
   if (not cur) or redis.sha1hex(cur) ~= arg() then return {'STALE', i} end
 end
--- Documents the plan saw absent (an insert's), checked a chunk at a time.
+-- Documents the write saw absent (an insert's), checked a chunk at a time.
 a = start.absent
 local absent = {}
 for i = 1, count.absent do
@@ -98,7 +98,7 @@ for i = 1, count.absent do
   end
 end
 -- Whole-index guards (a declaration building a new index over every document): the membership of the
--- table's id index is what the plan saw, so no document was added or removed since.
+-- table's id index is what the write saw, so no document was added or removed since.
 a = start.indexGuards
 for i = 1, count.indexGuards do
   local k = key()

@@ -1,8 +1,8 @@
 /**
- * Writes: each call (insert, update, remove, batch, and a declaration that adds indexes) is planned here as
- * its net effect on documents, index entries and unique claims, and applied by the one Lua script. The plan
+ * Writes: each call (insert, update, remove, batch, and a declaration that adds indexes) is prepared here as
+ * its net effect on documents, index entries and unique claims, and applied by the one Lua script. The prepared write
  * records what it assumed about every document it touches (its SHA-1, or that it is absent); if anything
- * changed in between, the script refuses and the write is planned again from fresh reads. Unique claims
+ * changed in between, the script refuses and the write is prepared again from fresh reads. Unique claims
  * are checked by the script against the live hashes, so two processes racing for one (key, version) get
  * one record and one `UniqueViolation`.
  */
@@ -28,17 +28,17 @@ export interface Namespace {
   readonly replays: { count: number }
 }
 
-export type Outcome = { readonly _tag: "Done" } | { readonly _tag: "Replan"; readonly reloadSchema: boolean }
+export type Outcome = { readonly _tag: "Done" } | { readonly _tag: "Retry"; readonly reloadSchema: boolean }
 
-/** Runs a planned call and turns the reply into done, re-plan, or a typed failure. */
+/** Runs a prepared call and turns the reply into done, prepare again, or a typed failure. */
 export const execute = async (ns: Namespace, call: ScriptCall, version: string): Promise<Outcome> => {
   const reply = await Scripts.run(ns.client, script, call.keys, call.args(version, ns.tokenTtlMs))
   if (reply === "APPLIED") ns.replays.count++
   if (reply === "OK" || reply === "APPLIED") return { _tag: "Done" }
   if (Array.isArray(reply)) {
     const [tag, detail] = reply as [string, string | number]
-    if (tag === "SCHEMA") return { _tag: "Replan", reloadSchema: true }
-    if (tag === "STALE") return { _tag: "Replan", reloadSchema: false }
+    if (tag === "SCHEMA") return { _tag: "Retry", reloadSchema: true }
+    if (tag === "STALE") return { _tag: "Retry", reloadSchema: false }
     if (tag === "UNIQUE") {
       const info = call.claimInfo[Number(detail) - 1]!
       throw StoreError.uniqueViolation(info.table, info.unique.name, info.unique.fields, info.values)
@@ -54,7 +54,7 @@ interface Slot {
   readonly table: StoredTable
   readonly id: number
   readonly key: string
-  /** What the plan assumes is stored now: raw JSON, or null for absent. */
+  /** What the prepared write assumes is stored now: raw JSON, or null for absent. */
   readonly beforeRaw: string | null
   readonly before: Doc | undefined
   after: Doc | undefined
@@ -255,7 +255,7 @@ const simulateDelete = (sim: Simulation, table: StoredTable, ids: ReadonlyArray<
 }
 
 /** Applies `ops` in order, raising the errors the memory store would raise at the op that causes them. */
-const simulate = (sim: Simulation, tables: ReadonlyMap<string, StoredTable>, ops: ReadonlyArray<Driver.WriteOp>): Pick<Planned, "updated" | "removed"> => {
+const simulate = (sim: Simulation, tables: ReadonlyMap<string, StoredTable>, ops: ReadonlyArray<Driver.WriteOp>): Pick<Prepared, "updated" | "removed"> => {
   const updated: Array<Doc> = []
   let removed = 0
   for (const op of ops) {
@@ -318,8 +318,8 @@ const callFor = (sim: Simulation, keys: KeySpace, token: string): ScriptCall => 
   return call
 }
 
-/** What a planned write returns to its caller once applied. */
-export interface Planned {
+/** What a prepared write returns to its caller once applied. */
+export interface Prepared {
   readonly call: ScriptCall
   readonly version: string
   /** For `update`: the new document of each Update op, in order. */
@@ -333,7 +333,7 @@ export interface Planned {
  * memory store would raise at the op that causes them, and returns the net effect as a script call.
  * `readInserts`: also read the ids being inserted (after a refusal, to tell a taken id from a race).
  */
-export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, token: string, readInserts: boolean): Promise<Planned> => {
+export const prepare = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, token: string, readInserts: boolean): Promise<Prepared> => {
   const { tables, version } = await tablesOf(ns, ops)
   const sim = await startSimulation(ns, tables, ops, readInserts)
   const { updated, removed } = simulate(sim, tables, ops)
@@ -342,33 +342,33 @@ export const plan = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, to
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Most re-plans come from a racing writer on the same document; past this, something keeps interfering. */
-const maxReplans = 200
+/** Most prepare agains come from a racing writer on the same document; past this, something keeps interfering. */
+const maxRetries = 200
 
 /**
- * Plans and applies `ops` until the script accepts the plan or a typed failure is found. `token` names this
+ * Prepares and applies `ops` until the script accepts the prepared write or a typed failure is found. `token` names this
  * write across re-sends, so a write whose reply was lost is never applied twice.
  */
 export const write = async (
   ns: Namespace,
   ops: ReadonlyArray<Driver.WriteOp>,
   token: string,
-  onPlanned: (planned: Planned) => void = () => {}
-): Promise<Planned> => {
+  onPrepared: (prepared: Prepared) => void = () => {}
+): Promise<Prepared> => {
   let readInserts = false
-  for (let attempt = 0; attempt < maxReplans; attempt++) {
-    const planned = await plan(ns, ops, token, readInserts)
-    if (planned.call.isEmpty) return planned
-    // The caller keeps the plan whose script is in flight: if the reply is lost, the token tells whether it applied.
-    onPlanned(planned)
-    const outcome = await execute(ns, planned.call, planned.version)
-    if (outcome._tag === "Done") return planned
+  for (let attempt = 0; attempt < maxRetries; attempt++) {
+    const prepared = await prepare(ns, ops, token, readInserts)
+    if (prepared.call.isEmpty) return prepared
+    // The caller keeps the prepared write whose script is in flight: if the reply is lost, the token tells whether it applied.
+    onPrepared(prepared)
+    const outcome = await execute(ns, prepared.call, prepared.version)
+    if (outcome._tag === "Done") return prepared
     if (outcome.reloadSchema) await ns.catalog.reload()
     else readInserts = true
-    // Back off a little under heavy contention so the winner's neighbours are not all re-planning at once.
+    // Back off a little under heavy contention so the winner's neighbours are not all prepare againning at once.
     if (attempt >= 3) await pause(Math.random() * Math.min(2 ** attempt, 50))
   }
-  throw StoreError.unavailable(`a write was refused ${maxReplans} times by concurrent changes; giving up`)
+  throw StoreError.unavailable(`a write was refused ${maxRetries} times by concurrent changes; giving up`)
 }
 
 /** True when the write named by `token` was applied (its reply may have been lost with the connection). */

@@ -6,7 +6,7 @@
  * `drop()` afterwards). MongoDB is a hook: see `mongoTarget`.
  */
 import { Effect } from "effect"
-import { Domain } from "@lineage/core"
+import { Records } from "@lineage/core"
 import * as RedisStore from "@lineage/store-redis"
 import * as MongoStore from "@lineage/store-mongodb"
 import { backdoor as mongoBackdoor, freshDatabase, mongoServer } from "../../support/mongo.js"
@@ -29,7 +29,7 @@ export interface Target {
   readonly open: (label: string) => Promise<Opened>
 }
 
-const tables = Object.values(Domain.models).map((m) => m.table)
+const tables = Object.values(Records.models).map((m) => m.table)
 
 export const memory: Target = {
   name: "memory",

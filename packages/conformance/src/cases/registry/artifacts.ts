@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Artifact, Artifacts, Current, type Domain, type Driver, Run, type Store, Transform } from "@lineage/core"
+import { Artifact, Artifacts, Current, type Records, type Driver, Run, type Store, Transform } from "@lineage/core"
 import { Effect } from "effect"
 import type { Case } from "../../Case.js"
 import { registryCase, type Session } from "./support.js"
@@ -57,11 +57,11 @@ export const newTrackedRun = async (s: Session, key = "script.ts", input: { read
 }
 
 /** Registers bytes as an output of `run` (or of no run). */
-export const produce = (s: Session, run: Domain.Run | null, bytes: string, key?: string) =>
+export const produce = (s: Session, run: Records.Run | null, bytes: string, key?: string) =>
   s.run(run === null ? Artifacts.fromBytes(bytes, { key, run: null }) : Current.withRun(run)(Artifacts.fromBytes(bytes, { key })))
 
 /** Loads an artifact as an input of `run`. */
-export const consume = (s: Session, run: Domain.Run, artifact: Domain.Artifact) => s.run(Current.withRun(run)(Artifacts.load(artifact)))
+export const consume = (s: Session, run: Records.Run, artifact: Records.Artifact) => s.run(Current.withRun(run)(Artifacts.load(artifact)))
 
 const group = "artifacts"
 const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
@@ -69,7 +69,7 @@ const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => st
 const md5 = (bytes: string | Uint8Array) => createHash("md5").update(bytes).digest("base64url").slice(0, 22)
 
 /** Writes fields of a record as another client could: through the raw driver, past every check of core's. */
-const rawPatch = async (s: StorageSession, a: Domain.Artifact, patch: Driver.Doc) => {
+const rawPatch = async (s: StorageSession, a: Records.Artifact, patch: Driver.Doc) => {
   await Effect.runPromise(s.ctx.driver.update("artifact", a.id, patch))
   return s.run(Artifact.get(a.id))
 }

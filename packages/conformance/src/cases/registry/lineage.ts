@@ -3,7 +3,7 @@
  * downstream and both; runs started by runs; cycles that end; trashed records left out.
  */
 import assert from "node:assert/strict"
-import { Artifact, type Domain, LineageGraph as Graph } from "@lineage/core"
+import { Artifact, type Records, LineageGraph as Graph } from "@lineage/core"
 import type { Case } from "../../Case.js"
 import { consume, newTrackedRun, produce, type StorageSession, storageCase } from "./artifacts.js"
 import { linkInput } from "./support.js"
@@ -11,12 +11,12 @@ import { linkInput } from "./support.js"
 const group = "lineage"
 const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
 
-const aid = (a: Domain.Artifact) => `artifact_${a.uid}`
-const rid = (r: Domain.Run) => `run_${r.uid}`
+const aid = (a: Records.Artifact) => `artifact_${a.uid}`
+const rid = (r: Records.Run) => `run_${r.uid}`
 const sorted = (xs: ReadonlyArray<string>) => [...xs].sort()
 const nodeIds = (g: Graph.LineageGraph) => g.nodes.map((n) => n.id)
 const edgeList = (g: Graph.LineageGraph) => g.edges.map((e) => `${e.from} -> ${e.to}`)
-const walk = (s: StorageSession, record: Domain.Artifact | Domain.Run, options: Graph.LineageOptions) => s.run(Graph.lineage(record, options))
+const walk = (s: StorageSession, record: Records.Artifact | Records.Run, options: Graph.LineageOptions) => s.run(Graph.lineage(record, options))
 
 /** raw → ingest → clean → train → model */
 const pipeline = async (s: StorageSession) => {

@@ -4,7 +4,7 @@
  * failed before any store was touched), and small fixtures.
  */
 import assert from "node:assert/strict"
-import { Domain, type Driver, Run, Store, type StoreError, Transform } from "@lineage/core"
+import { Records, type Driver, Run, Store, type StoreError, Transform } from "@lineage/core"
 import { Cause, Effect, Exit } from "effect"
 import type { Case, CaseContext } from "../../Case.js"
 import { describeValue } from "../../Fixtures.js"
@@ -145,8 +145,8 @@ export const linkInput = (s: Session, run: { readonly id: number }, artifact: { 
     Store.Store.use((store) => store.insert(runInputArtifact, [{ runId: run.id, artifactId: artifact.id }]))
   )
 
-export const runInputArtifact: Store.Entity<Domain.RunInputArtifact> = Store.entity(Domain.RunInputArtifactModel, Domain.RunInputArtifact)
-export const runULabel: Store.Entity<Domain.RunULabel> = Store.entity(Domain.RunULabelModel, Domain.RunULabel)
+export const runInputArtifact: Store.Entity<Records.RunInputArtifact> = Store.entity(Records.RunInputArtifactModel, Records.RunInputArtifact)
+export const runULabel: Store.Entity<Records.RunULabel> = Store.entity(Records.RunULabelModel, Records.RunULabel)
 
 export const linkULabel = (s: Session, run: { readonly id: number }, ulabel: { readonly id: number }) =>
   s.run(Store.Store.use((store) => store.insert(runULabel, [{ runId: run.id, ulabelId: ulabel.id }])))

@@ -5,7 +5,7 @@
  * would orphan one is refused.
  */
 import assert from "node:assert/strict"
-import { Artifact, Artifacts, Current, type Domain, Feature, Run, Store, Tracking, Transform } from "@lineage/core"
+import { Artifact, Artifacts, Current, type Records, Feature, Run, Store, Tracking, Transform } from "@lineage/core"
 import { Cause, Effect, Exit } from "effect"
 import type { Case } from "../../Case.js"
 import { storageCase, type StorageSession } from "./artifacts.js"
@@ -78,7 +78,7 @@ export const tracking: ReadonlyArray<Case> = [
       const make = Tracking.step(() => Artifacts.fromBytes("raw bytes", { key: "raw.txt" }), { key: "make" })
       const raw = await s.run(make())
       const use = Tracking.step(
-        (a: Domain.Artifact) => Effect.flatMap(Current.currentRun, (run) => Effect.as(Artifacts.load(a), run!.id)),
+        (a: Records.Artifact) => Effect.flatMap(Current.currentRun, (run) => Effect.as(Artifacts.load(a), run!.id)),
         { key: "use" }
       )
       const consumer = await s.run(use(raw))

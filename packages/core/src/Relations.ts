@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import * as Ast from "./Ast.js"
-import { modelOf } from "./Domain.js"
+import { modelOf } from "./Records.js"
 import type { Driver } from "./Driver.js"
 import type { StoreError } from "./Errors.js"
 import type { Doc } from "./Evaluator.js"
@@ -35,7 +35,7 @@ const idsWithRelated = (
 ): Effect.Effect<Array<number>, StoreError> =>
   Effect.gen(function* () {
     const target = modelOf(relation.to)
-    const targetWhere = yield* plan(driver, target, sub)
+    const targetWhere = yield* resolve(driver, target, sub)
     switch (relation.kind) {
       case "forward":
         return distinctIds(yield* all(driver, target, targetWhere), "id")
@@ -89,16 +89,16 @@ const relationCond = (
   })
 
 /** The driver-level condition equivalent to `cond` on `model`'s table. */
-export const plan = (driver: Driver, model: Model, cond: Ast.Cond): Effect.Effect<Ast.Cond, StoreError> =>
+export const resolve = (driver: Driver, model: Model, cond: Ast.Cond): Effect.Effect<Ast.Cond, StoreError> =>
   Effect.gen(function* () {
     switch (cond._tag) {
       case "Field":
         return isRelational(model, cond) ? yield* relationCond(driver, model, cond.path[0]!, [cond]) : cond
       case "Not":
-        return Ast.not(yield* plan(driver, model, cond.cond))
+        return Ast.not(yield* resolve(driver, model, cond.cond))
       case "Or": {
         const parts: Array<Ast.Cond> = []
-        for (const c of cond.conds) parts.push(yield* plan(driver, model, c))
+        for (const c of cond.conds) parts.push(yield* resolve(driver, model, c))
         return { _tag: "Or", conds: parts }
       }
       case "And": {
@@ -108,7 +108,7 @@ export const plan = (driver: Driver, model: Model, cond: Ast.Cond): Effect.Effec
           if (isRelational(model, c)) {
             const name = c.path[0]!
             groups.set(name, [...(groups.get(name) ?? []), c])
-          } else parts.push(yield* plan(driver, model, c))
+          } else parts.push(yield* resolve(driver, model, c))
         }
         for (const [name, fields] of groups) parts.push(yield* relationCond(driver, model, name, fields))
         return { _tag: "And", conds: parts }
