@@ -27,6 +27,8 @@ const withRedis = join(work, "with-redis")
 const withoutPeer = join(work, "without-peer")
 /** Two adapters of core's: one declaring the scheme `fake:`, one declaring `memory:`; each leaves a marker when loaded. */
 const decoys = join(work, "decoys")
+/** An adapter of core's whose manifest declares its scheme in upper case, among entries that are no scheme. */
+const oddSchemes = join(work, "odd-schemes")
 /** Where the scripts run: someone else's directory, with a planted adapter. */
 const untrusted = join(work, "untrusted")
 const markers = join(work, "markers")
@@ -57,7 +59,7 @@ const installCore = (app: string) => {
 }
 
 /** An adapter package under one of core's adapter names, serving `schemes`, that leaves a marker when loaded. */
-const installFake = (app: string, name: string, schemes: ReadonlyArray<string>) => {
+const installFake = (app: string, name: string, schemes: ReadonlyArray<unknown>) => {
   const dir = join(app, "node_modules", name)
   mkdirSync(dir, { recursive: true })
   const manifest = { name, version: "0.1.0", type: "module", exports: { ".": "./index.js", "./package.json": "./package.json" }, lineage: { schemes } }
@@ -106,11 +108,12 @@ const loaded = (name: string) => existsSync(join(markers, name.replace("/", "+")
 
 beforeAll(() => {
   buildIfStale(["core", "store-redis"])
-  for (const app of [bare, withRedis, withoutPeer, decoys]) installCore(app)
+  for (const app of [bare, withRedis, withoutPeer, decoys, oddSchemes]) installCore(app)
   install(withRedis, "@lineage/store-redis", join(root, "packages/store-redis"))
   installCopy(withoutPeer, "@lineage/store-redis", "store-redis")
   installFake(decoys, "@lineage/store-mongodb", ["fake:"])
   installFake(decoys, "@lineage/store-memory", ["memory:"])
+  installFake(oddSchemes, "@lineage/store-mongodb", ["FAKE:", "odd\u001b[2J:", 42, null, " memory:", "memory: ", `x${"y".repeat(100_000)}`])
   const plantedAdapter = join(untrusted, "node_modules/@lineage/store-redis")
   mkdirSync(plantedAdapter, { recursive: true })
   mkdirSync(markers, { recursive: true })
@@ -173,6 +176,16 @@ describe.each(["esm", "cjs"] as const)("the built core (%s), run in a directory 
     expect(outcome.reason).toBe("Unsupported")
     expect(outcome.message).toContain("the store for redis: rediss: URLs is @lineage/store-redis, which could not be loaded")
     expect(outcome.message).toContain("ioredis")
+    expect(outcome.message).toContain("npm install @lineage/store-redis ioredis")
     expect(existsSync(planted)).toBe(false)
+  })
+
+  it("declared schemes are compared in lower case, and entries that are no scheme serve no URL and are not shown", () => {
+    expect(connectFrom(oddSchemes, format, "Fake://somewhere/x").message).toBe("store unavailable: the fake adapter was asked for Fake://somewhere/x")
+    expect(loaded("@lineage/store-mongodb")).toBe(true)
+    const outcome = connectFrom(oddSchemes, format, "memory:")
+    expect(outcome.reason).toBe("Unsupported")
+    expect(outcome.message).toContain("installed: @lineage/store-mongodb (fake:); not installed:")
+    expect(outcome.message!.length).toBeLessThan(1_000)
   })
 })

@@ -198,6 +198,22 @@ describe("runConformance", () => {
     )
   })
 
+  it("hands a case a member that is not a function as it is, so the case fails naming it", async () => {
+    const counts: Case = {
+      group: "custom",
+      name: "counts",
+      run: async ({ driver }) => {
+        await Effect.runPromise(driver.count("thing", Ast.always))
+      }
+    }
+    const report = await runConformance({
+      makeDriver: async () => ({ ...ReferenceDriver.make(), count: "not a method" as never }),
+      groups: [[counts]],
+      log: () => {}
+    })
+    assert.match(String(report.failures[0]?.error), /^TypeError: driver\.count is not a function/)
+  })
+
   it("plans the same skips as the manifest implies", () => {
     const manifest = { driverName: "m", capabilities: { transactions: false, shared: true, nativeOperators: [] }, canReopen: true }
     const planned = plan([...groups.batch, ...groups.concurrency], manifest)

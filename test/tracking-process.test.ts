@@ -118,7 +118,7 @@ describe("connecting by URL", () => {
   it("an unknown scheme says which URLs work; a password never appears in the error", async () => {
     const error = await Lineage.connect("postgres://ada:hunter2@db/lab").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StoreError)
-    expect((error as StoreError).message).toContain("redis://")
+    expect((error as StoreError).message).toContain("@lineage/store-redis (redis: rediss:)")
     expect((error as StoreError).message).not.toContain("hunter2")
   })
 

@@ -59,22 +59,35 @@ const within = <A, E>(ms: number, what: string, call: Effect.Effect<A, E>): Effe
 const callName = (method: string, args: ReadonlyArray<unknown>): string =>
   `driver.${method}(${args.map((a) => (typeof a === "string" || typeof a === "number" ? JSON.stringify(a) : "…")).join(", ")})`
 
-type Method = Exclude<keyof Driver.Driver, "name" | "capabilities" | "batch">
+type Method = Exclude<keyof Driver.Driver, "name" | "capabilities">
 
-type AnyCall = (...args: Array<unknown>) => Effect.Effect<unknown, unknown>
-
-const methods: ReadonlyArray<Method> = ["declare", "reserveIds", "insert", "update", "remove", "get", "find", "count", "close"]
+/** The driver's calls, each given a time limit (a table, so a call added to `Driver` cannot be missed). */
+const limitedMethods: Record<Method, true> = {
+  declare: true,
+  reserveIds: true,
+  insert: true,
+  update: true,
+  remove: true,
+  get: true,
+  find: true,
+  count: true,
+  batch: true,
+  close: true
+}
 
 /**
  * `driver` with a time limit of `ms` on every call; its other members (a store's own extras) are kept. Each
- * call is made when the wrapper is called, as it would be unwrapped, and only its effect is timed.
+ * call is made when the wrapper is called, as it would be unwrapped, and only its effect is timed. A member
+ * that is not a function (`batch` left undefined, or a broken store's) is kept as it is, so using it fails
+ * as it would unwrapped.
  */
 const limitCalls = <D extends Driver.Driver>(driver: D, ms: number): D => {
-  const limit = (method: Method | "batch", f: AnyCall): AnyCall => (...args) => within(ms, callName(method, args), f.apply(driver, args))
-  const limited: Partial<Record<Method | "batch", AnyCall>> = {}
-  for (const method of methods) limited[method] = limit(method, driver[method] as AnyCall)
-  const batch = driver.batch
-  return { ...driver, ...limited, batch: batch === undefined ? undefined : limit("batch", batch as AnyCall) }
+  const limited: Partial<Record<Method, (...args: Array<unknown>) => Effect.Effect<unknown, unknown>>> = {}
+  for (const method of Object.keys(limitedMethods) as Array<Method>) {
+    const call: unknown = driver[method]
+    if (typeof call === "function") limited[method] = (...args) => within(ms, callName(method, args), call.apply(driver, args))
+  }
+  return { ...driver, ...limited }
 }
 
 const close = (driver: Driver.Driver, ms: number): Promise<void> => Effect.runPromise(within(ms, callName("close", []), driver.close()))

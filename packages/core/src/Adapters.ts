@@ -19,14 +19,20 @@ export interface Adapter {
   readonly fromUrl: (url: string) => Effect.Effect<Driver, StoreError>
 }
 
-/** An installed adapter package and the URL schemes (`"redis:"`) its manifest declares. */
+/**
+ * An installed adapter package, the URL schemes (`"redis:"`) its manifest declares, and the peer dependencies it
+ * needs beside those of core (`ioredis`), for the advice when it cannot be loaded.
+ */
 interface Installed {
   readonly pkg: string
   readonly schemes: ReadonlyArray<string>
+  readonly peers: ReadonlyArray<string>
 }
 
+type Manifest = { readonly [field: string]: unknown }
+
 /** A package's manifest, resolved from core's location; undefined when it is not installed or unreadable. */
-const manifestOf = (pkg: string): { readonly [field: string]: unknown } | undefined => {
+const manifestOf = (pkg: string): Manifest | undefined => {
   try {
     return JSON.parse(readFileSync(fileURLToPath(import.meta.resolve(`${pkg}/package.json`)), "utf8"))
   } catch {
@@ -34,26 +40,35 @@ const manifestOf = (pkg: string): { readonly [field: string]: unknown } | undefi
   }
 }
 
-/** The adapters core knows by name: its optional peer dependencies. */
-const knownAdapters = (): ReadonlyArray<string> => {
-  const meta = manifestOf("@lineage/core")?.["peerDependenciesMeta"]
-  return meta !== null && typeof meta === "object" ? Object.keys(meta) : []
+/** The names in a manifest field that maps package names to something (`peerDependencies`). */
+const namesIn = (manifest: Manifest | undefined, field: string): ReadonlyArray<string> => {
+  const value = manifest?.[field]
+  return value !== null && typeof value === "object" ? Object.keys(value) : []
 }
 
-const schemesOf = (manifest: { readonly [field: string]: unknown }): ReadonlyArray<string> => {
+/** The adapters core knows by name: its optional peer dependencies. */
+const knownAdapters = (): ReadonlyArray<string> => namesIn(manifestOf("@lineage/core"), "peerDependenciesMeta")
+
+/** A URL's scheme, lower case with its colon (`"redis:"`), as adapters declare theirs. */
+const schemeOf = (url: string): string | undefined => /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase()
+
+/** The schemes a manifest declares, in lower case; anything else found there (not a list, not a scheme) serves no URL. */
+const schemesOf = (manifest: Manifest): ReadonlyArray<string> => {
   const declared: unknown = (manifest["lineage"] as { readonly schemes?: unknown } | undefined)?.schemes
-  return Array.isArray(declared) ? declared.filter((s): s is string => typeof s === "string") : []
+  if (!Array.isArray(declared)) return []
+  return declared.flatMap((s: unknown) => (typeof s === "string" && schemeOf(s)?.length === s.length ? [s.toLowerCase()] : []))
 }
 
 /** The known adapters installed next to core, with the schemes each serves. */
-const installed = (): ReadonlyArray<Installed> =>
-  knownAdapters().flatMap((pkg) => {
+const installed = (): ReadonlyArray<Installed> => {
+  const coreNeeds = new Set(["@lineage/core", ...namesIn(manifestOf("@lineage/core"), "peerDependencies")])
+  return knownAdapters().flatMap((pkg) => {
     const manifest = manifestOf(pkg)
     const schemes = manifest === undefined ? [] : schemesOf(manifest)
-    return schemes.length === 0 ? [] : [{ pkg, schemes }]
+    const peers = namesIn(manifest, "peerDependencies").filter((peer) => !coreNeeds.has(peer))
+    return schemes.length === 0 ? [] : [{ pkg, schemes, peers }]
   })
-
-const schemeOf = (url: string): string | undefined => /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase()
+}
 
 /** For a URL no installed adapter serves: what is installed, and which adapters could be. */
 const noAdapter = (url: string, scheme: string | undefined, found: ReadonlyArray<Installed>): StoreError => {
@@ -76,7 +91,7 @@ const load = (adapter: Installed): Effect.Effect<Adapter, StoreError> =>
     catch: (e) =>
       StoreError.unsupported(
         `the store for ${adapter.schemes.join(" ")} URLs is ${adapter.pkg}, which could not be loaded (${String(e)}): ` +
-          "install it with its peer dependencies next to @lineage/core"
+          `install it next to @lineage/core: npm install ${[adapter.pkg, ...adapter.peers].join(" ")}`
       )
   })
 

@@ -207,6 +207,9 @@ export const planAccess = (cond: Cond, estimator: Estimator, cap = Infinity): In
       return union(cond.conds, estimator, cap)
     case "And":
       return intersection(cond.conds, estimator, cap)
+    default:
+      // The result may be undefined, so only this keeps a new kind of condition from planning as "no index".
+      return cond satisfies never
   }
 }
 

@@ -84,9 +84,10 @@ const checkIds = (table: string, ids: ReadonlyArray<number>): void => {
 const checkUpdate = (table: string, id: number, patch: Doc, expect: Doc | undefined): void => {
   if (!isSafeId(id)) refuse(`ids of ${table} are integers, got ${showValue(id)}`)
   if (!isPlainObject(patch)) refuse(`an update of ${table} row ${id} takes a plain object patch, got ${showValue(patch)}`)
-  if (patch["id"] !== undefined && patch["id"] !== id)
+  // A member set to `undefined` counts: a store that merges by JSON text would drop the field.
+  if (Object.hasOwn(patch, "id") && patch["id"] !== id)
     refuse(`cannot change the id of ${table} row ${id}: the patch sets it to ${showValue(patch["id"])}`)
-  if (patch["uid"] !== undefined && typeof patch["uid"] !== "string")
+  if (Object.hasOwn(patch, "uid") && typeof patch["uid"] !== "string")
     refuse(`${table} row ${id} needs a string uid, the patch sets it to ${showValue(patch["uid"])}`)
   if (expect !== undefined && !isPlainObject(expect))
     refuse(`the expected values of an update of ${table} row ${id} must be a plain object, got ${showValue(expect)}`)
@@ -124,8 +125,9 @@ const checkFind = (table: string, spec: FindSpec): void => {
 }
 
 /**
- * `driver` behind the contract's checks; its other members (a store's own extras) are kept. Each check runs
- * when the returned effect runs, then the implementation is called.
+ * `driver` behind the contract's checks; its other own members (a store's own extras) are copied, so an extra
+ * a class declares on its prototype is not. Each check runs when the returned effect runs, then the
+ * implementation is called.
  */
 export const validated = <D extends Driver>(driver: D): D => {
   if (checkedDrivers.has(driver)) return driver
@@ -158,6 +160,7 @@ export const validated = <D extends Driver>(driver: D): D => {
     for (const op of ops) checkOp(op)
   }
 
+  // Every method is called on `driver`, so one that reads `this` (a driver written as a class) still works.
   const batch = driver.batch
   const checked: Driver = {
     name: driver.name,
@@ -191,8 +194,8 @@ export const validated = <D extends Driver>(driver: D): D => {
         },
         () => driver.count(name, where)
       ),
-    batch: batch === undefined ? undefined : (ops) => guarded(() => checkOps(ops), () => batch(ops)),
-    close: driver.close
+    batch: batch === undefined ? undefined : (ops) => guarded(() => checkOps(ops), () => batch.call(driver, ops)),
+    close: () => driver.close()
   }
   const result = { ...driver, ...checked }
   checkedDrivers.add(result)

@@ -166,3 +166,64 @@ describe("a custom driver with no checks of its own", () => {
     expect(await Effect.runPromise(d.find("thing", everything))).toEqual([{ id, uid: "a", n: 2 }])
   })
 })
+
+/** A driver written as a class: its methods read the instance's private state through `this`. */
+class ClassDriver implements Driver.Driver {
+  readonly name = "class"
+  readonly capabilities: Driver.Capabilities = { transactions: true, nativeOperators: [], shared: false }
+  readonly #rows = new Map<number, Doc>()
+  #closed = false
+
+  get closed(): boolean {
+    return this.#closed
+  }
+  declare(_: ReadonlyArray<Driver.TableSpec>): Effect.Effect<void, StoreError> {
+    return Effect.void
+  }
+  reserveIds(): Effect.Effect<number, StoreError> {
+    return Effect.succeed(1)
+  }
+  insert(_: string, docs: ReadonlyArray<Doc>): Effect.Effect<void, StoreError> {
+    return Effect.sync(() => {
+      for (const doc of docs) this.#rows.set(doc["id"] as number, doc)
+    })
+  }
+  update(table: string, id: number): Effect.Effect<Doc, StoreError> {
+    return Effect.fail(StoreError.notFound(table, id))
+  }
+  remove(): Effect.Effect<number, StoreError> {
+    return Effect.succeed(0)
+  }
+  get(_: string, ids: ReadonlyArray<number>): Effect.Effect<ReadonlyArray<Doc>, StoreError> {
+    return Effect.sync(() => ids.flatMap((id): ReadonlyArray<Doc> => {
+      const doc = this.#rows.get(id)
+      return doc === undefined ? [] : [doc]
+    }))
+  }
+  find(): Effect.Effect<ReadonlyArray<Doc>, StoreError> {
+    return Effect.sync(() => [...this.#rows.values()])
+  }
+  count(): Effect.Effect<number, StoreError> {
+    return Effect.sync(() => this.#rows.size)
+  }
+  batch(ops: ReadonlyArray<Driver.WriteOp>): Effect.Effect<void, StoreError> {
+    return Effect.forEach(ops, (op) => (op._tag === "Insert" ? this.insert(op.table, op.docs) : Effect.void), { discard: true })
+  }
+  close(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      this.#closed = true
+    })
+  }
+}
+
+describe("a driver written as a class", () => {
+  it("is called with itself as `this`, close and batch included", async () => {
+    const inner = new ClassDriver()
+    const d = Driver.validated(inner)
+    await Effect.runPromise(d.declare([table]))
+    await Effect.runPromise(d.batch!([{ _tag: "Insert", table: "thing", docs: [{ id: 1, uid: "a" }] }]))
+    expect(await Effect.runPromise(d.get("thing", [1]))).toEqual([{ id: 1, uid: "a" }])
+    await Effect.runPromise(d.close())
+    expect(inner.closed).toBe(true)
+  })
+})

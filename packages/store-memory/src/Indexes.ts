@@ -90,8 +90,6 @@ type Holders = number | Array<number> | BTree<number, undefined>
 
 const manyHolders = 512
 
-const holderCount = (held: Holders): number => (typeof held === "number" ? 1 : Array.isArray(held) ? held.length : held.size)
-
 const holderIds = (held: Holders): Iterable<number> => (typeof held === "number" ? [held] : Array.isArray(held) ? held : held.keys())
 
 /** The first position in ascending `ids` at or after `id`. */

@@ -30,7 +30,7 @@ export interface Namespace {
 
 export type Outcome = { readonly _tag: "Done" } | { readonly _tag: "Retry"; readonly reloadSchema: boolean }
 
-/** Runs a prepared call and turns the reply into done, prepare again, or a typed failure. */
+/** Runs a prepared call and turns the reply into done, retry (prepare again), or a typed failure. */
 export const execute = async (ns: Namespace, call: ScriptCall, version: string): Promise<Outcome> => {
   const reply = await Scripts.run(ns.client, script, call.keys, call.args(version, ns.tokenTtlMs))
   if (reply === "APPLIED") ns.replays.count++
@@ -342,7 +342,7 @@ export const prepare = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>,
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Most prepare agains come from a racing writer on the same document; past this, something keeps interfering. */
+/** Most retries come from a racing writer on the same document; past this, something keeps interfering. */
 const maxRetries = 200
 
 /**
@@ -365,7 +365,7 @@ export const write = async (
     if (outcome._tag === "Done") return prepared
     if (outcome.reloadSchema) await ns.catalog.reload()
     else readInserts = true
-    // Back off a little under heavy contention so the winner's neighbours are not all prepare againning at once.
+    // Back off a little under heavy contention so the winner's neighbours are not all preparing again at once.
     if (attempt >= 3) await pause(Math.random() * Math.min(2 ** attempt, 50))
   }
   throw StoreError.unavailable(`a write was refused ${maxRetries} times by concurrent changes; giving up`)

@@ -33,6 +33,8 @@ const malformed: ReadonlyArray<readonly [string, (d: Driver.Driver, id: number) 
   ["a document whose uid is not a string", (d, id) => d.insert("thing", [{ id: id + 1, uid: 7 }])],
   ["a good document beside a bad one", (d, id) => d.insert("thing", [{ id: id + 1, uid: "new" }, { uid: "bad" }])],
   ["an update that changes the id", (d, id) => d.update("thing", id, { id: id + 1 })],
+  ["an update that sets the id to undefined", (d, id) => d.update("thing", id, { id: undefined } as unknown as Driver.Doc)],
+  ["an update that sets the uid to undefined", (d, id) => d.update("thing", id, { uid: undefined } as unknown as Driver.Doc)],
   ["a negative reserveIds count", (d) => d.reserveIds("thing", -1)],
   ["get with an id that is not an integer", (d) => d.get("thing", ["1" as unknown as number])],
   ["remove with an id that is not an integer", (d, id) => d.remove("thing", [id, 1.5])],
