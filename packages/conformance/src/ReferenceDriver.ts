@@ -131,15 +131,7 @@ export const make = (name = "reference"): ReferenceDriver => {
 
   /** Turns a thrown StoreError into a typed failure; anything else is a bug of this driver, hence a defect. */
   const op = <A>(f: () => A): Effect.Effect<A, StoreError> =>
-    Effect.suspend(() => {
-      if (closed) return Effect.fail(StoreError.unavailable(`driver "${name}" is closed`))
-      try {
-        return Effect.succeed(f())
-      } catch (e) {
-        if (e instanceof StoreError) return Effect.fail(e)
-        throw e
-      }
-    })
+    Effect.suspend(() => (closed ? Effect.fail(StoreError.unavailable(`driver "${name}" is closed`)) : StoreError.attempt(f)))
 
   const rowsOf = (table: string): Array<Doc> =>
     [...tableOf(tables, table).rows.values()].map((t) => JSON.parse(t) as Doc)

@@ -2,7 +2,7 @@
  * Typed failures. Each carries a stable `_tag`, and the fields a caller needs to act on it; the message is
  * written for a person and names what was asked.
  */
-import { Data } from "effect"
+import { Data, Effect } from "effect"
 import type { Json } from "./Ast.js"
 
 /** Characters of a value shown in an error message. */
@@ -183,6 +183,20 @@ export class StoreError extends Data.TaggedError("StoreError")<{
   }
   static closed(detail: string): StoreError {
     return new StoreError({ reason: new StoreClosed({ detail }) })
+  }
+  /**
+   * Runs synchronous code when the effect runs: a `StoreError` it throws is the failure; anything else it throws
+   * is a bug, hence a defect.
+   */
+  static attempt<A>(f: () => A): Effect.Effect<A, StoreError> {
+    return Effect.suspend(() => {
+      try {
+        return Effect.succeed(f())
+      } catch (e) {
+        if (e instanceof StoreError) return Effect.fail(e)
+        throw e
+      }
+    })
   }
 }
 

@@ -204,12 +204,4 @@ export const validated = <D extends Driver>(driver: D): D => {
 
 /** Runs `checks` when the effect runs: a thrown `StoreError` is the failure, else `call` answers. */
 const guarded = <A>(checks: () => void, call: () => Effect.Effect<A, StoreError>): Effect.Effect<A, StoreError> =>
-  Effect.suspend(() => {
-    try {
-      checks()
-    } catch (e) {
-      if (e instanceof StoreError) return Effect.fail(e)
-      throw e
-    }
-    return call()
-  })
+  Effect.flatMap(StoreError.attempt(checks), call)

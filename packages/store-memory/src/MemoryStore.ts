@@ -31,17 +31,6 @@ export interface MemoryDriver extends Driver.Driver {
 /** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
 const nativeOperators: ReadonlyArray<Ast.Operator> = IndexPlanner.indexedOperators
 
-const attempt = <A>(f: () => A): Effect.Effect<A, StoreError> =>
-  Effect.suspend(() => {
-    try {
-      return Effect.succeed(f())
-    } catch (e) {
-      // Anything else is a bug in this store and surfaces as a defect.
-      if (e instanceof StoreError) return Effect.fail(e)
-      throw e
-    }
-  })
-
 export const makeDriver = (): MemoryDriver => {
   const tables = new Map<string, Table>()
   const counters: Executor.Counters = { scanned: 0, examined: 0 }
@@ -97,13 +86,13 @@ export const makeDriver = (): MemoryDriver => {
   return Driver.validated({
     name: "memory",
     capabilities: { transactions: true, shared: false, nativeOperators },
-    declare: (specs) => attempt(() => declare(specs)),
-    reserveIds: (name, count) => attempt(() => table(name).reserveIds(count)),
-    insert: (name, docs) => attempt(() => void table(name).insert(docs)),
-    update: (name, id, patch, expect) => attempt((): Doc => table(name).update(id, patch, expect).after),
-    remove: (name, ids) => attempt(() => table(name).remove(ids).length),
+    declare: (specs) => StoreError.attempt(() => declare(specs)),
+    reserveIds: (name, count) => StoreError.attempt(() => table(name).reserveIds(count)),
+    insert: (name, docs) => StoreError.attempt(() => void table(name).insert(docs)),
+    update: (name, id, patch, expect) => StoreError.attempt((): Doc => table(name).update(id, patch, expect).after),
+    remove: (name, ids) => StoreError.attempt(() => table(name).remove(ids).length),
     get: (name, ids) =>
-      attempt(() => {
+      StoreError.attempt(() => {
         const docs = table(name).docs
         return ids.flatMap((id): ReadonlyArray<Doc> => {
           const doc = docs.get(id)
@@ -111,16 +100,16 @@ export const makeDriver = (): MemoryDriver => {
         })
       }),
     find: (name, spec) =>
-      attempt(() => {
+      StoreError.attempt(() => {
         const target = table(name)
         return Executor.find(target, planFind(target, spec), spec, counters)
       }),
     count: (name, where) =>
-      attempt(() => {
+      StoreError.attempt(() => {
         const target = table(name)
         return Executor.count(target, planCount(target, where).access, where, counters)
       }),
-    batch: (ops) => attempt(() => batch(ops)),
+    batch: (ops) => StoreError.attempt(() => batch(ops)),
     close: () => Effect.sync(() => tables.clear()),
     stats: () => ({ scanned: counters.scanned, examined: counters.examined }),
     resetStats: () => {
