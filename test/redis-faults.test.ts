@@ -149,7 +149,7 @@ describe("redis faults", () => {
         expect(new Set(results.map((r) => r.shared[round]))).toEqual(new Set([shared[0]!["uid"]]))
         // Revisions: one record per (key, version), exactly one latest, one family stem.
         const revised = transforms.filter((t) => t["key"] === `revised-${round}`)
-        expect(revised.map((t) => t["version"]).sort()).toEqual(Array.from({ length: workers }, (_, w) => `w${w}`))
+        expect(revised.map((t) => t["versionTag"]).sort()).toEqual(Array.from({ length: workers }, (_, w) => `w${w}`))
         expect(revised.filter((t) => t["isLatest"] === true)).toHaveLength(1)
         expect(new Set(revised.map((t) => String(t["uid"]).slice(0, 12))).size).toBe(1)
         expect(new Set(results.map((r) => r.created[round])).size).toBe(workers)

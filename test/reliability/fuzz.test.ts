@@ -67,7 +67,7 @@ const runFields = [
   "id", "uid", "name", "description", "entrypoint", "params", "reference", "referenceType", "startedAt", "started_at",
   "finishedAt", "status", "transform", "transformId", "initiatedByRun", "initiatedRuns", "environment", "report",
   "outputArtifacts", "inputArtifacts", "ulabels", "projects", "createdBy", "featureValues", "lastHeartbeatAt",
-  "cliArgs", "branchId", "createdAt", "key", "version", "hash", "isLatest", "handle", "name"
+  "cliArgs", "branchId", "createdAt", "key", "version", "versionTag", "hash", "isLatest", "handle", "name"
 ]
 const operators = [
   "eq", "ne", "gt", "gte", "lt", "lte", "in", "notIn", "contains", "icontains", "startsWith", "istartsWith",

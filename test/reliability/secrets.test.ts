@@ -290,11 +290,12 @@ describe.each(targets)("secrets inside values, under secret keys of any shape, a
     const ln = await Lineage.connect(opened.url, { storage })
     try {
       await ln.track({ transform: { key: "secrets-positional.ts", version: "1", kind: "script" }, heartbeatMs: 60_000, handleProcess: false })
-      const load = ln.step(async (_url: string, _token: string, _n: number) => 1, { key: "load" })
+      // Neutral names: the values, not their keys, must be what gets them redacted.
+      const load = ln.step(async (_url: string, _text: string, _n: number) => 1, { key: "load" })
       await load("postgres://u:PositionalUrlSecret23@h/x", tokens.github, 3)
       await ln.finish()
       const stored = await ln.Run.filter({ transform__key__endswith: "/load" }).first()
-      expect(stored?.params).toEqual({ arg0: "postgres://u:***REDACTED***@h/x", arg1: "***REDACTED***", arg2: 3 })
+      expect(stored?.params).toEqual({ _url: "postgres://u:***REDACTED***@h/x", _text: "***REDACTED***", _n: 3 })
       for (const text of await persisted(ln, opened)) for (const seed of ["PositionalUrlSecret23", "GhClassicSeedA"]) expect(text).not.toContain(seed)
     } finally {
       await ln.close()

@@ -2,7 +2,8 @@
  * Artifacts as lamindb registers them: bytes hashed (md5 → base64url, 22 characters), copied into
  * auto-managed storage as `<root>/<uid><suffix>`, and linked into lineage. An artifact registered while a run
  * is current is that run's output; one loaded while a run is current is its input; the same bytes are one
- * artifact, and registering them again in another run records that run as recreating it. Reading returns
+ * live artifact, and registering them again in another run records that run as recreating it (bytes only a
+ * trashed artifact holds make a new one, with its own file: lamindb restores nothing implicitly). Reading returns
  * bytes only from the configured storage root and only if they still have the recorded hash.
  */
 import { createHash } from "node:crypto"
@@ -16,7 +17,7 @@ import * as Ast from "./Ast.js"
 import { currentRun } from "./Current.js"
 import * as Records from "./Records.js"
 import { type DoesNotExist, type InvalidQuery, StoreError, UniqueViolation, ValidationError } from "./Errors.js"
-import { mainBranch, trashBranch } from "./Model.js"
+import { mainBranch } from "./Model.js"
 import { meter, ProgressStream } from "./Progress.js"
 import { Artifact as ArtifactRegistry } from "./Registry.js"
 import { entity, Store } from "./Store.js"
@@ -47,7 +48,7 @@ export interface RegisterOptions {
 }
 
 export interface BytesOptions extends RegisterOptions {
-  /** `.csv`, `.tar.gz`, …; defaults to the key's suffix, else none. */
+  /** `.csv`, `.tar.gz`, …; defaults to the key's suffix, else none. A key given with it must end in it. */
   readonly suffix?: string | undefined
 }
 
@@ -233,16 +234,14 @@ const recordProducer = (artifact: Artifact, run: Run | undefined): Effect.Effect
 // ---------------------------------------------------------------------------------------------------------
 // Registration
 
-/** The artifact holding these bytes, trash included (the hash is unique across branches). */
+/** The live artifact holding these bytes (the hash is unique among live artifacts; the trash is left alone). */
 const byHash = (hash: string) =>
-  Store.use((store) => Effect.map(store.find(artifactEntity, Ast.field(["hash"], "eq", hash), { limit: 1 }), (rows) => rows[0]))
-
-/** Same bytes, same artifact: a trashed one comes back, and the run is recorded as its producer or recreator. */
-const adopt = (existing: Artifact, run: Run | undefined) =>
-  Effect.gen(function* () {
-    const live = existing.branchId === trashBranch ? yield* ArtifactRegistry.restore(existing) : existing
-    return yield* recordProducer(live, run)
-  })
+  Store.use((store) =>
+    Effect.map(
+      store.find(artifactEntity, Ast.and([Ast.field(["hash"], "eq", hash), Ast.field(["branchId"], "eq", mainBranch)]), { limit: 1 }),
+      (rows) => rows[0]
+    )
+  )
 
 const isHashViolation = (e: unknown): e is UniqueViolation => e instanceof UniqueViolation && e.constraint === "artifact_hash"
 
@@ -274,15 +273,42 @@ const createNew = (content: Content, fields: { readonly [k: string]: unknown }) 
 const resolveRun = (run: Run | null | undefined): Effect.Effect<Run | undefined> =>
   run === null ? Effect.succeed(undefined) : run !== undefined ? Effect.succeed(run) : currentRun
 
-const validateOptions = (options: RegisterOptions): ValidationError | undefined =>
-  options.key === undefined ? undefined : ArtifactPaths.checkKey(options.key)
+/**
+ * lamindb's rule: a key names what the bytes are, so its suffix is theirs (`data.txt` is refused for a `.csv`
+ * file, and so is `data`), compound suffixes whole (`.gz` is not `.tar.gz`). Case aside: lamindb lowercases
+ * every suffix it reads, so `data.csv` names a `.CSV` file.
+ */
+const checkKeySuffix = (key: string, suffix: string, source: string): ValidationError | undefined => {
+  const given = suffixOf(key)
+  if (given.toLowerCase() === suffix.toLowerCase()) return undefined
+  const wanted = suffix === "" ? `a key without a suffix, like ${source}` : `a key with the suffix "${suffix}", like ${source}`
+  return new ValidationError({
+    registry: "Artifact",
+    field: "key",
+    value: key,
+    expected: `${wanted}: the suffix "${given}" of the provided key is incorrect, it should be "${suffix}"`
+  })
+}
+
+/**
+ * The first option refused, before anything is written: the key's syntax, the suffix's, then whether they
+ * agree. A key that is no string at all is left to the registry's schema, which names it.
+ */
+const validateOptions = (options: RegisterOptions, suffix: string, source: string): ValidationError | undefined =>
+  (options.key === undefined ? undefined : ArtifactPaths.checkKey(options.key)) ??
+  // A `suffix` option from JavaScript may be anything: it is compared as text below.
+  (typeof suffix === "string"
+    ? ArtifactPaths.checkSuffix(suffix)
+    : new ValidationError({ registry: "Artifact", field: "suffix", value: suffix, expected: "a string such as \".csv\", or none" })) ??
+  (typeof options.key === "string" ? checkKeySuffix(options.key, suffix, source) : undefined)
 
 /** Registers checked content under checked options. */
 const register = (content: Content, options: RegisterOptions): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
     const run = yield* resolveRun(options.run)
     const existing = yield* byHash(content.hash)
-    if (existing !== undefined) return yield* adopt(existing, run)
+    // Same bytes, same live artifact: the run is recorded as its producer or recreator.
+    if (existing !== undefined) return yield* recordProducer(existing, run)
     const fields = {
       key: options.key ?? null,
       description: options.description ?? null,
@@ -292,7 +318,7 @@ const register = (content: Content, options: RegisterOptions): Effect.Effect<Art
     // Racing registrations of the same bytes: the loser returns the winner's artifact.
     return yield* createNew(content, fields).pipe(
       Effect.catchIf(isHashViolation, (violation) =>
-        Effect.flatMap(byHash(content.hash), (winner) => (winner === undefined ? Effect.fail(violation) : adopt(winner, run)))
+        Effect.flatMap(byHash(content.hash), (winner) => (winner === undefined ? Effect.fail(violation) : recordProducer(winner, run)))
       )
     )
   })
@@ -334,18 +360,22 @@ const copyVerified = (source: string, target: string, hash: string, size: number
       })
   })
 
-/** Registers the file at `file`: hash, size and suffix from it, bytes copied into storage. */
+/**
+ * Registers the file at `file`: hash, size and suffix from it, bytes copied into storage. A `key` must end in
+ * the file's suffix (compared ignoring case), or have none if the file has none.
+ */
 export const fromPath = (file: string, options: RegisterOptions = {}): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
     const absolute = path.resolve(file)
     const expected = yield* statFile(absolute)
-    const invalid = validateOptions(options)
+    const suffix = suffixOf(absolute)
+    const invalid = validateOptions(options, suffix, "the file")
     if (invalid !== undefined) return yield* invalid
     const { hash, size } = yield* hashFile(absolute, expected)
     const content: Content = {
       hash,
       size,
-      suffix: suffixOf(absolute),
+      suffix,
       write: (target) => copyVerified(absolute, target, hash, size)
     }
     return yield* register(content, options)
@@ -356,7 +386,7 @@ export const fromBytes = (bytes: Uint8Array | string, options: BytesOptions = {}
   Effect.gen(function* () {
     const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes
     const suffix = options.suffix ?? (options.key === undefined ? "" : suffixOf(options.key))
-    const invalid = validateOptions(options) ?? ArtifactPaths.checkSuffix(suffix)
+    const invalid = validateOptions(options, suffix, "the `suffix` option")
     if (invalid !== undefined) return yield* invalid
     const content: Content = {
       hash: hashBytes(data),

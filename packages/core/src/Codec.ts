@@ -7,7 +7,7 @@ import { Exit, Schema, SchemaIssue } from "effect"
 import type { Doc } from "./Driver.js"
 import { ValidationError } from "./Errors.js"
 import { expectedNesting, isPlainObject, maxDepth, nesting, unfitTogether } from "./Limits.js"
-import { featureValues, type FieldDef, type Model, Natural } from "./Model.js"
+import { deriveAll, featureValues, type FieldDef, type Model, Natural } from "./Model.js"
 import { expectedWellFormed, illFormed } from "./Text.js"
 
 /** A registry's model with the codecs of its `Schema.Class`. */
@@ -414,8 +414,8 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
     })
   }
   const wellFormed = wellFormedText(model)
-  // A document holds the model's derived fields too (`Model.derived`).
-  const derive = model.derived?.derive ?? ((doc: Doc) => doc)
+  // A document holds the model's derived fields too (`Model.derivations`).
+  const derive = deriveAll(model)
   if (fast === undefined)
     return {
       model,

@@ -252,9 +252,12 @@ export class UniqueViolation extends Data.TaggedError("UniqueViolation")<{
   readonly constraint: string
   readonly fields: ReadonlyArray<string>
   readonly values: ReadonlyArray<Json>
+  /** Why, where the holder is not what a user would look for: a trashed record, say. */
+  readonly detail?: string | undefined
 }> {
   override get message(): string {
-    return `A ${this.registry} with ${this.fields.map((f, i) => `${f}=${show(this.values[i])}`).join(", ")} already exists (unique constraint "${this.constraint}")`
+    const holder = `A ${this.registry} with ${this.fields.map((f, i) => `${f}=${show(this.values[i])}`).join(", ")} already exists`
+    return `${holder} (unique constraint "${this.constraint}")${this.detail === undefined ? "" : `: ${this.detail}`}`
   }
 }
 

@@ -10,7 +10,7 @@ import { Effect, Schedule } from "effect"
 import * as Ast from "./Ast.js"
 import * as Records from "./Records.js"
 import * as Dtype from "./Dtype.js"
-import { InvalidQuery, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
+import { InvalidQuery, showValue, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
 import { expectedNesting, listNames, showName, unfitTogether } from "./Limits.js"
 import { featureValues, type Model } from "./Model.js"
 import { available } from "./Query.js"
@@ -136,8 +136,25 @@ const appendNew = (list: ReadonlyArray<Ast.Json>, items: ReadonlyArray<Ast.Json>
 }
 
 /**
- * Adds values. A feature that already holds a different value is refused (lamindb would keep both and
- * return a set; here one feature has one value, and `set` replaces it); `list[...]` features append.
+ * Why a second value for a feature is refused, and what to do instead. lamindb keeps both values (queries then
+ * match either, and reading returns a set); here a feature holds one value on a record, because every store
+ * indexes `featureValues.<name>` as one value: exact and range lookups and ordering by a feature compare that
+ * value, and `get` returns it as is. A `list[...]` feature holds several values, and `add` appends to it.
+ */
+const secondValue = (registry: string, name: string, held: Ast.Json, given: unknown) =>
+  new ValidationError({
+    registry,
+    field: name,
+    value: given,
+    expected:
+      `one value per feature: ${showName(name)} already holds ${showValue(held)} on this ${registry}. ` +
+      `To replace it, remove ${showName(name)} and add the new value, or set() all of the record's values ` +
+      `(set replaces every value); to keep several values, use a feature of dtype list[...], to which add appends`
+  })
+
+/**
+ * Adds values. A feature that already holds a different value is refused (see `secondValue`): `set` replaces
+ * all values, `remove` then `add` replaces one; `list[...]` features append.
  */
 export const add = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
   Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) =>
@@ -149,12 +166,7 @@ export const add = <A extends WithFeatures>(record: A, values: { readonly [name:
           if (old === undefined || old === null) next.set(name, value)
           else if (Array.isArray(old) && Array.isArray(value)) next.set(name, appendNew(old, value))
           else if (JSON.stringify(old) !== JSON.stringify(value))
-            return yield* new ValidationError({
-              registry: entityOf(record).model.name,
-              field: name,
-              value: own(values, name),
-              expected: `no second value: feature "${name}" already holds ${JSON.stringify(old)} here; use set() to replace it`
-            })
+            return yield* secondValue(entityOf(record).model.name, name, old, own(values, name))
         }
         return Object.fromEntries(next) as Values
       })

@@ -12,7 +12,7 @@ import { AsyncLocalStorage } from "node:async_hooks"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { adapterFor } from "./Adapters.js"
 import * as Artifacts from "./Artifacts.js"
-import { contextOf, withRun } from "./Current.js"
+import { type Call, contextOf, withCall } from "./Current.js"
 import type * as Records from "./Records.js"
 import type { Driver } from "./Driver.js"
 import * as DriverRules from "./Driver.js"
@@ -89,15 +89,15 @@ interface Session {
   readonly exec: <A, E>(effect: Effect.Effect<A, E, Store.Store>) => Promise<A>
   /** A run or artifact with its feature manager; any other record as it is. */
   readonly decorate: <A>(record: A) => Decorate<A>
-  /** The run of the current `step`/`flow` call, following the async call chain. */
-  readonly runs: AsyncLocalStorage<Records.Run>
+  /** The current `step`/`flow` call (its run, and its flow's run and transform), following the async call chain. */
+  readonly calls: AsyncLocalStorage<Call>
   /** Ends a still tracked run `aborted`, then closes the store; every later call is refused. */
   readonly close: () => Promise<void>
 }
 
 /** One client's session over its runtime: the closed flag, the call chain's run, the artifact storage option. */
 const session = (runtime: Runtime, options: ConnectOptions): Session => {
-  const runs = new AsyncLocalStorage<Records.Run>()
+  const calls = new AsyncLocalStorage<Call>()
   let closed = false
   const closedError = () => StoreError.closed("this client's close() was called; open another with Lineage.connect()")
 
@@ -109,8 +109,8 @@ const session = (runtime: Runtime, options: ConnectOptions): Session => {
 
   const exec = <A, E>(effect: Effect.Effect<A, E, Store.Store>): Promise<A> => {
     if (closed) return Promise.reject(closedError())
-    const run = runs.getStore()
-    const scoped = run === undefined ? effect : withRun(run)(effect)
+    const call = calls.getStore()
+    const scoped = call === undefined ? effect : withCall(call)(effect)
     return runtime.runPromiseExit(
       options.storage === undefined ? scoped : Effect.provideService(scoped, Artifacts.ArtifactStorage, options.storage)
     ).then(settle)
@@ -124,7 +124,7 @@ const session = (runtime: Runtime, options: ConnectOptions): Session => {
     await runtime.dispose()
   }
 
-  return { exec, decorate: featureManagers(exec), runs, close }
+  return { exec, decorate: featureManagers(exec), calls, close }
 }
 
 /** Gives each run and artifact passed through it a `features` manager that keeps the record current. */
@@ -216,6 +216,16 @@ const artifactRegistry = (s: Session) => {
   }
 }
 
+/**
+ * `getOrCreate` with a transform's key and source is lamindb's `Transform(key=…, source_code=…)`: the version
+ * recording that source, else the key's next version (see `Transforms.guard`).
+ */
+const transformRegistry = (s: Session) => ({
+  ...registry(s, Registry.Transform),
+  getOrCreate: async (lookup: Tracking.TransformSpec | Registry.Input, defaults?: Registry.Input) =>
+    s.exec(Registry.Transform.getOrCreate(lookup, defaults))
+})
+
 const featureRegistry = (s: Session) => ({
   ...registry(s, Registry.Feature),
   getOrCreate: async (lookup: Registry.Input, defaults?: Registry.Input) => s.exec(Registry.Feature.getOrCreate(lookup, defaults))
@@ -223,37 +233,43 @@ const featureRegistry = (s: Session) => ({
 
 /** `step`/`flow`: wraps a function so that every call is a run, and the call chain inside it knows that run. */
 const trackedCall =
-  ({ exec, runs }: Session, kind: "step" | "flow") =>
+  ({ exec, calls }: Session, kind: "step" | "flow") =>
   <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, o: Tracking.FunctionOptions = {}) =>
   async (...args: Args): Promise<Awaited<R>> => {
-    const run = await exec(Tracking.startCall(kind, fn, args, o))
+    const call = await exec(Tracking.startCall(kind, fn, args, o))
     try {
-      const result = await runs.run(run, async () => await fn(...args))
-      await exec(Tracking.endCall(run, Exit.succeed(result)))
+      const result = await calls.run(call, async () => await fn(...args))
+      await exec(Tracking.endCall(call.run, Exit.succeed(result)))
       return result
     } catch (error) {
-      await exec(Tracking.endCall(run, Exit.fail(error)))
+      await exec(Tracking.endCall(call.run, Exit.fail(error)))
       throw error
     }
   }
 
-/** lamindb's `ln.context`: this client's global run and transform, read when asked. */
-const context = ({ decorate }: Session, store: Store.StoreShape) => ({
-  get run() {
-    const { run } = contextOf(store)
-    return run === undefined ? undefined : decorate(run)
-  },
-  get transform() {
-    return contextOf(store).transform
+/**
+ * lamindb's `ln.context`, read when asked: inside a `flow` call's async chain (and the steps it calls) the
+ * flow's run and transform, else this client's global run and transform.
+ */
+const context = ({ decorate, calls }: Session, store: Store.StoreShape) => {
+  const current = () => calls.getStore()?.flow ?? contextOf(store)
+  return {
+    get run() {
+      const { run } = current()
+      return run === undefined ? undefined : decorate(run)
+    },
+    get transform() {
+      return current().transform
+    }
   }
-})
+}
 
 /** Connects to a store and returns the Promise face over it. */
 export const connect = async (url?: string, options: ConnectOptions = {}) => {
   const { runtime, store } = await openStore(url)
   const s = session(runtime, options)
   return {
-    Transform: registry(s, Registry.Transform),
+    Transform: transformRegistry(s),
     Run: runRegistry(s),
     Feature: featureRegistry(s),
     Artifact: artifactRegistry(s),
@@ -261,7 +277,7 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     ULabel: registry(s, Registry.ULabel),
     Project: registry(s, Registry.Project),
     User: registry(s, Registry.User),
-    /** lamindb's `ln.context`: this client's global run and transform. */
+    /** lamindb's `ln.context`: the run and transform of the flow being called, else this client's global ones. */
     context: context(s, store),
     track: async (o?: Tracking.TrackOptions) => s.decorate(await s.exec(Tracking.track(o))),
     finish: async () => s.decorate(await s.exec(Tracking.finish())),

@@ -92,9 +92,10 @@ export type Relation =
 
 /**
  * Fields a registry's documents hold beyond its records' own, worked out from the document (the claims of
- * `Versioning`). The store never takes them from input and writes them with every record it encodes; an
- * update that changes a field in `from` rewrites them, and only while the stored record still holds the
- * rest of `from` as the updated copy does, so a stale copy cannot write what it alone believes.
+ * `Versioning`, the live copies of `Unique`). The store never takes them from input and writes them with
+ * every record it encodes; an update that changes a field in `from` rewrites them, and only while the stored
+ * record still holds the rest of `from` as the updated copy does, so a stale copy cannot write what it alone
+ * believes.
  */
 export interface Derived {
   readonly fields: ReadonlyArray<string>
@@ -104,6 +105,17 @@ export interface Derived {
   readonly derive: (doc: Doc) => Doc
 }
 
+/**
+ * A unique constraint. `scope: "live"` leaves the trash out, as lamindb's constraints with
+ * `condition=~Q(branch_id=-1)`: a trashed record frees its values for a new one, and gets them back on
+ * restore only if no live record took them. The constraint holds on live copies of its fields (`liveCopy`),
+ * derived fields that are null while the record is in the trash, so every store enforces it as it enforces
+ * any unique constraint.
+ */
+export interface Unique extends UniqueSpec {
+  readonly scope?: "all" | "live" | undefined
+}
+
 export interface Model<Fs extends Fields = Fields> {
   readonly name: string
   readonly table: string
@@ -111,23 +123,85 @@ export interface Model<Fs extends Fields = Fields> {
   readonly uidLength: number
   /** Versioned registries keep a family stem in the uid and move `isLatest` between versions (see `Versioning`). */
   readonly versioned: boolean
-  /** What its documents derive from its records: `Versioning.claims` in versioned registries. */
+  /**
+   * What its documents derive from its records beyond the live copies its live-scoped unique constraints
+   * need (see `derivations`): `Versioning.claims` in versioned registries.
+   */
   readonly derived?: Derived | undefined
   /** Soft delete moves records to the trash (`branchId = -1`); registries without it delete for good. */
   readonly trash: boolean
   /** The field a uid-prefix miss suggests instead (`Transform.get({ key: … })`). */
   readonly nameField: string
-  readonly unique: ReadonlyArray<UniqueSpec>
+  readonly unique: ReadonlyArray<Unique>
   readonly relations: { readonly [name: string]: Relation }
+  /**
+   * Other names of fields, by alias: accepted wherever a field is named, in inputs (resolved by `Store`) and
+   * in queries (by `Query`), as lamindb keeps `version` for `version_tag`. A field or relation of that name wins.
+   */
+  readonly aliases?: { readonly [alias: string]: string } | undefined
 }
 
 export const tableSpec = (model: Model): TableSpec => ({
   name: model.table,
-  unique: [{ name: `${model.table}_uid`, fields: ["uid"] }, ...model.unique],
+  unique: [
+    { name: `${model.table}_uid`, fields: ["uid"] },
+    ...model.unique.map((u) => (u.scope === "live" ? { name: u.name, fields: u.fields.map(liveCopy) } : { name: u.name, fields: u.fields }))
+  ],
   indexes: Object.entries(model.fields).flatMap(([name, f]) =>
     f.index === undefined || name === "uid" ? [] : [{ path: [name], kind: f.index }]
   )
 })
+
+// ---------------------------------------------------------------------------------------------------------
+// Derived fields
+
+/** The derived field holding `field` while the record is live, null while it is in the trash: `name` → `liveName`. */
+export const liveCopy = (field: string): string => `live${field.charAt(0).toUpperCase()}${field.slice(1)}`
+
+/** The record fields live-scoped unique constraints cover, each once. */
+const liveFields = (model: Model): ReadonlyArray<string> => [
+  ...new Set(model.unique.flatMap((u) => (u.scope === "live" ? u.fields : [])))
+]
+
+const liveCopies = (fields: ReadonlyArray<string>): Derived => ({
+  fields: fields.map(liveCopy),
+  from: ["branchId", ...fields],
+  derive: (doc) => {
+    const live = doc["branchId"] === mainBranch
+    const copies: Record<string, unknown> = {}
+    for (const f of fields) copies[liveCopy(f)] = live ? (doc[f] ?? null) : null
+    return { ...doc, ...copies } as Doc
+  }
+})
+
+const derivationsOf = new WeakMap<Model, ReadonlyArray<Derived>>()
+
+/**
+ * Everything a registry's documents derive, each part with its own `from`: the model's `derived` and the
+ * live copies of the fields its live-scoped unique constraints cover. Worked out once per model.
+ */
+export const derivations = (model: Model): ReadonlyArray<Derived> => {
+  let parts = derivationsOf.get(model)
+  if (parts === undefined) {
+    const live = liveFields(model)
+    parts = [...(model.derived === undefined ? [] : [model.derived]), ...(live.length === 0 ? [] : [liveCopies(live)])]
+    derivationsOf.set(model, parts)
+  }
+  return parts
+}
+
+/** A document with every derived field of its registry set (`derivations`, applied in turn). */
+export const deriveAll = (model: Model): ((doc: Doc) => Doc) => {
+  const parts = derivations(model)
+  return parts.length === 0 ? (doc) => doc : (doc) => parts.reduce((d, part) => part.derive(d), doc)
+}
+
+/**
+ * The record field a derived field copies for a live-scoped unique constraint (`liveName` → `name`), so a
+ * violation names the user's field; other fields are their own.
+ */
+export const recordField = (model: Model, field: string): string =>
+  liveFields(model).find((f) => liveCopy(f) === field) ?? field
 
 /** The JSON field where registries with features keep their values, by feature name. */
 export const featureValues = "featureValues"

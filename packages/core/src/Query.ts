@@ -101,9 +101,13 @@ const fail = (ctx: Ctx, field: string, expected: string, operator?: string, valu
   throw new Fail(new InvalidQuery({ registry: ctx.root.name, field, operator, value, expected }))
 }
 
+/** The field or relation a path segment names: as written, in camelCase, or through the model's aliases. */
 const lookupName = (model: Model, seg: string): string | undefined => {
   for (const candidate of [seg, snakeToCamel(seg)]) {
     if (Object.hasOwn(model.fields, candidate) || Object.hasOwn(model.relations, candidate)) return candidate
+  }
+  for (const candidate of [seg, snakeToCamel(seg)]) {
+    if (model.aliases !== undefined && Object.hasOwn(model.aliases, candidate)) return model.aliases[candidate]
   }
   return undefined
 }

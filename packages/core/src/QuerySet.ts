@@ -20,6 +20,7 @@ import { maxListedNames, nesting } from "./Limits.js"
 import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
 import { mainBranch, type Model } from "./Model.js"
 import { normalize, orderKeys, type QueryInput } from "./Query.js"
+import { modelOf } from "./Records.js"
 import { type Entity, Store } from "./Store.js"
 
 export interface Page<A> {
@@ -33,12 +34,72 @@ export interface NormalizedQuery {
   readonly orderBy: ReadonlyArray<Ast.OrderKey>
 }
 
+/** Whether `c` asks if a `branchId` is null: of the registry's own records, or of related ones (`run__branchId`). */
+const asksNullBranch = (model: Model, c: Ast.Field): boolean => {
+  if (c.op !== "isNull" || c.path.at(-1) !== "branchId") return false
+  let at = model
+  for (const segment of c.path.slice(0, -1)) {
+    if (!Object.hasOwn(at.relations, segment)) return false
+    at = modelOf(at.relations[segment]!.to)
+  }
+  return Object.hasOwn(at.fields, "branchId")
+}
+
+interface Scoped {
+  readonly where: Ast.Cond
+  /** The query asked for records on any branch. */
+  readonly anyBranch: boolean
+}
+
+/**
+ * lamindb reads `branch_id=None` as "on any branch", the trash included. `branchId` is never null, so every
+ * predicate asking whether it is (`{ branchId: null }`, `branchId__isnull: true` or `false`, `{ ne: null }`)
+ * asks for no branch in particular, and holds for every record: on the registry's own records it is dropped
+ * (and, like any condition on `branchId`, turns the default branch filter off); on related ones
+ * (`run__branchId: null`) it asks only that a related record exists, on whatever branch. Negated, it would
+ * match nothing, which no one means: refused. Stores receive the plain conditions that result.
+ */
+const scopeBranches = (model: Model, where: Ast.Cond): Scoped | InvalidQuery => {
+  let anyBranch = false
+  let refused: InvalidQuery | undefined
+  const walk = (c: Ast.Cond, negated: boolean): Ast.Cond => {
+    switch (c._tag) {
+      case "Not":
+        return Ast.not(walk(c.cond, !negated))
+      case "And":
+        return Ast.and(c.conds.map((x) => walk(x, negated)))
+      case "Or":
+        return Ast.or(c.conds.map((x) => walk(x, negated)))
+      case "Field":
+        if (!asksNullBranch(model, c)) return c
+        // On a relation the rewrite below is exact, so its negation means something ("no related record").
+        if (c.path.length > 1) return Ast.field(c.path.slice(0, -1), "isNull", false)
+        if (negated)
+          refused ??= new InvalidQuery({
+            registry: model.name,
+            field: c.path.join("__"),
+            operator: c.op,
+            value: c.value,
+            expected:
+              "no negation: branchId is never null, so asking whether it is null means every branch, and its negation " +
+              "nothing; name the branches to keep instead (branchId: { in: [...] })"
+          })
+        anyBranch = true
+        return Ast.always
+    }
+  }
+  const scoped = walk(where, false)
+  return refused ?? { where: scoped, anyBranch }
+}
+
 /**
  * lamindb hides trashed and archived records from queries unless the query asks about the branch or names
  * records by id or uid.
  */
-const withDefaultBranch = (model: Model, where: Ast.Cond): Ast.Cond =>
-  model.trash && !Ast.paths(where).some((p) => p.length === 1 && (p[0] === "branchId" || p[0] === "id" || p[0] === "uid"))
+const withDefaultBranch = (model: Model, { where, anyBranch }: Scoped): Ast.Cond =>
+  model.trash &&
+  !anyBranch &&
+  !Ast.paths(where).some((p) => p.length === 1 && (p[0] === "branchId" || p[0] === "id" || p[0] === "uid"))
     ? Ast.and([where, Ast.field(["branchId"], "eq", mainBranch)])
     : where
 
@@ -74,6 +135,13 @@ export class QuerySet<A extends Base> {
   filter(...inputs: ReadonlyArray<QueryInput>): QuerySet<A> {
     return new QuerySet(this.entity, [...this.inputs, ...inputs], this.ordering, this.limitN, this.offsetN)
   }
+  /**
+   * Records on every branch, the trash included: lamindb's `branch_id=None`, which `{ branchId: null }` also
+   * spells, but reads as "has no branch". A registry without branches gives the same query set.
+   */
+  allBranches(): QuerySet<A> {
+    return Object.hasOwn(this.entity.model.fields, "branchId") ? this.filter({ branchId: null }) : this
+  }
   /** `"-startedAt"` sorts descending. Ties always break by ascending id, so pages are stable. */
   orderBy(...keys: ReadonlyArray<string>): QuerySet<A> {
     return new QuerySet(this.entity, this.inputs, keys, this.limitN, this.offsetN)
@@ -91,6 +159,8 @@ export class QuerySet<A extends Base> {
     return Effect.suspend(() => {
       const where = normalize(model, this.inputs)
       if (where instanceof InvalidQuery) return Effect.fail(where)
+      const scoped = scopeBranches(model, where)
+      if (scoped instanceof InvalidQuery) return Effect.fail(scoped)
       const orderBy = orderKeys(model, this.ordering)
       if (orderBy instanceof InvalidQuery) return Effect.fail(orderBy)
       for (const [name, n] of [["limit", this.limitN], ["offset", this.offsetN]] as const) {
@@ -100,7 +170,7 @@ export class QuerySet<A extends Base> {
       // Feature names and values are checked against the Feature registry, still before the query runs.
       // Ordering by a feature names it too: each order key is checked like an `isNull` condition on it.
       const named = Ast.and([where, ...orderBy.map((k) => Ast.field(k.path, "isNull", true))])
-      return Effect.as(checkQuery(model, named), { where: withDefaultBranch(model, where), orderBy })
+      return Effect.as(checkQuery(model, named), { where: withDefaultBranch(model, scoped), orderBy })
     })
   }
 

@@ -23,6 +23,12 @@ const linkBase = { id: F.int(), uid: F.string(), createdAt: F.datetime() } satis
 
 const model = <const Fs extends Fields>(m: Model<Fs>): Model<Fs> => m
 
+/**
+ * Versioned registries store a version's tag as `versionTag` (lamindb 2's `version_tag`) and keep `version`
+ * as its alias in inputs and queries; their records' `version` getter reads the tag, else the uid's suffix.
+ */
+const versionAlias = { version: "versionTag" }
+
 // ---------------------------------------------------------------------------------------------------------
 
 export const transformKinds = ["pipeline", "notebook", "script", "function"] as const
@@ -31,6 +37,7 @@ export type TransformKind = (typeof transformKinds)[number]
 export const TransformModel = model({
   name: "Transform",
   table: "transform",
+  aliases: versionAlias,
   uidLength: 16,
   versioned: true,
   derived: Versioning.claims,
@@ -39,7 +46,7 @@ export const TransformModel = model({
   fields: {
     ...base,
     key: F.string({ index: "sorted" }),
-    version: F.string.nullable({ index: "hash" }),
+    versionTag: F.string.nullable({ index: "hash" }),
     kind: F.enum(transformKinds, { index: "hash", default: () => "pipeline" }),
     description: F.string.nullable(),
     reference: F.string.nullable(),
@@ -49,8 +56,9 @@ export const TransformModel = model({
     isLatest: F.bool({ index: "hash", default: () => true })
   },
   unique: [
-    { name: "transform_key_version", fields: ["key", "version"] },
-    // lamindb's unique (key, hash): one transform per source of a key, so racing trackers share it.
+    { name: "transform_key_version", fields: ["key", "versionTag"] },
+    // lamindb's unique (key, hash), across the trash: one transform per source of a key, so racing trackers
+    // share it, and tracking a trashed transform's source again brings it back.
     { name: "transform_key_hash", fields: ["key", "hash"] },
     ...Versioning.claimConstraints("transform")
   ],
@@ -60,7 +68,12 @@ export const TransformModel = model({
   }
 })
 
-export class Transform extends Schema.Class<Transform>("Transform")(schemaFields(TransformModel.fields)) {}
+export class Transform extends Schema.Class<Transform>("Transform")(schemaFields(TransformModel.fields)) {
+  /** lamindb's `version`: the version tag, else the uid's 4-character version suffix. */
+  get version(): string {
+    return this.versionTag ?? Versioning.suffix(this.uid)
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -152,6 +165,8 @@ export const FeatureModel = model({
     description: F.string.nullable(),
     unit: F.string.nullable()
   },
+  // Across the trash: records keep feature values by feature name, so a second feature of a trashed
+  // feature's name would take over its values under another dtype (see `Feature.create`).
   unique: [{ name: "feature_name", fields: ["name"] }],
   relations: { createdBy: { kind: "forward", to: "User", field: "createdById" } }
 })
@@ -163,6 +178,7 @@ export class Feature extends Schema.Class<Feature>("Feature")(schemaFields(Featu
 export const ArtifactModel = model({
   name: "Artifact",
   table: "artifact",
+  aliases: versionAlias,
   uidLength: 20,
   versioned: true,
   derived: Versioning.claims,
@@ -176,7 +192,7 @@ export const ArtifactModel = model({
     /** Bytes. */
     size: F.natural.nullable({ index: "sorted" }),
     hash: F.string.nullable({ index: "hash" }),
-    version: F.string.nullable(),
+    versionTag: F.string.nullable(),
     isLatest: F.bool({ index: "hash", default: () => true }),
     runId: F.ref.nullable("Run", "protect"),
     storage: F.string.nullable(),
@@ -185,10 +201,11 @@ export const ArtifactModel = model({
     featureValues: F.json({ default: () => ({}) })
   },
   unique: [
-    { name: "artifact_key_version", fields: ["key", "version"] },
+    { name: "artifact_key_version", fields: ["key", "versionTag"] },
     ...Versioning.claimConstraints("artifact"),
-    // The same bytes are one artifact: registering them again returns it.
-    { name: "artifact_hash", fields: ["hash"] }
+    // The same bytes are one live artifact: registering them again returns it. Trashed bytes stay with their
+    // trashed artifact, and registering them makes a new one (lamindb: no implicit restore from the trash).
+    { name: "artifact_hash", fields: ["hash"], scope: "live" }
   ],
   relations: {
     run: { kind: "forward", to: "Run", field: "runId" },
@@ -205,13 +222,19 @@ export const ArtifactModel = model({
   }
 })
 
-export class Artifact extends Schema.Class<Artifact>("Artifact")(schemaFields(ArtifactModel.fields)) {}
+export class Artifact extends Schema.Class<Artifact>("Artifact")(schemaFields(ArtifactModel.fields)) {
+  /** lamindb's `version`: the version tag, else the uid's 4-character version suffix. */
+  get version(): string {
+    return this.versionTag ?? Versioning.suffix(this.uid)
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
 export const CollectionModel = model({
   name: "Collection",
   table: "collection",
+  aliases: versionAlias,
   uidLength: 20,
   versioned: true,
   derived: Versioning.claims,
@@ -224,12 +247,12 @@ export const CollectionModel = model({
     hash: F.string.nullable({ index: "hash" }),
     reference: F.string.nullable(),
     referenceType: F.string.nullable(),
-    version: F.string.nullable(),
+    versionTag: F.string.nullable(),
     isLatest: F.bool({ index: "hash", default: () => true }),
     runId: F.ref.nullable("Run", "protect")
   },
   unique: [
-    { name: "collection_key_version", fields: ["key", "version"] },
+    { name: "collection_key_version", fields: ["key", "versionTag"] },
     ...Versioning.claimConstraints("collection")
   ],
   relations: {
@@ -240,7 +263,12 @@ export const CollectionModel = model({
   }
 })
 
-export class Collection extends Schema.Class<Collection>("Collection")(schemaFields(CollectionModel.fields)) {}
+export class Collection extends Schema.Class<Collection>("Collection")(schemaFields(CollectionModel.fields)) {
+  /** lamindb's `version`: the version tag, else the uid's 4-character version suffix. */
+  get version(): string {
+    return this.versionTag ?? Versioning.suffix(this.uid)
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -258,7 +286,8 @@ export const ULabelModel = model({
     reference: F.string.nullable(),
     referenceType: F.string.nullable()
   },
-  unique: [{ name: "ulabel_name", fields: ["name"] }],
+  // lamindb's name constraints leave the trash out: a new label may take a trashed label's name.
+  unique: [{ name: "ulabel_name", fields: ["name"], scope: "live" }],
   relations: {
     runs: { kind: "link", to: "Run", link: "RunULabel", self: "ulabelId", other: "runId" },
     createdBy: { kind: "forward", to: "User", field: "createdById" }
@@ -285,7 +314,7 @@ export const ProjectModel = model({
     startDate: F.datetime.nullable(),
     endDate: F.datetime.nullable()
   },
-  unique: [{ name: "project_name", fields: ["name"] }],
+  unique: [{ name: "project_name", fields: ["name"], scope: "live" }],
   relations: {
     runs: { kind: "link", to: "Run", link: "RunProject", self: "projectId", other: "runId" },
     createdBy: { kind: "forward", to: "User", field: "createdById" }

@@ -13,14 +13,17 @@ import {
   InvalidQuery,
   MultipleObjectsReturned,
   type StoreError,
-  type UniqueViolation,
+  UniqueViolation,
   ValidationError
 } from "./Errors.js"
 import * as Lifecycle from "./Lifecycle.js"
+import { trashBranch } from "./Model.js"
+import { cutName, maxShownNameLength } from "./Limits.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
 import * as References from "./References.js"
 import { type Entity, entity, Store } from "./Store.js"
+import * as Transforms from "./Transforms.js"
 import * as Uid from "./Uid.js"
 import * as Versioning from "./Versioning.js"
 
@@ -60,15 +63,21 @@ export const make = <A extends Base>(entity: Entity<A>) => {
 
   const filter = (...inputs: ReadonlyArray<QueryInput>) => new QuerySet(entity, inputs)
 
+  /**
+   * A string names a uid or uid prefix, as in lamindb, where one that matches nothing (a name passed without
+   * its keyword, most often) is `DoesNotExist` with a hint. A string that cannot be a prefix of this
+   * registry's uids (empty, too long, not base62) matches nothing either, and is told so without a look-up.
+   */
   const byUid = (uid: string): Effect.Effect<A, GetError, Store> =>
     Effect.gen(function* () {
-      if (uid.length === 0 || uid.length > model.uidLength || !Uid.isBase62(uid))
-        return yield* new InvalidQuery({
-          registry,
-          field: "uid",
-          value: uid,
-          expected: `a uid or uid prefix of at most ${model.uidLength} base62 characters`
-        })
+      // Quoted as the hint's code would write it, bounded and escaped: the string may be anything.
+      const shown = `'${cutName(JSON.stringify(uid.slice(0, maxShownNameLength + 1)).slice(1, -1).replaceAll("'", "\\'"))}'`
+      const missing = new DoesNotExist({
+        registry,
+        query: `uid ${shown}`,
+        hint: `Did you forget a keyword as in ${registry}.get({ ${model.nameField}: ${shown} })?`
+      })
+      if (uid.length === 0 || uid.length > model.uidLength || !Uid.isBase62(uid)) return yield* missing
       const qs = filter({ uid: { startsWith: uid } })
       if (Versioning.namesFamily(model, uid)) {
         // A stem names a family: its latest version, else its newest.
@@ -80,11 +89,7 @@ export const make = <A extends Base>(entity: Entity<A>) => {
         if (rows.length > 1)
           return yield* new MultipleObjectsReturned({ registry, query: `uid prefix '${uid}'`, count: yield* qs.count() })
       }
-      return yield* new DoesNotExist({
-        registry,
-        query: `uid '${uid}'`,
-        hint: `Did you forget a keyword as in ${registry}.get({ ${model.nameField}: '${uid}' })?`
-      })
+      return yield* missing
     })
 
   const byExpression = (q: QueryInput): Effect.Effect<A, GetError, Store> =>
@@ -138,7 +143,8 @@ export type Registry<A extends Base> = ReturnType<typeof make<A>>
 const registry = <S extends Records.RecordClass>(model: Parameters<typeof entity>[0], schema: S) =>
   Object.assign(make(entity(model, schema)), { schema })
 
-export const Transform = registry(Records.TransformModel, Records.Transform)
+/** A transform's hash is its source's, and `getOrCreate` declares a transform by its key and source (see `Transforms`). */
+export const Transform = Transforms.guard(registry(Records.TransformModel, Records.Transform))
 export type Transform = Records.Transform
 export const Run = registry(Records.RunModel, Records.Run)
 export type Run = Records.Run
@@ -150,9 +156,29 @@ const createFeature = (input: Input) =>
     const dtype = input["dtype"]
     if (typeof dtype !== "string" || Dtype.parse(dtype) === undefined)
       return yield* new ValidationError({ registry: "Feature", field: "dtype", value: dtype, expected: Dtype.expectedDtypes })
-    const feature = yield* features.create(input)
+    const feature = yield* features.create(input).pipe(Effect.catchTag("UniqueViolation", (e) => explainTrashedName(e, input)))
     yield* Store.use((store) => store.indexFeatures([feature.name]))
     return feature
+  })
+
+/**
+ * A trashed feature keeps its name (unlike a trashed label or project): records keep feature values by
+ * feature name, so a second feature of that name would take over the trashed one's values under its own
+ * dtype, and the trashed one could never come back. A refusal for that reason says so.
+ */
+const explainTrashedName = (violation: UniqueViolation, input: Input) =>
+  Effect.gen(function* () {
+    if (violation.constraint !== "feature_name") return yield* violation
+    const trashed = yield* features.filter({ name: input["name"], branchId: trashBranch }).first()
+    if (trashed === undefined) return yield* violation
+    const { registry, constraint, fields, values } = violation
+    return yield* new UniqueViolation({
+      registry,
+      constraint,
+      fields,
+      values,
+      detail: `Feature ${trashed.uid} in the trash holds it; restore that feature, or delete it permanently to free the name (records keep feature values by name)`
+    })
   })
 
 export const Feature = {
@@ -165,7 +191,8 @@ export const Feature = {
         const created = yield* Effect.result(createFeature({ ...lookup, ...defaults }))
         if (created._tag === "Success") return created.success
         if (created.failure._tag !== "UniqueViolation") return yield* created.failure
-        return yield* features.get({ name: lookup["name"] })
+        // The winner of a race, unless the name's holder is in the trash: then the refusal says so.
+        return yield* Effect.catchTag(features.get({ name: lookup["name"] }), "DoesNotExist", () => Effect.fail(created.failure))
       }
       // lamindb: asking for a feature under another dtype is an error (defaults only apply to a new one).
       const dtype = lookup["dtype"]

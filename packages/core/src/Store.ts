@@ -9,8 +9,9 @@ import type { Entity } from "./Codec.js"
 import { FeatureModel, models } from "./Records.js"
 import { type Doc, type Driver, type TableSpec, type WriteOp, fromPromises, type PromiseDriver, validated } from "./Driver.js"
 import { StoreError, StoreUniqueViolation, UniqueViolation, ValidationError } from "./Errors.js"
-import { featureValues, type Model, tableSpec } from "./Model.js"
+import { derivations, featureValues, type Model, recordField, tableSpec } from "./Model.js"
 import * as Relations from "./Relations.js"
+import * as StorageFormat from "./StorageFormat.js"
 import * as Uid from "./Uid.js"
 import { newUid } from "./Versioning.js"
 
@@ -27,26 +28,64 @@ export interface FindOptions {
  * Lets callers name a reference by its relation: `{ transform: record }` (or an id) for `{ transformId: id }`,
  * as in lamindb's `Run(transform)`.
  */
-const byField = (model: Model, input: { readonly [k: string]: unknown }): { readonly [k: string]: unknown } =>
+const byField = (model: Model, input: { readonly [k: string]: unknown }): { readonly [k: string]: unknown } | ValidationError => {
+  const shape = insertShape(model)
+  const entries = Object.entries(input).map(([name, value]) => fieldOf(shape, name, value))
+  const given = new Set<string>()
+  for (const [i, [field, value]] of entries.entries()) {
+    if (value === undefined) continue
+    if (given.has(field)) return givenTwice(model, shape, input, Object.keys(input)[i]!, field, value)
+    given.add(field)
+  }
   // fromEntries defines own properties: a key like "__proto__" stays a key (and is refused as unknown).
-  Object.fromEntries(
-    Object.entries(input).map(([name, value]) => {
-      const field = insertShape(model).forward.get(name)
-      return field === undefined ? [name, value] : [field, idOf(value)]
-    })
-  )
+  return Object.fromEntries(entries)
+}
+
+/**
+ * The field an input name sets, with the value it stores there: a forward relation's reference field (the
+ * related record's id), the field a model alias stands for (`version` → `versionTag`), or the name itself.
+ */
+const fieldOf = (shape: InsertShape, name: string, value: unknown): readonly [string, unknown] => {
+  const reference = shape.forward.get(name)
+  return reference === undefined ? [shape.aliases.get(name) ?? name, value] : [reference, idOf(value)]
+}
+
+/** An input naming one field twice (by a relation or an alias and by its own name) is ambiguous: the error names both. */
+const givenTwice = (
+  model: Model,
+  shape: InsertShape,
+  input: { readonly [k: string]: unknown },
+  name: string,
+  field: string,
+  value: unknown
+) => {
+  const first = Object.keys(input).find((k) => k !== name && input[k] !== undefined && fieldOf(shape, k, undefined)[0] === field)
+  return new ValidationError({
+    registry: model.name,
+    field: name,
+    value,
+    expected: `no value: ${first} and ${name} both set ${field}, give one`
+  })
+}
 
 /** A related record's id, or the value itself (an id already), as the store reads a relation value. */
 export const idOf = (value: unknown): unknown =>
   value !== null && typeof value === "object" && "id" in value ? (value as { readonly id: unknown }).id : value
 
 /** Fields the store sets itself: ids, timestamps, and every registry's derived fields. */
-const managed = new Set(["id", "createdAt", "updatedAt", ...Object.values(models).flatMap((m) => m.derived?.fields ?? [])])
+const managed = new Set([
+  "id",
+  "createdAt",
+  "updatedAt",
+  ...Object.values(models).flatMap((m) => derivations(m).flatMap((d) => d.fields))
+])
 
 /** What inserting into a model needs to know, worked out once per model. */
 interface InsertShape {
   /** Forward relation name → its reference field. */
   readonly forward: ReadonlyMap<string, string>
+  /** The model's aliases: alias → field. */
+  readonly aliases: ReadonlyMap<string, string>
   /** Fields an input may leave out, with what fills them. */
   readonly fill: ReadonlyArray<readonly [string, () => unknown]>
   readonly hasUpdatedAt: boolean
@@ -61,6 +100,8 @@ const insertShape = (model: Model): InsertShape => {
       forward: new Map(
         Object.entries(model.relations).flatMap(([name, r]) => (r.kind === "forward" ? [[name, r.field] as const] : []))
       ),
+      // A field of the alias's name wins, as in queries.
+      aliases: new Map(Object.entries(model.aliases ?? {}).filter(([alias]) => !Object.hasOwn(model.fields, alias))),
       fill: Object.entries(model.fields).flatMap(([name, def]) =>
         def.default !== undefined ? [[name, def.default] as const] : def.nullable ? [[name, () => null] as const] : []
       ),
@@ -83,9 +124,7 @@ const prepareOne = <A>(
   const values: Record<string, unknown> = {}
   for (const key in input) {
     if (!Object.hasOwn(input, key)) continue
-    const field = shape.forward.get(key)
-    const name = field ?? key
-    const value = field === undefined ? input[key] : idOf(input[key])
+    const [name, value] = fieldOf(shape, key, input[key])
     if (!Object.hasOwn(model.fields, name) || managed.has(name))
       return new ValidationError({
         registry: model.name,
@@ -94,7 +133,9 @@ const prepareOne = <A>(
         expected: managed.has(name) ? "no value (the store sets it)" : `a field of ${model.name}`
       })
     // Only model fields get here, so no key can be "__proto__"; undefined means "not given".
-    if (value !== undefined) values[name] = value
+    if (value === undefined) continue
+    if (Object.hasOwn(values, name)) return givenTwice(model, shape, input, key, name, value)
+    values[name] = value
   }
   for (const [name, fill] of shape.fill) if (!Object.hasOwn(values, name)) values[name] = fill()
   values["id"] = id
@@ -132,6 +173,13 @@ export interface StoreShape {
     patch: { readonly [k: string]: unknown },
     expect?: Doc
   ) => Effect.Effect<A, ValidationError | UniqueViolation | StoreError>
+  /** The write `update` would make, derived fields and guard included, for callers that put it into a `batch`. */
+  readonly prepareUpdate: <A extends { readonly id: number }>(
+    entity: Entity<A>,
+    record: A,
+    patch: { readonly [k: string]: unknown },
+    expect?: Doc
+  ) => Effect.Effect<WriteOp, ValidationError>
   readonly find: <A>(entity: Entity<A>, where: Ast.Cond, options?: FindOptions) => Effect.Effect<ReadonlyArray<A>, StoreError>
   readonly count: (model: Model, where: Ast.Cond) => Effect.Effect<number, StoreError>
   readonly get: <A>(entity: Entity<A>, ids: ReadonlyArray<number>) => Effect.Effect<ReadonlyArray<A>, StoreError>
@@ -144,20 +192,25 @@ export class Store extends Context.Service<Store, StoreShape>()("@lineage/Store"
 
 const modelByTable = new Map(Object.values(models).map((m) => [m.table, m]))
 
-/** Driver unique violations become the domain's `UniqueViolation`, named after the registry. */
+/**
+ * Driver unique violations become the domain's `UniqueViolation`, named after the registry and its fields: a
+ * live-scoped constraint's live copies are reported as the fields they copy.
+ */
 const domainErrors = <A, E>(effect: Effect.Effect<A, E | StoreError>): Effect.Effect<A, E | UniqueViolation | StoreError> =>
   Effect.catchIf(
     effect,
     (e): e is StoreError & { readonly reason: StoreUniqueViolation } => e instanceof StoreError && e.reason instanceof StoreUniqueViolation,
-    ({ reason: r }) =>
-      Effect.fail(
+    ({ reason: r }) => {
+      const model = modelByTable.get(r.table)
+      return Effect.fail(
         new UniqueViolation({
-          registry: modelByTable.get(r.table)?.name ?? r.table,
+          registry: model?.name ?? r.table,
           constraint: r.constraint,
-          fields: r.fields,
+          fields: model === undefined ? r.fields : r.fields.map((f) => recordField(model, f)),
           values: r.values
         })
       )
+    }
   )
 
 const corrupt = (model: Model, doc: Doc, e: unknown) =>
@@ -165,6 +218,17 @@ const corrupt = (model: Model, doc: Doc, e: unknown) =>
 
 /** Every table with its own constraints and indexes. */
 const tableSpecs = (): ReadonlyArray<TableSpec> => Object.values(models).map(tableSpec)
+
+const registryTables = Object.values(models).map((m) => m.table)
+
+/**
+ * The marker table and every registry table, the latter bare (no constraint, no index): enough to read them,
+ * and nothing a namespace in another format could refuse (`declare` is additive: the full specs add the rest).
+ */
+const bareSpecs = (): ReadonlyArray<TableSpec> => [
+  StorageFormat.tableSpec,
+  ...registryTables.map((name) => ({ name, unique: [], indexes: [] }))
+]
 
 /**
  * A sorted index per feature on each registry that holds feature values, so a query on a feature is served
@@ -177,10 +241,16 @@ const featureSpecs = (features: ReadonlyArray<string>): ReadonlyArray<TableSpec>
       : []
   )
 
-/** Lifts a driver, behind the contract's checks (`validated`), into the typed service. Tables are declared once, here. */
+/**
+ * Lifts a driver, behind the contract's checks (`validated`), into the typed service. Tables are declared here,
+ * once the namespace is known to be in this version's storage format (`StorageFormat.ensure`): one in another
+ * format fails with `StoreError` (`Invalid`) before any constraint or document is written to it.
+ */
 export const make = (unchecked: Driver): Effect.Effect<StoreShape, StoreError> =>
   Effect.gen(function* () {
     const driver = validated(unchecked)
+    yield* driver.declare(bareSpecs())
+    yield* StorageFormat.ensure(driver, registryTables)
     yield* driver.declare(tableSpecs())
     const indexFeatures = featureIndexer(driver)
     yield* indexFeatures(yield* storedFeatureNames(driver))
@@ -220,6 +290,7 @@ const service = (driver: Driver, indexFeatures: StoreShape["indexFeatures"]): St
         return records
       }),
     update: updater(driver),
+    prepareUpdate,
     find: (entity, where, options = {}) =>
       Effect.gen(function* () {
         const planned = yield* Relations.resolve(driver, entity.model, where)
@@ -268,20 +339,33 @@ const updater =
   (driver: Driver): StoreShape["update"] =>
   (entity, record, patch, expect) =>
     Effect.gen(function* () {
-      const { model } = entity
-      const fields = byField(model, patch)
-      const refused = refusedChange(model, fields)
-      if (refused !== undefined) return yield* refused
-      const next = entity.validate({
-        ...record,
-        ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
-        ...("updatedAt" in model.fields ? { updatedAt: new Date() } : {})
-      })
-      if (next instanceof ValidationError) return yield* next
-      const { changed, guard } = updateWrite(model, fields, entity.encode(next), expect)
-      const stored = yield* domainErrors(driver.update(model.table, record.id, changed, guard))
-      return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(model, stored, e) })
+      const op = yield* prepareUpdate(entity, record, patch, expect)
+      const stored = yield* domainErrors(driver.update(op.table, op.id, op.patch, op.expect))
+      return yield* Effect.try({ try: () => entity.decode(stored), catch: (e) => corrupt(entity.model, stored, e) })
     })
+
+/** The write an update makes: the patch validated, with `updatedAt` and the derived fields it changes, under its guard. */
+const prepareUpdate = <A extends { readonly id: number }>(
+  entity: Entity<A>,
+  record: A,
+  patch: { readonly [k: string]: unknown },
+  expect?: Doc
+): Effect.Effect<WriteOp & { readonly _tag: "Update" }, ValidationError> =>
+  Effect.gen(function* () {
+    const { model } = entity
+    const fields = byField(model, patch)
+    if (fields instanceof ValidationError) return yield* fields
+    const refused = refusedChange(model, fields)
+    if (refused !== undefined) return yield* refused
+    const next = entity.validate({
+      ...record,
+      ...Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)),
+      ...("updatedAt" in model.fields ? { updatedAt: new Date() } : {})
+    })
+    if (next instanceof ValidationError) return yield* next
+    const { changed, guard } = updateWrite(model, fields, entity.encode(next), expect)
+    return { _tag: "Update" as const, table: model.table, id: record.id, patch: changed, expect: guard }
+  })
 
 /** The first field of `patch` an update may not change: one the registry lacks, one the store sets, or the uid. */
 const refusedChange = (model: Model, patch: { readonly [k: string]: unknown }): ValidationError | undefined => {
@@ -299,9 +383,10 @@ const refusedChange = (model: Model, patch: { readonly [k: string]: unknown }): 
 
 /**
  * The fields an update writes (those `patch` names, and `updatedAt`, from the `encoded` next record) and the
- * guard it writes them under. The model's derived fields are rewritten only when `patch` changes what they
- * follow from, and then only while the stored record still holds the rest of it as this copy does: a stale
- * copy must not write derived values (a claim on a key, see `Versioning`) worked out from what it believes.
+ * guard it writes them under. Each part of the model's derived fields (`derivations`) is rewritten only when
+ * `patch` changes what it follows from, and then only while the stored record still holds the rest of it as
+ * this copy does: a stale copy must not write derived values (a claim on a key, see `Versioning`, or a live
+ * copy of a unique name) worked out from what it believes.
  */
 const updateWrite = (
   model: Model,
@@ -309,12 +394,12 @@ const updateWrite = (
   encoded: Doc,
   expect: Doc | undefined
 ): { readonly changed: Doc; readonly guard: Doc | undefined } => {
-  const derived = model.derived !== undefined && model.derived.from.some((k) => k in patch) ? model.derived : undefined
+  const touched = derivations(model).filter((d) => d.from.some((k) => k in patch))
   const pick = (names: ReadonlyArray<string>): Doc =>
     Object.fromEntries(names.filter((k) => k in encoded).map((k) => [k, encoded[k]!]))
-  const changed = pick([...Object.keys(patch), "updatedAt", ...(derived?.fields ?? [])])
-  if (derived === undefined) return { changed, guard: expect }
-  return { changed, guard: { ...pick(derived.from.filter((k) => !(k in patch))), ...expect } }
+  const changed = pick([...Object.keys(patch), "updatedAt", ...touched.flatMap((d) => d.fields)])
+  if (touched.length === 0) return { changed, guard: expect }
+  return { changed, guard: { ...pick(touched.flatMap((d) => d.from).filter((k) => !(k in patch))), ...expect } }
 }
 
 const applyOne = (driver: Driver, op: WriteOp): Effect.Effect<void, StoreError> => {

@@ -12,12 +12,21 @@
  * starting one), and inside a `step`/`flow` call; a run whose start fails (or is interrupted) after it was
  * written is ended; a run still tracked when the layer that built its store is released is ended `aborted`.
  */
-import { createHash } from "node:crypto"
 import { existsSync, readFileSync } from "node:fs"
 import { basename } from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import * as Artifacts from "./Artifacts.js"
-import { context, CurrentRun, currentRun, type Slot, slotOf, type Tracked, withRun } from "./Current.js"
+import {
+  type Call,
+  CurrentFlow,
+  CurrentRun,
+  currentRun,
+  globalContext,
+  type Slot,
+  slotOf,
+  type Tracked,
+  withCall
+} from "./Current.js"
 import * as Records from "./Records.js"
 import * as Environment from "./Environment.js"
 import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
@@ -28,24 +37,13 @@ import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
 import type { QuerySet } from "./QuerySet.js"
 import { Run, Transform } from "./Registry.js"
+import * as Signature from "./Signature.js"
 import { onRelease, Store, type StoreShape } from "./Store.js"
+import type { TransformSpec } from "./Transforms.js"
 
-/** lamindb's transform hash: md5, base64url, cut to 22 characters. */
-export const hashSource = (source: string | Uint8Array): string =>
-  createHash("md5").update(source).digest("base64url").slice(0, 22)
+export { hashSource, storeSourceVariable, type TransformSpec } from "./Transforms.js"
 
 export { initiatedByRunVariable } from "./ProcessHooks.js"
-
-export interface TransformSpec {
-  readonly key: string
-  readonly version?: string | undefined
-  readonly kind?: Records.TransformKind | undefined
-  readonly description?: string | undefined
-  /** Stored with its secrets redacted (see Redaction), and hashed as stored. */
-  readonly sourceCode?: string | undefined
-  /** `false` records the source's hash but not the source (default: `LINEAGE_STORE_SOURCE`, else true). */
-  readonly storeSource?: boolean | undefined
-}
 
 export interface TrackOptions {
   /** A transform, or what identifies one; default: the entry script (`process.argv[1]`). */
@@ -114,74 +112,11 @@ const heartbeatOf = (given: unknown): Effect.Effect<number, ValidationError> => 
 // ---------------------------------------------------------------------------------------------------------
 // Transforms
 
-export const storeSourceVariable = "LINEAGE_STORE_SOURCE"
-
-const switches: ReadonlyMap<string, boolean> = new Map([
-  ["1", true],
-  ["true", true],
-  ["yes", true],
-  ["0", false],
-  ["false", false],
-  ["no", false]
-])
-
-/** Whether to store source code: `given`, else `LINEAGE_STORE_SOURCE`, else true. A value it cannot read is refused. */
-const storeSourceOf = (given: boolean | undefined): Effect.Effect<boolean, ValidationError> => {
-  const raw = process.env[storeSourceVariable]?.trim().toLowerCase()
-  if (given !== undefined || raw === undefined || raw === "") return Effect.succeed(given ?? true)
-  const value = switches.get(raw)
-  return value !== undefined
-    ? Effect.succeed(value)
-    : Effect.fail(
-        new ValidationError({ registry: "Transform", field: "storeSource", value: raw, expected: `one of ${[...switches.keys()].join(", ")} in ${storeSourceVariable}` })
-      )
-}
-
 /**
- * The transform for `spec`: a version with the same key and source is reused; otherwise the first version
- * of a new key, or the next version of the key's family (moving `isLatest`). Racing callers (parallel steps,
- * several processes) end on one record: the store's unique (key, hash) and (key, version) make the losers
- * look again.
+ * The transform `spec` declares (see `Transforms`): the version with the same key and source, else the key's
+ * first or next version; racing callers end on one record.
  */
-export const transformFor = (spec: TransformSpec) => {
-  // The hash is of the redacted source: a hash of the original would let anyone holding the stored source
-  // test guesses of a short secret in it offline.
-  const source = spec.sourceCode === undefined ? undefined : Redaction.text(spec.sourceCode)
-  const hash = source === undefined ? undefined : hashSource(source)
-  const attempt = Effect.gen(function* () {
-    const storeSource = yield* storeSourceOf(spec.storeSource)
-    if (hash !== undefined) {
-      const same = yield* Transform.filter({ key: spec.key, hash }).orderBy("-isLatest", "-createdAt").first()
-      if (same !== undefined && (spec.version === undefined || same.version === spec.version)) return same
-    }
-    if (spec.version !== undefined) {
-      const existing = yield* Transform.filter({ key: spec.key, version: spec.version }).first()
-      if (existing !== undefined) {
-        if (hash !== undefined && existing.hash !== null && existing.hash !== hash)
-          return yield* new ValidationError({
-            registry: "Transform",
-            field: "version",
-            value: spec.version,
-            expected: `a new version: the source of ${spec.key} ${spec.version} changed since it was recorded`
-          })
-        return existing
-      }
-    } else if (hash === undefined) {
-      // No source to compare: lamindb reuses the latest version that records none either.
-      const latest = yield* Transform.filter({ key: spec.key, isLatest: true }).first()
-      if (latest !== undefined && latest.hash === null) return latest
-    }
-    return yield* Transform.create({
-      key: spec.key,
-      version: spec.version ?? null,
-      kind: spec.kind ?? "pipeline",
-      description: spec.description ?? null,
-      sourceCode: storeSource ? (source ?? null) : null,
-      hash: hash ?? null
-    })
-  })
-  return Effect.retry(attempt, { while: (e) => e._tag === "UniqueViolation", times: 5 })
-}
+export const transformFor = (spec: TransformSpec) => Transform.getOrCreate(spec)
 
 const scriptSpec = (path: string | undefined) =>
   Effect.gen(function* () {
@@ -444,46 +379,104 @@ export interface FunctionOptions {
   readonly version?: string | undefined
   /** `false` records the function's hash but not its source (default: as the calling run's transform). */
   readonly storeSource?: boolean | undefined
+  /**
+   * The names a call's positional arguments are recorded under, in order; arguments past them are `argN`, N
+   * their position. Distinct non-empty strings, none `argN` for another position N. Given, they name the
+   * arguments whatever they are (see `paramsOf` for the names used without them): give them where the
+   * function's source cannot say, as in minified code.
+   */
+  readonly params?: ReadonlyArray<string> | undefined
 }
 
-/** Params of a call: a single plain-object argument as it is, otherwise `arg0`, `arg1`, … */
-export const paramsOf = (args: ReadonlyArray<unknown>): { readonly [key: string]: unknown } => {
+const expectedParams =
+  "distinct non-empty strings naming the positional arguments in order, none argN for another position N " +
+  "(arguments past the names are recorded as argN)"
+
+const positionalName = /^arg(?:0|[1-9]\d*)$/
+
+/** The `params` option, or a ValidationError naming the entry it cannot use. */
+const paramNames = (given: unknown): Effect.Effect<ReadonlyArray<string> | undefined, ValidationError> =>
+  Effect.suspend(() => {
+    if (given === undefined) return Effect.succeed(undefined)
+    const refuse = (field: string, value: unknown) =>
+      Effect.fail(new ValidationError({ registry: "Run", field, value, expected: expectedParams }))
+    // Read once, in order, stopping at the first bad entry: a sparse or huge array costs no more than that.
+    try {
+      if (!Array.isArray(given)) return refuse("params", given)
+      const names = new Set<string>()
+      for (let i = 0; i < given.length; i++) {
+        const name: unknown = given[i]
+        if (typeof name !== "string" || name === "" || names.has(name) || (positionalName.test(name) && name !== `arg${i}`))
+          return refuse(`params[${i}]`, name)
+        names.add(name)
+      }
+      return Effect.succeed([...names])
+    } catch {
+      // A proxy whose traps throw, or a revoked one.
+      return refuse("params", given)
+    }
+  })
+
+/**
+ * Params of a call: its arguments under their parameter names, as lamindb records a function's arguments.
+ * JavaScript keeps parameter names only in a function's source, so the first rule that applies names them:
+ * - `names` given (the `params` option): the arguments under those names;
+ * - a single plain-object argument: recorded as it is;
+ * - the names `source` declares, when its parameter list is plain identifiers, optionally ending in a rest
+ *   parameter (recorded as an array): `function f(a, b)`, `(a, b) => …`, `a => …`, `async (a, b) => …`,
+ *   method shorthand. Destructuring, defaults, comments in the list, native or bound functions and classes
+ *   name nothing (see `Signature`). Minified code has renamed its parameters: it records the minifier's names.
+ *
+ * An argument without a name is `argN`, N its position.
+ */
+export const paramsOf = (
+  args: ReadonlyArray<unknown>,
+  names?: ReadonlyArray<string>,
+  source?: string
+): { readonly [key: string]: unknown } => {
+  if (names !== undefined) return Signature.bind({ names, rest: undefined }, args)
   const [first] = args
   if (args.length === 1 && first !== null && typeof first === "object" && Object.getPrototypeOf(first) === Object.prototype)
     return first as { readonly [key: string]: unknown }
-  return Object.fromEntries(args.map((a, i) => [`arg${i}`, a]))
+  return Signature.bind(Signature.parse(source) ?? Signature.positional, args)
 }
 
-/** The run of one call of a tracked function, initiated by the current run. */
+/**
+ * The run of one call of a tracked function, initiated by the current run, and the call chain it starts: a
+ * flow's run and transform are the `context` of its call chain, a step keeps its caller's.
+ */
 export const startCall = (
   kind: "step" | "flow",
-  fn: { readonly name: string; toString(): string },
+  fn: (...args: never) => unknown,
   args: ReadonlyArray<unknown>,
   options: FunctionOptions = {}
 ) =>
   Effect.gen(function* () {
+    const names = yield* paramNames(options.params)
     const parent = yield* currentRun
     if (kind === "step" && parent === undefined)
       return yield* new TrackNotCalled({
         detail: "Please track the global run context before using step(): call track(), or run it inside a flow()."
       })
-    if (kind === "flow" && parent !== undefined && parent.id === (yield* context).run?.id)
+    // Anywhere under the global run, steps included: a flow's run would take the context from it (lamindb).
+    if (kind === "flow" && (yield* globalContext).run !== undefined)
       return yield* new TrackNotCalled({
         detail: "Please use step() inside a tracked run, or finish() the global run before calling a flow()."
       })
     const name = options.key ?? (fn.name || "anonymous")
+    const source = Signature.sourceOf(fn)
     const parentTransform = parent === undefined ? undefined : yield* Transform.get(parent.transformId)
     const transform = yield* transformFor({
       key: parentTransform === undefined ? name : `${parentTransform.key}/${name}`,
       version: options.version,
       kind: "function",
-      sourceCode: fn.toString(),
+      sourceCode: source,
       // A run whose source was withheld (hashed, not stored) withholds its steps' source too.
       storeSource: options.storeSource ?? (parentTransform !== undefined && parentTransform.hash !== null && parentTransform.sourceCode === null ? false : undefined)
     })
-    const { params } = yield* Params.serialize(paramsOf(args))
+    const { params } = yield* Params.serialize(paramsOf(args, names, source))
     const now = new Date()
-    return yield* Run.create({
+    const run = yield* Run.create({
       transformId: transform.id,
       entrypoint: fn.name || null,
       params: Object.keys(params).length === 0 ? null : params,
@@ -492,6 +485,8 @@ export const startCall = (
       lastHeartbeatAt: now,
       initiatedByRunId: parent?.id ?? null
     })
+    const call: Call = { run, flow: kind === "flow" ? { run, transform } : yield* CurrentFlow }
+    return call
   })
 
 /** Ends a call's run from how the call ended: completed, errored, or aborted when interrupted. */
@@ -506,14 +501,22 @@ const trackedCalls =
   ) =>
   (...args: Args) =>
     Effect.gen(function* () {
-      const run = yield* startCall(kind, fn, args, options)
-      const exit = yield* Effect.exit(withRun(run)(fn(...args)))
-      yield* endCall(run, exit)
+      const call = yield* startCall(kind, fn, args, options)
+      const exit = yield* Effect.exit(withCall(call)(fn(...args)))
+      yield* endCall(call.run, exit)
       return yield* exit
     })
 
-/** Each call of `fn` is a run of a `function` transform, initiated by the current run (which must exist). */
+/**
+ * Each call of `fn` is a run of a `function` transform, initiated by the current run (which must exist), with
+ * its arguments as params under their parameter names (`paramsOf` says how they are found; the `params`
+ * option names them). Inside it `Current.currentRun` is the call's run; `Current.context` stays what it was.
+ */
 export const step = trackedCalls("step")
 
-/** Like `step`, for a top-level function: it needs no tracked run, and refuses to run inside the global one. */
+/**
+ * Like `step`, for a top-level function: it needs no tracked run, and refuses to run inside the global one.
+ * Inside it (and the steps it calls) `Current.context` is the flow's run and transform, as lamindb's
+ * `@ln.flow()` sets `ln.context.run`: for its own call chain only, so concurrent flows never see each other's.
+ */
 export const flow = trackedCalls("flow")

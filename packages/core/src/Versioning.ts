@@ -5,6 +5,14 @@
  * registry declares its `(key, version)` constraint). A new version takes `isLatest` from the head in one
  * atomic batch where the driver has transactions, and by compare-and-set on the head otherwise.
  *
+ * The trash holds a family's `isLatest` only when the family has no live version: trashing the latest
+ * version passes `isLatest` to the newest remaining live one, and the last live version keeps it in the
+ * trash, as in lamindb (`trashing`). A restored version takes it back from there, or gives it up to the
+ * live latest (`restoring`). So a family has at most one version holding `isLatest`, live if any is. Each
+ * write that moves `isLatest` is a compare-and-set on the version's `isLatest` and branch, so a move worked
+ * out from versions another writer has since trashed, restored or promoted fails as a lost race (`isRace`)
+ * and is worked out again.
+ *
  * Writers racing on a key are settled by two claims each document holds beyond its record (`claims`), made
  * exclusive by unique constraints (`claimConstraints`): `latestKey`, the key while the record is its
  * family's latest live version, and `familyKey`, the key while the record is its family's live first
@@ -95,10 +103,13 @@ export const claims: Derived = {
   derive: withClaims
 }
 
+/** The name of the unique constraint that makes `familyKey` exclusive: one live family per key. */
+const familyConstraint = (table: string): string => `${table}_family_key`
+
 /** The unique constraints that make the claims exclusive, named `<table>_latest_key` and `<table>_family_key`. */
 export const claimConstraints = (table: string): ReadonlyArray<UniqueSpec> => [
   { name: `${table}_latest_key`, fields: [latestKey] },
-  { name: `${table}_family_key`, fields: [familyKey] }
+  { name: familyConstraint(table), fields: [familyKey] }
 ]
 
 const claimFields: ReadonlySet<string> = new Set(claims.fields)
@@ -124,21 +135,33 @@ export const revisedKey = (model: Model, input: Input): string | undefined => {
   return model.versioned && typeof key === "string" && isWellFormed(key) && input["uid"] === undefined ? key : undefined
 }
 
-/** The patch that makes a version its family's latest, or not: `latestKey` travels with `isLatest`. */
-const latestPatch = (record: Versioned, isLatest: boolean): Doc => ({ isLatest, latestKey: isLatest ? record.key : null })
+/**
+ * The patch that makes a version its family's latest, or not: `latestKey` travels with `isLatest` on the live
+ * branch; a trashed version claims nothing.
+ */
+const latestPatch = (record: Versioned, isLatest: boolean): Doc => ({
+  isLatest,
+  latestKey: isLatest && record.branchId === mainBranch ? record.key : null
+})
 
-/** The write that moves `isLatest` on `record`, only if it still holds the opposite (compare-and-set). */
-const setLatest = (table: string, record: Versioned, isLatest: boolean): WriteOp => ({
+/**
+ * The write that sets `isLatest` on `record`, only while it still holds `held` on the branch it was read on
+ * (compare-and-set): a version another writer trashed or restored meanwhile is not the one this writer chose.
+ */
+const latestWhile = (table: string, record: Versioned, isLatest: boolean, held: boolean): WriteOp => ({
   _tag: "Update",
   table,
   id: record.id,
   patch: latestPatch(record, isLatest),
-  expect: { isLatest: !isLatest }
+  expect: { isLatest: held, branchId: record.branchId }
 })
 
-/** What a version gives up when it leaves the live branch: in the trash it claims nothing. */
-export const released = (model: Model, record: Base): Doc =>
-  model.versioned ? { ...latestPatch(record as Versioned, false), [familyKey]: null } : {}
+/** The write that moves `isLatest` on `record`, only if it still holds the opposite on its branch. */
+const setLatest = (table: string, record: Versioned, isLatest: boolean): WriteOp =>
+  latestWhile(table, record, isLatest, !isLatest)
+
+/** A write that changes nothing and fails unless `record` still holds `isLatest` on its branch. */
+const stillLatest = (table: string, record: Versioned): WriteOp => latestWhile(table, record, true, true)
 
 /** Every version of a family, trash included. */
 const familyOf = (store: StoreShape, entity: Entity<Versioned>, stem: string) =>
@@ -153,6 +176,10 @@ const versionsOf = <A extends Base>(entity: Entity<A>): Entity<Versioned> => ent
 // Creating versions
 
 const raceBackoff = Schedule.jittered(Schedule.spaced("5 millis"))
+
+/** `effect` tried again, after a short jittered pause, each time it loses a race (`isRace`): it must look again. */
+export const retryingRaces = <A, E, R>(effect: Effect.Effect<A, E, R>, times = 1_000): Effect.Effect<A, E, R> =>
+  Effect.retry(effect, { while: isRace, schedule: raceBackoff, times })
 
 /** A family left without a latest version this long ago lost a writer mid-revision: repair it. */
 const orphanAfterMs = 5_000
@@ -218,7 +245,7 @@ export const create = <A extends Base>(
   const attempt = Effect.flatMap(headOf(store, versions, key), (head) =>
     head === undefined ? Effect.map(store.insert(versions, [input]), (made) => made[0]!) : insertVersion(store, versions, head, input)
   )
-  const created = Effect.retry(attempt, { while: isRace, schedule: raceBackoff, times: 1_000 })
+  const created = retryingRaces(attempt)
   return created as unknown as Effect.Effect<A, ValidationError | UniqueViolation | StoreError>
 }
 
@@ -226,29 +253,95 @@ export const create = <A extends Base>(
 // Leaving and returning to the live branch
 
 /**
- * The writes that move a family's `isLatest` to its newest remaining live version when `leaving` (about to
- * be trashed or deleted) holds it; to follow the write that demotes `leaving`, so that at no point do two
- * versions hold the key's `latestKey`.
+ * How a version moves between branches: the patch for it, the compare-and-sets on other versions its choice
+ * rests on (writes that change nothing, to precede it), and the writes to make after it.
  */
-export const promotion = <A extends Base>(store: StoreShape, entity: Entity<A>, leaving: A): Effect.Effect<ReadonlyArray<WriteOp>, StoreError> =>
+export interface Move {
+  readonly patch: Input
+  readonly before: ReadonlyArray<WriteOp>
+  readonly after: ReadonlyArray<WriteOp>
+}
+
+const stays: Move = { patch: {}, before: [], after: [] }
+
+/**
+ * The writes that move a family's `isLatest` to its newest remaining live version when `leaving` (about to
+ * be trashed or deleted) holds it and no other live version does; to follow the write that demotes or
+ * deletes `leaving`, so that at no point do two versions hold the key's `latestKey`. `removed`: the ids of
+ * this registry that the same write deletes, which no promotion may land on.
+ */
+export const promotion = <A extends Base>(
+  store: StoreShape,
+  entity: Entity<A>,
+  leaving: A,
+  removed: ReadonlySet<number> = new Set()
+): Effect.Effect<ReadonlyArray<WriteOp>, StoreError> =>
   Effect.gen(function* () {
     const current = leaving as unknown as Versioned
     if (!entity.model.versioned || !current.isLatest) return []
     const family = yield* familyOf(store, versionsOf(entity), stem(current.uid))
-    const next = family
-      .filter((r) => r.id !== current.id && r.branchId === mainBranch)
-      .sort(bySuffix)
-      .at(-1)
+    const live = family.filter((r) => r.id !== current.id && !removed.has(r.id) && r.branchId === mainBranch)
+    if (live.some((r) => r.isLatest)) return []
+    const next = live.sort(bySuffix).at(-1)
     return next === undefined ? [] : [setLatest(entity.model.table, next, true)]
   })
 
 /**
- * What a version restored to the live branch takes back besides its branch: `isLatest`, when no other
- * version of its family holds it. The store's update then rewrites its claims.
+ * A version going to the trash: its family's `isLatest` passes to the newest remaining live version; the
+ * last live version keeps it in the trash (lamindb), where, like every trashed version, it claims nothing.
  */
-export const restored = <A extends Base>(store: StoreShape, entity: Entity<A>, record: A): Effect.Effect<Input, StoreError> =>
+export const trashing = <A extends Base>(store: StoreShape, entity: Entity<A>, record: A): Effect.Effect<Move, StoreError> =>
+  Effect.map(promotion(store, entity, record), (after) =>
+    after.length === 0 ? stays : { patch: { isLatest: false }, before: [], after }
+  )
+
+/**
+ * A version restored to the live branch: it takes `isLatest` when no other live version of its family holds
+ * it, from the trashed version that kept it, if any; otherwise it gives it up, so that a family never has two
+ * live latest versions, and a version that kept `isLatest` in the trash never makes a restored one non-latest.
+ * Giving it up rests on the live holder keeping it: the move re-checks that in the same batch. A family's
+ * first version cannot come back while another family of its key is live (it would be a second family of
+ * the key): a `UniqueViolation` on `key`.
+ */
+export const restoring = <A extends Base>(
+  store: StoreShape,
+  entity: Entity<A>,
+  record: A
+): Effect.Effect<Move, UniqueViolation | StoreError> =>
   Effect.gen(function* () {
-    if (!entity.model.versioned) return {}
-    const family = yield* familyOf(store, versionsOf(entity), stem(record.uid))
-    return family.some((r) => r.isLatest && r.id !== record.id) ? {} : { isLatest: true }
+    if (!entity.model.versioned) return stays
+    const versions = versionsOf(entity)
+    const current = record as unknown as Versioned
+    const family = yield* familyOf(store, versions, stem(current.uid))
+    // The key's live latest and first versions too: another family may have taken the key meanwhile.
+    const liveOfKey = current.key === null ? [] : yield* liveLatestOrFirst(store, versions, current.key)
+    const rival = liveOfKey.find((r) => suffix(r.uid) === firstSuffix && stem(r.uid) !== stem(current.uid))
+    if (rival !== undefined && suffix(current.uid) === firstSuffix) return yield* keyTaken(entity.model, current, rival)
+    const others = new Map([...family, ...liveOfKey].map((r) => [r.id, r]))
+    const holders = [...others.values()].filter((r) => r.isLatest && r.id !== current.id)
+    const table = entity.model.table
+    const live = holders.filter((r) => r.branchId === mainBranch)
+    if (live.length > 0) return { patch: { isLatest: false }, before: live.map((r) => stillLatest(table, r)), after: [] }
+    return { patch: { isLatest: true }, before: [], after: holders.map((r) => setLatest(table, r, false)) }
+  })
+
+/** The live versions of `key` that are their family's latest or first. */
+const liveLatestOrFirst = (store: StoreShape, entity: Entity<Versioned>, key: string) =>
+  store.find(
+    entity,
+    Ast.and([
+      Ast.field(["key"], "eq", key),
+      Ast.field(["branchId"], "eq", mainBranch),
+      Ast.or([Ast.field(["isLatest"], "eq", true), Ast.field(["uid"], "endsWith", firstSuffix)])
+    ])
+  )
+
+/** The refusal of a first version returning while `rival`, another family's first version, holds its key. */
+const keyTaken = (model: Model, record: Versioned, rival: Versioned) =>
+  new UniqueViolation({
+    registry: model.name,
+    constraint: familyConstraint(model.table),
+    fields: ["key"],
+    values: [record.key],
+    detail: `another family of the key is live (${model.name} ${rival.uid}); trash it first, or create a new version instead`
   })

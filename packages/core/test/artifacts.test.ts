@@ -208,12 +208,14 @@ describe("same bytes, same artifact", () => {
     expect(await linkCount(recreatedLinks)).toBe(0)
   })
 
-  it("restores a trashed artifact with the same bytes", async () => {
+  it("leaves a trashed artifact with the same bytes in the trash and makes a new one (lamindb: no implicit restore)", async () => {
     const a = await exec(Artifacts.fromBytes("trashed", { run: null }))
     await exec(Artifact.delete(a))
-    const back = await exec(Artifacts.fromBytes("trashed", { run: null }))
-    expect(back.id).toBe(a.id)
-    expect(back.branchId).toBe(1)
+    const fresh = await exec(Artifacts.fromBytes("trashed", { run: null }))
+    expect(fresh.id).not.toBe(a.id)
+    expect(fresh.branchId).toBe(1)
+    expect((await exec(Artifact.reload(a))).branchId).toBe(-1)
+    expect(stored()).toEqual([a.uid, fresh.uid].sort())
   })
 
   it("versions by key only when the bytes differ", async () => {
@@ -554,5 +556,57 @@ describe("permanent delete", () => {
     const elsewhere = await rawPatch(b, { storage: pathToFileURL(other).href })
     await exec(Artifact.delete(elsewhere, { permanent: true }))
     expect(readdirSync(other)).toEqual([b.uid])
+  })
+})
+
+describe("a key's suffix", () => {
+  const refusal = async (effect: Effect.Effect<unknown, unknown, Store>) => {
+    const e = await flip(effect)
+    expect(e).toMatchObject({ _tag: "ValidationError", field: "key" })
+    return (e as { readonly message: string }).message
+  }
+
+  it("must be the file's: another suffix, none, or part of a compound one is refused, naming the expected one", async () => {
+    expect(await refusal(Artifacts.fromPath(file("table.csv", "a,b"), { key: "table.txt" }))).toContain(
+      `got "table.txt", expected a key with the suffix ".csv", like the file: the suffix ".txt" of the provided key is incorrect, it should be ".csv"`
+    )
+    expect(await refusal(Artifacts.fromPath(file("table.csv", "a,b"), { key: "tables/table" }))).toContain(
+      `the suffix "" of the provided key is incorrect, it should be ".csv"`
+    )
+    expect(await refusal(Artifacts.fromPath(file("README", "hi"), { key: "readme.md" }))).toContain(
+      `expected a key without a suffix, like the file: the suffix ".md" of the provided key is incorrect, it should be ""`
+    )
+    expect(await refusal(Artifacts.fromPath(file("counts.tar.gz", "x"), { key: "counts.gz" }))).toContain(`it should be ".tar.gz"`)
+    expect(await refusal(Artifacts.fromPath(file("counts.gz", "y"), { key: "counts.tar.gz" }))).toContain(`it should be ".gz"`)
+    expect(await allArtifacts()).toEqual([])
+    expect(stored()).toEqual([])
+  })
+
+  it("is compared ignoring case, and the file keeps its own", async () => {
+    const a = await exec(Artifacts.fromPath(file("SCAN.CSV", "1,2"), { key: "scans/scan.csv", run: null }))
+    expect([a.key, a.suffix]).toEqual(["scans/scan.csv", ".CSV"])
+    const b = await exec(Artifacts.fromPath(file("raw", "no suffix"), { key: "data/raw", run: null }))
+    expect([b.key, b.suffix]).toEqual(["data/raw", ""])
+  })
+
+  it("must be the suffix option's when both are given to fromBytes; either alone decides", async () => {
+    expect(await refusal(Artifacts.fromBytes("a,b", { key: "table.txt", suffix: ".csv" }))).toContain(
+      `expected a key with the suffix ".csv", like the \`suffix\` option: the suffix ".txt" of the provided key is incorrect`
+    )
+    expect(await refusal(Artifacts.fromBytes("a,b", { key: "table.csv", suffix: "" }))).toContain("a key without a suffix")
+    expect(await allArtifacts()).toEqual([])
+    expect(stored()).toEqual([])
+    expect((await exec(Artifacts.fromBytes("1", { key: "t.CSV", suffix: ".csv", run: null }))).suffix).toBe(".csv")
+    expect((await exec(Artifacts.fromBytes("2", { key: "t2.csv", run: null }))).suffix).toBe(".csv")
+    expect((await exec(Artifacts.fromBytes("3", { suffix: ".parquet", run: null }))).suffix).toBe(".parquet")
+  })
+
+  it("a suffix option that is no string is a ValidationError naming suffix, with or without a key", async () => {
+    for (const options of [{ key: "a.txt", suffix: 5 }, { suffix: 5 }, { key: "a.txt", suffix: { toLowerCase: () => ".txt" } }]) {
+      const e = await flip(Artifacts.fromBytes("x", { ...options, run: null } as unknown as Artifacts.BytesOptions))
+      expect(e).toMatchObject({ _tag: "ValidationError", field: "suffix" })
+    }
+    expect(await allArtifacts()).toEqual([])
+    expect(stored()).toEqual([])
   })
 })

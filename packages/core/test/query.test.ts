@@ -38,7 +38,7 @@ describe("typed objects", () => {
   it("several keys are an And; an empty object matches everything", () => {
     expect(norm(TransformModel, { key: "k", version: "1" })).toEqual({
       _tag: "And",
-      conds: [Ast.field(["key"], "eq", "k"), Ast.field(["version"], "eq", "1")]
+      conds: [Ast.field(["key"], "eq", "k"), Ast.field(["versionTag"], "eq", "1")]
     })
     expect(norm(TransformModel, {})).toEqual(Ast.always)
     expect(norm(TransformModel)).toEqual(Ast.always)

@@ -6,7 +6,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as MemoryStore from "../../store-memory/src/index.js"
 import * as Artifacts from "../src/Artifacts.js"
 import { ArtifactStorage } from "../src/Artifacts.js"
-import { contextOf, currentRun } from "../src/Current.js"
+import { context, contextOf, currentRun } from "../src/Current.js"
+import * as Lineage from "../src/Lineage.js"
 import * as Params from "../src/Params.js"
 import { Artifact, Feature, Run, Transform } from "../src/Registry.js"
 import { layerFromDriver, Store, type StoreShape, make as makeStore } from "../src/Store.js"
@@ -185,8 +186,8 @@ describe("step and flow", () => {
     )
     expect(await run(outer(3))).toEqual(["s0", "s1", "s2"])
     const [flowRun] = await run(Run.filter({ transform__key: "outer" }).all())
-    const steps = await run(Run.filter({ initiatedByRun: flowRun }).orderBy("params__arg0").all())
-    expect(steps.map((s) => s.params)).toEqual([{ arg0: "s0" }, { arg0: "s1" }, { arg0: "s2" }])
+    const steps = await run(Run.filter({ initiatedByRun: flowRun }).orderBy("params__label").all())
+    expect(steps.map((s) => s.params)).toEqual([{ label: "s0" }, { label: "s1" }, { label: "s2" }])
     await run(Tracking.track({ transform: { key: "global" } }))
     const e = await fail(outer(1))
     expect(e._tag).toBe("TrackNotCalled")
@@ -208,6 +209,220 @@ describe("step and flow", () => {
     for (const r of results) expect(r.producer).toBe(r.current)
     expect(new Set(results.map((r) => r.current)).size).toBe(4)
     expect(results.map((r) => r.current)).not.toContain((await run(currentRun))?.id)
+  })
+})
+
+describe("a flow's run is the context of its call chain", () => {
+  const seen = Effect.map(context, (c) => ({ run: c.run?.uid, transform: c.transform?.key }))
+  const runOf = (key: string) => run(Run.filter({ transform__key: key }).one())
+
+  it("inside a flow and the steps it calls, context is the flow's run and transform; outside, nothing", async () => {
+    const inner = Tracking.step(() => seen, { key: "inner" })
+    const afterSleep = Effect.andThen(Effect.sleep("1 millis"), seen)
+    const outer = Tracking.flow(() => Effect.all([seen, inner(), afterSleep]), { key: "outer" })
+    const [direct, inStep, later] = await run(outer())
+    const flowRun = await runOf("outer")
+    const expected = { run: flowRun.uid, transform: "outer" }
+    expect([direct, inStep, later]).toEqual([expected, expected, expected])
+    expect(await run(seen)).toEqual({ run: undefined, transform: undefined })
+    // The current run inside the step is still the step's own.
+    const stepRun = await runOf("outer/inner")
+    expect(stepRun.initiatedByRunId).toBe(flowRun.id)
+  })
+
+  it("concurrent flows each see their own run, and the store's global context is never set", async () => {
+    const probe = Tracking.flow(
+      (label: string) =>
+        Effect.gen(function* () {
+          yield* Effect.sleep(label === "a" ? "20 millis" : "5 millis")
+          return { label, context: yield* seen, global: contextOf(store).run }
+        }),
+      { key: "probe" }
+    )
+    const results = await run(Effect.all([probe("a"), probe("b"), probe("c")], { concurrency: "unbounded" }))
+    const flowRuns = await run(Run.filter({ transform__key: "probe" }).all())
+    for (const r of results) {
+      expect(r.global).toBeUndefined()
+      expect(r.context.run).toBe(flowRuns.find((f) => (f.params as { label: string }).label === r.label)!.uid)
+    }
+    expect(new Set(results.map((r) => r.context.run)).size).toBe(3)
+  })
+
+  it("a flow called inside a flow is the context of its own call; the outer one's returns after it", async () => {
+    const inner = Tracking.flow(() => seen, { key: "nested" })
+    const outer = Tracking.flow(() => Effect.all([inner(), seen]), { key: "outer" })
+    const [inInner, back] = await run(outer())
+    expect(inInner).toEqual({ run: (await runOf("outer/nested")).uid, transform: "outer/nested" })
+    expect(back).toEqual({ run: (await runOf("outer")).uid, transform: "outer" })
+  })
+
+  it("under a tracked global run, context stays the global run, inside steps too; a flow there is still refused", async () => {
+    const global = await run(Tracking.track({ transform: { key: "pipeline" }, handleProcess: false }))
+    const inStep = await run(Tracking.step(() => seen, { key: "inner" })())
+    expect(inStep).toEqual({ run: global.uid, transform: "pipeline" })
+    const e = await fail(Tracking.flow(() => seen, { key: "refused" })())
+    expect(e._tag).toBe("TrackNotCalled")
+    // Inside a step of the global run too: the flow would otherwise take the context from the global run.
+    const nested = await fail(Tracking.step(() => Tracking.flow(() => seen, { key: "refused" })(), { key: "outer" })())
+    expect(nested._tag).toBe("TrackNotCalled")
+    expect(await run(Run.filter({ transform__key: "refused" }).count())).toBe(0)
+    expect(await run(Run.filter({ transform__key: "pipeline/outer" }).one())).toMatchObject({ status: "errored" })
+  })
+
+  it("the Promise face: ln.context in a flow's async chain (and its steps) is the flow's, per call, never global", async () => {
+    const ln = await Lineage.connect("memory:", { storage })
+    try {
+      const current = () => ({ run: ln.context.run?.uid, transform: ln.context.transform?.key })
+      const inner = ln.step(async () => current(), { key: "inner" })
+      const probe = ln.flow(
+        async (label: string, ms: number) => {
+          const direct = current()
+          await new Promise((resolve) => setTimeout(resolve, ms))
+          return { label, direct, later: current(), inStep: await inner() }
+        },
+        { key: "probe" }
+      )
+      const results = await Promise.all([probe("a", 20), probe("b", 1)])
+      for (const r of results) {
+        const flowRun = await ln.Run.filter({ transform__key: "probe", params__label: r.label }).one()
+        const expected = { run: flowRun.uid, transform: "probe" }
+        expect([r.direct, r.later, r.inStep]).toEqual([expected, expected, expected])
+      }
+      expect(current()).toEqual({ run: undefined, transform: undefined })
+      const global = await ln.track({ transform: { key: "pipeline" }, handleProcess: false })
+      expect(await inner()).toEqual({ run: global.uid, transform: "pipeline" })
+      await ln.finish()
+    } finally {
+      await ln.close()
+    }
+  })
+})
+
+describe("step arguments by name", () => {
+  /** The params the one run of a flow keyed `key` recorded for `args`. */
+  const recorded = async <Args extends ReadonlyArray<unknown>>(
+    key: string,
+    fn: (...args: Args) => Effect.Effect<unknown>,
+    args: Args,
+    options: Tracking.FunctionOptions = {}
+  ) => {
+    await run(Tracking.flow(fn, { ...options, key })(...args))
+    return (await run(Run.filter({ transform__key: key }).one())).params
+  }
+  const ok = Effect.succeed(0)
+
+  it("names positional arguments after the function's parameters, in every plain form", async () => {
+    const add = function add(a: number, b: number) {
+      return Effect.succeed(a + b)
+    }
+    expect(await recorded("fn", add, [1, 2])).toEqual({ a: 1, b: 2 })
+    expect(await recorded("arrow", (x: string, y: string) => Effect.succeed(x + y), ["p", "q"])).toEqual({ x: "p", y: "q" })
+    expect(await recorded("single", (label: string) => Effect.succeed(label), ["s"])).toEqual({ label: "s" })
+    const methods = {
+      scale(factor: number, offset: number) {
+        return Effect.succeed(factor + offset)
+      }
+    }
+    expect(await recorded("method", methods.scale, [2, 3])).toEqual({ factor: 2, offset: 3 })
+    // As Prettier writes a long list: one name a line, with a trailing comma.
+    const trailing = new Function("Effect", "return (first,\n  second,\n) => Effect.succeed(0)")(Effect)
+    expect(await recorded("trailing", trailing, [1, 2])).toEqual({ first: 1, second: 2 })
+  })
+
+  it("a rest parameter is recorded as an array; arguments past the names are argN, N their position", async () => {
+    const join = (head: string, ...tail: Array<string>) => Effect.succeed(head + tail.join(""))
+    expect(await recorded("rest", join, ["a", "b", "c"])).toEqual({ head: "a", tail: ["b", "c"] })
+    const extra = ((a: number) => Effect.succeed(a)) as unknown as (...args: Array<number>) => Effect.Effect<number>
+    expect(await recorded("extra", extra, [1, 2, 3])).toEqual({ a: 1, arg1: 2, arg2: 3 })
+    expect(await recorded("fewer", (a?: number, b?: number) => Effect.succeed([a, b]), [1])).toEqual({ a: 1 })
+  })
+
+  it("a single plain-object argument is still recorded as it is", async () => {
+    const train = (config: { readonly lr: number }) => Effect.succeed(config.lr)
+    expect(await recorded("object", train, [{ lr: 0.1 }])).toEqual({ lr: 0.1 })
+  })
+
+  it("what does not read unambiguously falls back to argN for every argument", async () => {
+    const cases: ReadonlyArray<readonly [string, (...args: Array<never>) => Effect.Effect<unknown>]> = [
+      ["destructured", ({ a }: { a: number }, b: number) => Effect.succeed([a, b])],
+      ["defaults", (a: number, b = 2) => Effect.succeed(a + b)],
+      ["commented", new Function("Effect", "return (a /* the first */, b) => Effect.succeed(0)")(Effect)],
+      ["bound", ((a: number, b: number) => Effect.succeed(a + b)).bind(null)],
+      ["duplicate", new Function("a", "a", "return arguments[2]")],
+      ["clashing", new Function("Effect", "return (arg2, b) => Effect.succeed(0)")(Effect)]
+    ]
+    // Three arguments, so the third one's `arg2` would repeat the name `arg2` (the Effect itself is not stored).
+    for (const [key, fn] of cases) {
+      const params = await recorded(key, fn as (...args: Array<unknown>) => Effect.Effect<unknown>, [{ a: 1 }, 2, ok])
+      expect(params, key).toEqual({ arg0: { a: 1 }, arg1: 2 })
+    }
+  })
+
+  it("an overridden toString, even one that throws, is not the source; a Proxy names nothing", async () => {
+    const lying = (a: number, b: number) => Effect.succeed(a + b)
+    lying.toString = () => "(evil, names) => 0"
+    expect(await recorded("lying", lying, [1, 2])).toEqual({ a: 1, b: 2 })
+    const throwing = (a: number, b: number) => Effect.succeed(a + b)
+    throwing.toString = () => {
+      throw new Error("no source for you")
+    }
+    expect(await recorded("throwing", throwing, [1, 2])).toEqual({ a: 1, b: 2 })
+    const transform = await run(Transform.filter({ key: "throwing" }).one())
+    expect(transform.sourceCode).toContain("Effect.succeed(a + b)")
+    const proxied = new Proxy((a: number, b: number) => Effect.succeed(a + b), {})
+    expect(await recorded("proxied", proxied, [1, 2])).toEqual({ arg0: 1, arg1: 2 })
+  })
+
+  it("a huge parameter list is read in linear time; one with a default anywhere falls back", async () => {
+    const names = Array.from({ length: 60_000 }, (_, i) => `p${i}`)
+    const huge = new Function("Effect", `return (${names.join(", ")}) => Effect.succeed(0)`)(Effect)
+    const started = performance.now()
+    expect(await recorded("huge", huge, [1, 2, 3])).toEqual({ p0: 1, p1: 2, p2: 3 })
+    expect(performance.now() - started).toBeLessThan(5_000)
+    const defaulted = new Function("Effect", `return (${names.join(", ")} = 1) => Effect.succeed(0)`)(Effect)
+    expect(await recorded("defaulted", defaulted, [1, 2])).toEqual({ arg0: 1, arg1: 2 })
+  })
+
+  it("the params option names the positional arguments, before any other rule", async () => {
+    const named = { params: ["alpha", "beta"] }
+    const anyArgs = ((..._: Array<unknown>) => ok) as (...args: Array<unknown>) => Effect.Effect<number>
+    expect(await recorded("explicit", anyArgs, [1, 2, 3], named)).toEqual({ alpha: 1, beta: 2, arg2: 3 })
+    expect(await recorded("explicitObject", anyArgs, [{ lr: 1 }], { params: ["config"] })).toEqual({ config: { lr: 1 } })
+    const secret = await recorded("explicitSecret", anyArgs, ["t0ps3cret"], { params: ["token", "arg1"] })
+    expect(secret).toEqual({ token: Params.redacted })
+  })
+
+  it("a params option that cannot name the arguments is a ValidationError naming the entry; no run is written", async () => {
+    const anyArgs = (..._: Array<unknown>) => ok
+    const bad: ReadonlyArray<readonly [unknown, string, string]> = [
+      ["alpha", "params", '"alpha"'],
+      [["a", 1], "params[1]", "1"],
+      [["a", ""], "params[1]", '""'],
+      [["a", "b", "a"], "params[2]", '"a"'],
+      [["arg1"], "params[0]", '"arg1"'],
+      [[, "a"], "params[0]", "undefined"],
+      [new Proxy([], { get: () => { throw new Error("trap") } }), "params", "[[unprintable]"]
+    ]
+    for (const [params, field, shown] of bad) {
+      const e = await fail(Tracking.flow(anyArgs, { key: "bad", params } as Tracking.FunctionOptions)(1, 2))
+      expect(e._tag).toBe("ValidationError")
+      expect(e.message).toContain(`Run.${field}`)
+      expect(e.message).toContain(`got ${shown}`)
+      expect(e.message).toContain("distinct non-empty strings")
+    }
+    expect(await run(Run.filter().count())).toBe(0)
+  })
+
+  it("the Promise face names arguments the same way; a native function names nothing", async () => {
+    const ln = await Lineage.connect("memory:", { storage })
+    try {
+      await ln.flow(async function load(path: string, limit: number) { return [path, limit] })("a.csv", 10)
+      expect((await ln.Run.filter({ transform__key: "load" }).one()).params).toEqual({ path: "a.csv", limit: 10 })
+      expect(await ln.flow(Math.max, { key: "max" })(3, 4)).toBe(4)
+      expect((await ln.Run.filter({ transform__key: "max" }).one()).params).toEqual({ arg0: 3, arg1: 4 })
+    } finally {
+      await ln.close()
+    }
   })
 })
 

@@ -1,5 +1,5 @@
 /**
- * Artifacts through the store: the same bytes are one artifact (also under racing writers, which the
+ * Artifacts through the store: the same bytes are one live artifact (also under racing writers, which the
  * `artifact_hash` constraint decides); a run that registers bytes is their producer or recreating run; a run
  * that loads an artifact is its input, once, and never for what it made; bad input writes nothing. A record
  * another client wrote straight into the store cannot make `load` read outside the storage root, tampered
@@ -165,12 +165,20 @@ export const artifacts: ReadonlyArray<Case> = [
     assert.equal((await s.persistedAll("artifact")).length, 0)
     assert.deepStrictEqual(await s.stored(), [])
   }),
-  c("registering the bytes of a trashed artifact restores it", async (s) => {
+  c("registering the bytes of a trashed artifact makes a new artifact with its own file; the trashed one stays", async (s) => {
     const a = await produce(s, null, "trash me")
     await s.run(Artifact.delete(a))
-    const back = await produce(s, null, "trash me")
-    assert.equal(back.id, a.id)
-    assert.equal((await s.persisted("artifact", a.id))?.["branchId"], 1)
+    const fresh = await produce(s, null, "trash me")
+    assert.notEqual(fresh.id, a.id)
+    assert.notEqual(fresh.uid, a.uid)
+    assert.equal(fresh.branchId, 1)
+    assert.equal(fresh.hash, a.hash)
+    assert.equal((await s.persisted("artifact", a.id))?.["branchId"], -1)
+    assert.deepStrictEqual(await s.stored(), [`${a.uid}`, `${fresh.uid}`].sort())
+    assert.equal((await produce(s, null, "trash me")).id, fresh.id, "the same bytes are one live artifact")
+    await s.run(Artifact.delete(a, { permanent: true }))
+    assert.deepStrictEqual(await s.stored(), [`${fresh.uid}`], "a permanent delete removes its own record's file only")
+    assert.equal(new TextDecoder().decode(await s.run(Artifacts.load(fresh, { isRunInput: false }))), "trash me")
   }),
   c("Artifact.update refuses a suffix, key or storage that is path syntax; the record keeps its values", async (s) => {
     const a = await produce(s, null, "guarded")
@@ -224,5 +232,29 @@ export const artifacts: ReadonlyArray<Case> = [
     assert.equal(v2.uid.slice(0, 16), v1.uid.slice(0, 16))
     assert.equal((await s.persisted("artifact", v1.id))?.["isLatest"], false)
     assert.equal((await s.persisted("artifact", v2.id))?.["isLatest"], true)
+  }),
+  c("a key whose suffix is not the file's is a ValidationError naming both, and nothing is written", async (s) => {
+    const source = join(s.scratch, "counts.csv")
+    await writeFile(source, "gene,count\n")
+    const e = await s.fail(Artifacts.fromPath(source, { key: "counts.txt" }), "ValidationError")
+    assert.equal(e.field, "key")
+    assert.equal(e.value, "counts.txt")
+    assert.match(e.message, /the suffix "\.txt" of the provided key is incorrect, it should be "\.csv"/)
+    await s.fail(Artifacts.fromBytes("gene,count\n", { key: "counts.txt", suffix: ".csv" }), "ValidationError")
+    assert.equal((await s.persistedAll("artifact")).length, 0)
+    assert.deepStrictEqual(await s.stored(), [])
+    const a = await s.run(Artifacts.fromPath(source, { key: "counts.csv", run: null }))
+    assert.equal((await s.persisted("artifact", a.id))?.["key"], "counts.csv")
+  }),
+  c("a trashed artifact whose bytes a live artifact took cannot be restored: UniqueViolation on hash", async (s) => {
+    const a = await produce(s, null, "contested")
+    await s.run(Artifact.delete(a))
+    const live = await produce(s, null, "contested")
+    const e = await s.fail(Artifact.restore(a), "UniqueViolation")
+    assert.equal(e.constraint, "artifact_hash")
+    assert.deepStrictEqual(e.fields, ["hash"])
+    assert.equal((await s.persisted("artifact", a.id))?.["branchId"], -1)
+    await s.run(Artifact.delete(live))
+    assert.equal((await s.run(Artifact.restore(a))).branchId, 1, "once the live one is trashed, it comes back")
   })
 ]

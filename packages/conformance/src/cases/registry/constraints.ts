@@ -17,7 +17,7 @@ export const constraints: ReadonlyArray<Case> = [
     const e = await s.fail(Transform.create({ key: "Cell Ranger", version: "7.2.0" }), "UniqueViolation")
     assert.equal(e.registry, "Transform")
     assert.equal(e.constraint, "transform_key_version")
-    assert.deepStrictEqual(e.fields, ["key", "version"])
+    assert.deepStrictEqual(e.fields, ["key", "versionTag"])
     assert.deepStrictEqual(e.values, ["Cell Ranger", "7.2.0"])
     const all = await s.persistedAll("transform")
     assert.equal(all.length, 1)
@@ -110,5 +110,29 @@ export const constraints: ReadonlyArray<Case> = [
     const all = await s.run(Transform.filter({ key: "race" }).all())
     assert.equal(all.length, 1)
     assert.equal(latestOf(all).length, 1)
+  }),
+  c("a live-only unique name binds live records only, on update as on create", async (s) => {
+    const trashed = await s.run(ULabel.create({ name: "old" }))
+    await s.run(ULabel.delete(trashed))
+    const live = await s.run(ULabel.create({ name: "live" }))
+    const renamed = await s.run(ULabel.update(await s.run(ULabel.create({ name: "other" })), { name: "old" }))
+    assert.equal(renamed.name, "old", "a trashed label's name is free")
+    const e = await s.fail(ULabel.update(renamed, { name: "live" }), "UniqueViolation")
+    assert.equal(e.constraint, "ulabel_name")
+    assert.deepStrictEqual(e.fields, ["name"])
+    assert.match(e.message, /A ULabel with name="live" already exists \(unique constraint "ulabel_name"\)/)
+    assert.equal((await s.persisted("ulabel", renamed.id))?.["name"], "old")
+    assert.equal((await s.run(ULabel.get(live.id))).name, "live")
+  }),
+  c("a trashed feature keeps its name: creating it again is refused, saying the holder is in the trash", async (s) => {
+    const f = await s.run(Feature.create({ name: "x", dtype: "int" }))
+    await s.run(Feature.delete(f))
+    const e = await s.fail(Feature.create({ name: "x", dtype: "float" }), "UniqueViolation")
+    assert.equal(e.constraint, "feature_name")
+    assert.deepStrictEqual(e.fields, ["name"])
+    assert.match(e.message, new RegExp(`Feature ${f.uid} in the trash holds it`))
+    const again = await s.fail(Feature.getOrCreate({ name: "x" }, { dtype: "float" }), "UniqueViolation")
+    assert.match(again.message, /in the trash/)
+    assert.equal((await s.persistedAll("feature")).length, 1)
   })
 ]

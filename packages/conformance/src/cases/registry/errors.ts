@@ -73,7 +73,7 @@ export const errors: ReadonlyArray<Case> = [
     assert.ok(e instanceof UniqueViolation && e instanceof Error)
     assert.match(e.message, /transform_key_version/)
     assert.match(e.message, /key="k"/)
-    assert.match(e.message, /version="1\.0"/)
+    assert.match(e.message, /versionTag="1\.0"/)
     assert.match(e.message, /Transform/)
   }),
   c("ValidationError: names registry, field, value and expectation", async (s) => {

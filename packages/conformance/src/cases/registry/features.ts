@@ -217,5 +217,24 @@ export const features: ReadonlyArray<Case> = [
     assert.equal(wrong.field, "lr")
     await s.fail(Run.filter({ optimizer: 3 }).count(), "InvalidQuery")
     await s.fail(Run.filter({ lr__in: [0.1, "x"] }).count(), "InvalidQuery")
+  }),
+  c("a second value for a feature is refused with both values and what to do instead; nothing is written", async (s) => {
+    await define(s, { lr: "float", note: "str" })
+    const run = await newRun(s, await s.run(Transform.create({ key: "k" })))
+    await s.run(Features.add(run, { lr: 0.1 }))
+    const e = await s.fail(Features.add(run, { lr: 0.2, note: "n" }), "ValidationError")
+    assert.equal(e.field, "lr")
+    assert.equal(e.value, 0.2)
+    assert.match(e.message, /got 0\.2/)
+    assert.match(e.expected, /one value per feature: "lr" already holds 0\.1 on this Run/)
+    assert.match(e.expected, /remove "lr" and add the new value/)
+    assert.match(e.expected, /set\(\) all of the record's values/)
+    assert.match(e.expected, /list\[\.\.\.\]/)
+    assert.deepStrictEqual(await s.run(Features.get(run)), { lr: 0.1 }, "the refused add wrote nothing")
+    assert.equal(await s.run(Run.filter({ lr: 0.2 }).count()), 0)
+    // A huge held value is shown cut, not whole.
+    await s.run(Features.add(run, { note: "x".repeat(100_000) }))
+    const big = await s.fail(Features.add(run, { note: "y" }), "ValidationError")
+    assert.ok(big.message.length < 1_500, `a message of ${big.message.length} characters`)
   })
 ]

@@ -5,7 +5,7 @@
  * `InvalidQuery`s raised before any store is touched.
  */
 import assert from "node:assert/strict"
-import { Artifact, Q, type QueryInput, Run, Transform } from "@lineage/core"
+import { Artifact, Ast, Q, type QueryInput, Run, Transform } from "@lineage/core"
 import type { Case } from "../../Case.js"
 import { at, counting, linkInput, newRun, open, registryCase, type Session, sortedIds } from "./support.js"
 
@@ -293,12 +293,89 @@ export const filters: ReadonlyArray<Case> = [
     await t.fail(Run.filter({ inputArtifacts__key: 5 }).count(), "InvalidQuery")
     await t.fail(Run.filter({ transform: { key__regex: "[" } }).exists(), "InvalidQuery")
     await t.fail(Run.get({ startedAt: "soon" }), "InvalidQuery")
-    await t.fail(Run.get("not-a-uid"), "InvalidQuery")
+    await t.fail(Run.get("not-a-uid"), "DoesNotExist")
     await t.fail(Run.filter().limit(-1).all(), "InvalidQuery")
     assert.equal(spy.calls(), 0, "the driver was called for a query that cannot mean anything")
     // On a registry with features, an unknown key may name a feature: only the Feature registry is read.
     const feature = await t.fail(Run.filter({ nope: 1 }).all(), "InvalidQuery")
     assert.equal(feature.field, "nope")
     assert.equal(spy.callsOn("run"), 0, "the run table was read for a query on a feature that does not exist")
+  }),
+  c("branchId: null, in every spelling, means every branch, the trash included, for all, count, page, exists and delete", async (s) => {
+    const l = await lab(s)
+    await s.run(Run.delete(l.r1))
+    await s.run(Run.delete(l.r5))
+    // Both isNull values: branchId is never null, so neither picks a branch.
+    await same(
+      s,
+      l.runs,
+      { branchId: null },
+      { branchId__isnull: true },
+      { branchId__isnull: false },
+      { branchId: { isNull: true } },
+      { branchId: { ne: null } },
+      Q.where(["branchId"], "isNull", true),
+      Q.and({ branchId: null }),
+      Q.or({ branchId: null }, { status: "completed" })
+    )
+    await same(s, [l.r1, l.r4], { branchId: null, status: "completed" })
+    assert.deepStrictEqual(sortedIds(await s.run(Run.filter({ status: "completed" }).allBranches().all())), sortedIds([l.r1, l.r4]))
+    assert.equal(await s.run(Run.filter().allBranches().count()), 5)
+    assert.equal(await s.run(Run.filter({ status: "completed" }).count()), 1, "without it, the default filter hides the trash")
+    const paged: Array<{ readonly id: number }> = []
+    // Bounded: a store that ignores the cursor must fail this case, not loop forever.
+    for (let after: string | undefined, first = true; first || after !== undefined; first = false) {
+      const page = await s.run(Run.filter({ branchId: null }).orderBy("startedAt").page({ size: 2, after }))
+      paged.push(...page.items)
+      after = page.next
+      assert.ok(paged.length <= l.runs.length, "paging returned more runs than exist: the cursor was not followed")
+    }
+    assert.deepStrictEqual(sortedIds(paged), sortedIds(l.runs))
+    assert.equal(await s.run(Run.filter({ branchId: null, name: "first" }).exists()), true)
+    assert.equal(await s.run(Run.filter({ name: "first" }).exists()), false)
+    // The trashed r5 is deleted for good only when the query reaches the trash.
+    assert.equal(await s.run(Run.filter({ name: "Fifth" }).delete({ permanent: true })), 0)
+    assert.equal(await s.run(Run.filter({ branchId: null, name: "Fifth" }).delete({ permanent: true })), 1)
+    assert.equal(await s.persisted("run", l.r5.id), undefined)
+  }),
+  c("branchId: null on a relation asks for a related record on any branch; negated on the records' own branch it is InvalidQuery; stores get plain conditions", async (s) => {
+    const l = await lab(s)
+    await s.run(Run.delete(l.r1))
+    const artifacts = async (q: QueryInput) => sortedIds(await s.run(Artifact.filter(q).all()))
+    // counts was made by the trashed r1, masks by r3.
+    assert.deepStrictEqual(await artifacts({ run__branchId: null }), sortedIds([l.counts, l.masks]))
+    assert.deepStrictEqual(await artifacts({ run: { branchId: null, name: "first" } }), [l.counts.id])
+    assert.deepStrictEqual(await artifacts({ run__branchId__isnull: false }), sortedIds([l.counts, l.masks]))
+    for (const q of [Q.not({ branchId: null }), Q.not({ branchId__isnull: false }), Q.not(Q.or({ status: "started" }, { branchId: null }))]) {
+      const e = await s.fail(Run.filter(q).count(), "InvalidQuery")
+      assert.equal(e.field, "branchId")
+      assert.match(e.expected, /every branch/)
+    }
+    // Negated twice it means every branch again; on a relation the negation means "no related run".
+    assert.equal(await s.run(Run.filter(Q.not(Q.not({ branchId: null }))).count()), 5)
+    const all = await s.run(Artifact.filter().all())
+    assert.deepStrictEqual(
+      await artifacts(Q.not({ run__branchId: null })),
+      sortedIds(all.filter((a) => a.runId === null))
+    )
+    // What the driver is asked: no predicate on a null branchId, and no default branch filter on runs.
+    const seen: Array<Ast.Cond> = []
+    const driver = { ...s.ctx.driver }
+    const find = driver.find
+    const spy = await open(s.ctx, {
+      ...driver,
+      find: (table, spec) => {
+        seen.push(spec.where)
+        return find(table, spec)
+      },
+      count: (table, where) => {
+        seen.push(where)
+        return s.ctx.driver.count(table, where)
+      }
+    })
+    assert.equal(await spy.run(Run.filter({ branchId: null }).count()), 5)
+    assert.equal((await spy.run(Artifact.filter({ run__branchId: null }).all())).length, 2)
+    const branchPredicates = seen.flatMap((w) => Ast.paths(w)).filter((p) => p.includes("branchId"))
+    assert.deepStrictEqual(branchPredicates, [["branchId"]], "only the artifacts' default filter names branchId")
   })
 ]

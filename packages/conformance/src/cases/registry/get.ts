@@ -6,7 +6,7 @@ import assert from "node:assert/strict"
 import { Feature, Run, Transform, ULabel, User } from "@lineage/core"
 import { Effect } from "effect"
 import type { Case } from "../../Case.js"
-import { newRun, newTransform, registryCase, type Session } from "./support.js"
+import { counting, newRun, newTransform, open, registryCase, type Session } from "./support.js"
 
 const group = "get"
 const c = (name: string, body: (s: Session) => Promise<void>): Case => registryCase(group, name, body)
@@ -19,6 +19,9 @@ const prefixed = async (s: Session) => {
   for (const uid of uids) runs.push(await newRun(s, t, { uid }))
   return runs
 }
+
+/** Half of a surrogate pair without the other: text no UTF-8 encoder can write. */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 export const get: ReadonlyArray<Case> = [
   c("by integer id; a missing id is DoesNotExist", async (s) => {
@@ -78,14 +81,37 @@ export const get: ReadonlyArray<Case> = [
     const u = await s.fail(User.get("nope"), "DoesNotExist")
     assert.match(u.hint ?? "", /handle/)
   }),
-  c("an invalid uid (not base62, too long, empty) is InvalidQuery", async (s) => {
+  c("a string that cannot be a uid (not base62, too long, empty) is DoesNotExist with the keyword hint, found without a look-up", async (s) => {
     await prefixed(s)
+    const spy = counting(s.ctx.driver)
+    const t = await open(s.ctx, spy.driver)
+    spy.reset()
     for (const bad of ["abc-", "abcd 0000", "ab_c", "é", "abcd0000000000011", ""]) {
-      const e = await s.fail(Run.get(bad), "InvalidQuery")
-      assert.equal(e.field, "uid", `for ${JSON.stringify(bad)}`)
-      assert.equal(e.registry, "Run")
+      const e = await t.fail(Run.get(bad), "DoesNotExist")
+      assert.equal(e.registry, "Run", `for ${JSON.stringify(bad)}`)
+      assert.equal(e.hint, `Did you forget a keyword as in Run.get({ startedAt: '${bad}' })?`)
     }
-    await s.fail(ULabel.get("abcdefghi"), "InvalidQuery")
+    const label = await t.fail(ULabel.get("some-label-name"), "DoesNotExist")
+    assert.match(label.message, /uid 'some-label-name'/)
+    assert.equal(label.hint, "Did you forget a keyword as in ULabel.get({ name: 'some-label-name' })?")
+    await t.fail(ULabel.get("abcdefghi"), "DoesNotExist")
+    assert.equal(spy.calls(), 0, "the store was asked for a uid no record can have")
+  }),
+  c("get with a hostile string gives a short, well-formed message; other non-objects stay InvalidQuery", async (s) => {
+    await prefixed(s)
+    const huge = await s.fail(ULabel.get("x".repeat(1_000_000)), "DoesNotExist")
+    assert.ok(huge.message.length < 600, `a message of ${huge.message.length} characters`)
+    const control = await s.fail(ULabel.get("a\u0000b\nc\u001b[31m"), "DoesNotExist")
+    assert.doesNotMatch(control.message, /[\u0000-\u001f]/)
+    assert.match(control.hint ?? "", /'a\\u0000b\\nc\\u001b\[31m'/)
+    const quote = await s.fail(ULabel.get("it's"), "DoesNotExist")
+    assert.equal(quote.hint, "Did you forget a keyword as in ULabel.get({ name: 'it\\'s' })?")
+    const surrogate = await s.fail(ULabel.get(`${"y".repeat(99)}\uD83D\uDE00z`), "DoesNotExist")
+    assert.doesNotMatch(surrogate.message, loneSurrogate, "a surrogate pair cut in half")
+    const lone = await s.fail(ULabel.get("\uD800"), "DoesNotExist")
+    assert.doesNotMatch(lone.message, loneSurrogate)
+    for (const bad of [true, null, undefined, Symbol("s")])
+      await s.fail(Run.get(bad as unknown as string), "InvalidQuery")
   }),
   c("by expression: one, none, several", async (s) => {
     const t = await newTransform(s)

@@ -9,6 +9,7 @@ import { errors } from "./errors.js"
 import { featureNames } from "./featureNames.js"
 import { features } from "./features.js"
 import { filters } from "./filters.js"
+import { storageFormat } from "./format.js"
 import { get } from "./get.js"
 import { inputs } from "./inputs.js"
 import { limits } from "./limits.js"
@@ -20,6 +21,7 @@ import { trash } from "./trash.js"
 import { versioning } from "./versioning.js"
 
 export const registryGroups = {
+  storageFormat,
   records,
   get,
   constraints,

@@ -4,7 +4,7 @@
  * updates persist, and values that do not fit are `ValidationError`s that write nothing.
  */
 import assert from "node:assert/strict"
-import { Artifact, Collection, Feature, Project, Run, Transform, ULabel, User } from "@lineage/core"
+import { Artifact, Collection, Feature, Project, Run, Transform, Transforms, ULabel, User } from "@lineage/core"
 import type { Case } from "../../Case.js"
 import { at, base62, ids, newRun, newTransform, registryCase, type Session } from "./support.js"
 
@@ -55,10 +55,11 @@ export const records: ReadonlyArray<Case> = [
         reference: "https://example.org/x?y=1",
         referenceType: "url",
         sourceCode: "print('hi')\n# 日本語\n",
-        hash: "abcdefghijklmnopqrstuv"
+        hash: Transforms.hashSource("print('hi')\n# 日本語\n")
       })
     )
     assert.equal(t.key, "pipelines/Cell Ranger 🧬.py")
+    assert.equal(t.versionTag, "7.2.0")
     assert.equal(t.kind, "notebook")
     assert.equal(t.sourceCode, "print('hi')\n# 日本語\n")
     await roundTrip(s, "transform", t, (id) => s.run(Transform.get(id)), ["createdAt", "updatedAt"])
@@ -129,7 +130,7 @@ export const records: ReadonlyArray<Case> = [
     assert.equal(t.kind, "pipeline")
     assert.equal(t.isLatest, true)
     assert.equal(t.branchId, 1)
-    assert.equal(t.version, null)
+    assert.equal(t.versionTag, null)
     assert.equal(t.description, null)
     assert.equal(t.createdById, null)
     const r = await newRun(s, t)

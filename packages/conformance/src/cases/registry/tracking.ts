@@ -2,13 +2,14 @@
  * Tracking through the domain, on the store under test: a tracked run's lifecycle as persisted, function
  * runs linked to the run that called them, stale runs found by their heartbeat, and the tracked run as
  * state of its `Store` instance: two on one data store never end each other's run, and a `track()` that
- * would orphan one is refused.
+ * would orphan one is refused. A run deleted for good takes its environment and report artifacts, unless
+ * a record that stays uses them.
  */
 import assert from "node:assert/strict"
-import { Artifact, Artifacts, Current, type Records, Feature, Run, Store, Tracking, Transform } from "@lineage/core"
+import { Artifact, Artifacts, Collection, Current, Records, Feature, Run, Store, Tracking, Transform } from "@lineage/core"
 import { Cause, Effect, Exit } from "effect"
 import type { Case } from "../../Case.js"
-import { storageCase, type StorageSession } from "./artifacts.js"
+import { consume, storageCase, type StorageSession } from "./artifacts.js"
 
 const group = "tracking"
 const c = (name: string, body: (s: StorageSession) => Promise<void>): Case => storageCase(group, name, body)
@@ -21,6 +22,10 @@ const tracked = async <A>(s: StorageSession, body: () => Promise<A>): Promise<A>
     await s.run(Effect.exit(Tracking.finish()))
   }
 }
+
+/** Bytes recorded about a run, as tracking records its environment: no key, no producing run. */
+const runArtifact = (s: StorageSession, bytes: string, suffix = ".json") =>
+  s.run(Artifacts.fromBytes(bytes, { suffix, kind: "__lineage_run__", run: null }))
 
 /** Runs started or restarted and never ended. */
 const unfinished = (s: StorageSession) => s.run(Run.filter({ status: { in: ["started", "restarted"] } }).count())
@@ -65,7 +70,7 @@ export const tracking: ReadonlyArray<Case> = [
       )
       assert.deepStrictEqual(
         children.map((r) => r.params),
-        [{ n: 1 }, { n: 2 }, { arg0: "x" }]
+        [{ n: 1 }, { n: 2 }, { _: "x" }]
       )
       const inc = await s.run(Transform.get({ key: "pipeline/inc" }))
       assert.equal(inc.kind, "function")
@@ -151,6 +156,77 @@ export const tracking: ReadonlyArray<Case> = [
       assert.equal((await s.run(Tracking.finish())).uid, active.uid)
       assert.equal(await s.run(Run.filter({ transform__key__in: ["again", "inner"] }).count()), 0)
       assert.equal(await unfinished(s), 0)
+    })
+  ),
+  c("a run deleted for good takes its environment and report artifacts and their files; a shared environment goes with its last run", async (s) => {
+    const t = await s.run(Transform.create({ key: "job" }))
+    const environment = await runArtifact(s, '{"node":"v22"}')
+    const report = await runArtifact(s, "all good", ".txt")
+    const first = await s.run(Run.create({ transform: t, environmentId: environment.id, reportId: report.id }))
+    const second = await s.run(Run.create({ transform: t, environmentId: environment.id }))
+    await s.run(Run.delete(first))
+    assert.deepStrictEqual(await s.stored(), [`${environment.uid}.json`, `${report.uid}.txt`].sort(), "the trash keeps them")
+    await s.run(Run.delete(first, { permanent: true }))
+    assert.equal(await s.persisted("artifact", report.id), undefined)
+    assert.equal((await s.persisted("artifact", environment.id))?.["id"], environment.id, "the second run still uses it")
+    assert.deepStrictEqual(await s.stored(), [`${environment.uid}.json`])
+    await s.run(Run.delete(second, { permanent: true }))
+    assert.deepStrictEqual(await s.persistedAll("artifact"), [])
+    assert.deepStrictEqual(await s.stored(), [])
+  }),
+  c("a run deleted for good leaves the environment and report another record uses: an input, an output, a collection member", async (s) => {
+    const t = await s.run(Transform.create({ key: "job" }))
+    const other = await s.run(Run.create({ transform: t }))
+    const read = await runArtifact(s, "read by another run")
+    await consume(s, other, read)
+    const made = await s.run(Current.withRun(other)(Artifacts.fromBytes("made by another run", { suffix: ".txt" })))
+    const member = await runArtifact(s, "in a collection")
+    const collection = await s.run(Collection.create({ key: "bundle" }))
+    const links = Store.entity(Records.CollectionArtifactModel, Records.CollectionArtifact)
+    await s.run(Effect.flatMap(Store.Store, (store) => store.insert(links, [{ collectionId: collection.id, artifactId: member.id }])))
+    const unused = await runArtifact(s, "used by nothing else")
+    const a = await s.run(Run.create({ transform: t, environmentId: read.id, reportId: made.id }))
+    const b = await s.run(Run.create({ transform: t, environmentId: member.id, reportId: unused.id }))
+    await s.run(Run.delete(a, { permanent: true }))
+    await s.run(Run.delete(b, { permanent: true }))
+    assert.deepStrictEqual(
+      (await s.persistedAll("artifact")).map((d) => d["id"]),
+      [read.id, made.id, member.id]
+    )
+    assert.equal((await s.stored()).length, 3)
+  }),
+  c("runs deleted for good with their transform, their initiating run or a query set take their environment and report", async (s) => {
+    const t = await s.run(Transform.create({ key: "pipeline" }))
+    const parentEnvironment = await runArtifact(s, "parent environment")
+    const childReport = await runArtifact(s, "child report", ".txt")
+    const queriedEnvironment = await runArtifact(s, "queried environment")
+    const parent = await s.run(Run.create({ transform: t, environmentId: parentEnvironment.id }))
+    const child = await s.run(Run.create({ transform: t, initiatedByRunId: parent.id, reportId: childReport.id }))
+    await consume(s, child, childReport) // a link of the deleted run itself is no use that keeps it
+    await s.run(Run.delete(parent, { permanent: true }))
+    assert.deepStrictEqual(await s.persistedAll("run_input_artifact"), [])
+    assert.deepStrictEqual(
+      (await s.persistedAll("artifact")).map((d) => d["id"]),
+      [queriedEnvironment.id]
+    )
+    await s.run(Run.create({ transform: t, name: "queried", environmentId: queriedEnvironment.id }))
+    assert.equal(await s.run(Run.filter({ name: "queried" }).delete({ permanent: true })), 1)
+    assert.deepStrictEqual(await s.persistedAll("artifact"), [])
+    assert.deepStrictEqual(await s.stored(), [])
+  }),
+  c("track()'s environment artifact, shared by runs of one environment, goes with the last of them deleted for good", (s) =>
+    tracked(s, async () => {
+      const a = await s.run(Tracking.track({ transform: { key: "a" }, handleProcess: false }))
+      await s.run(Tracking.finish())
+      const b = await s.run(Tracking.track({ transform: { key: "b" }, handleProcess: false }))
+      await s.run(Tracking.finish())
+      assert.ok(a.environmentId !== null && a.environmentId === b.environmentId, "the same environment is one artifact")
+      const environment = await s.run(Artifact.get(a.environmentId!))
+      await s.run(Run.delete(a, { permanent: true }))
+      assert.equal((await s.persisted("artifact", environment.id))?.["kind"], "__lineage_run__")
+      await s.run(Transform.delete(await s.run(Transform.get(b.transformId)), { permanent: true }))
+      assert.equal(await s.persisted("artifact", environment.id), undefined)
+      assert.deepStrictEqual(await s.stored(), [])
     })
   )
 ]
