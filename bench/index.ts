@@ -1,21 +1,26 @@
 /**
  * The performance figures, each beside a baseline measured in the same run:
  *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; MongoDB at 10k beside the raw
- *                              driver; track() + finish()
+ *                              driver; SQLite and PostgreSQL at 1M beside hand-written SQL; track() + finish()
  *   pnpm bench -- --quick      the same at small sizes, to check that it works (CI); results go to *-quick files
- *   pnpm bench -- --only=memory,redis,mongodb,tracking   (prints only)
- * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379
- * (skipped with a note when none answers).
+ *   pnpm bench -- --only=memory,redis,mongodb,sqlite,postgres,tracking   (prints only)
+ * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379;
+ * PostgreSQL: $LINEAGE_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test (each skipped with a note when
+ * none answers).
  */
 import { enabled, heapUsed, log, partial, quick } from "./common.js"
 import * as Memory from "./memory.js"
 import * as Mongo from "./mongo.js"
+import * as Postgres from "./postgres.js"
 import * as Redis from "./redis.js"
+import * as Sqlite from "./sqlite.js"
 import { type Figures, printConsole, write } from "./report.js"
 import * as Tracking from "./tracking.js"
 
 const memorySizes = quick ? [1_000, 5_000] : [10_000, 100_000, 1_000_000]
 const redisSize = quick ? 2_000 : 100_000
+const sqliteSize = quick ? 2_000 : 1_000_000
+const postgresSize = quick ? 2_000 : 1_000_000
 
 const memory: Array<Memory.MemoryFigures> = []
 if (enabled("memory")) {
@@ -39,14 +44,47 @@ if (enabled("mongodb")) {
   mongo = await Mongo.measure(quick ? 1_000 : 10_000)
 }
 
+let sqlite: Sqlite.SqliteFigures | undefined
+if (enabled("sqlite")) {
+  log("sqlite store")
+  heapUsed()
+  sqlite = await Sqlite.measure(sqliteSize)
+}
+
+const postgresUp = (enabled("postgres") || enabled("tracking")) && (await Postgres.available())
+if (!postgresUp && (enabled("postgres") || enabled("tracking"))) log(`no PostgreSQL answers at ${Postgres.url}: PostgreSQL figures skipped`)
+let postgres: Postgres.PostgresFigures | undefined
+if (enabled("postgres") && postgresUp) {
+  log("postgres store")
+  heapUsed()
+  postgres = await Postgres.measure(postgresSize)
+}
+
 let tracking: Figures["tracking"]
 if (enabled("tracking")) {
   log("track() + finish()")
   heapUsed()
-  tracking = { memoryMs: await Tracking.memory(), redisMs: redisUp ? await Tracking.redis() : undefined }
+  tracking = {
+    memoryMs: await Tracking.memory(),
+    redisMs: redisUp ? await Tracking.redis() : undefined,
+    sqliteMs: await Tracking.sqlite(),
+    postgresMs: postgresUp ? await Tracking.postgres() : undefined
+  }
 }
 
-const figures: Figures = { quick, memory, redis, mongo, tracking, memoryTargetSize: 1_000_000, redisTargetSize: 100_000 }
+const figures: Figures = {
+  quick,
+  memory,
+  redis,
+  mongo,
+  sqlite,
+  postgres,
+  tracking,
+  memoryTargetSize: 1_000_000,
+  redisTargetSize: 100_000,
+  sqliteTargetSize: 1_000_000,
+  postgresTargetSize: 1_000_000
+}
 printConsole(figures)
 if (process.argv.includes("--no-write") || partial) process.exit(0)
 log(`\nwrote ${write(figures)}`)

@@ -5,7 +5,9 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { MemoryFigures } from "./memory.js"
 import type { MongoFigures } from "./mongo.js"
+import type { PostgresFigures } from "./postgres.js"
 import type { RedisFigures } from "./redis.js"
+import type { SqliteFigures } from "./sqlite.js"
 
 export interface Row {
   readonly what: string
@@ -25,10 +27,16 @@ export interface Figures {
   readonly memory: ReadonlyArray<MemoryFigures>
   readonly redis: RedisFigures | undefined
   readonly mongo: MongoFigures | undefined
-  readonly tracking: { readonly memoryMs: number; readonly redisMs: number | undefined } | undefined
+  readonly sqlite: SqliteFigures | undefined
+  readonly postgres: PostgresFigures | undefined
+  readonly tracking:
+    | { readonly memoryMs: number; readonly redisMs: number | undefined; readonly sqliteMs: number; readonly postgresMs: number | undefined }
+    | undefined
   /** Sizes the targets name; quick runs measure smaller ones, so their verdicts are "n/a". */
   readonly memoryTargetSize: number
   readonly redisTargetSize: number
+  readonly sqliteTargetSize: number
+  readonly postgresTargetSize: number
 }
 
 const verdict = (ok: boolean, atSize: boolean): Row["verdict"] => (!atSize ? "n/a" : ok ? "pass" : "miss")
@@ -78,25 +86,77 @@ export const rows = (f: Figures): Array<Row> => {
     for (const op of m.ops)
       out.push({ what: `${n}: ${op.name}`, measured: `${ms(op.lineageMs)} = ${times(op.lineageMs / op.rawMs)} raw`, target, verdict: "reported", baseline: `raw driver: ${ms(op.rawMs)}` })
   }
+  if (f.sqlite !== undefined) out.push(...sqliteRows(f.sqlite, f.sqlite.total === f.sqliteTargetSize))
+  if (f.postgres !== undefined) out.push(...postgresRows(f.postgres, f.postgres.total === f.postgresTargetSize))
   if (f.tracking !== undefined) {
     out.push({ what: "track() + finish(), memory", measured: ms(f.tracking.memoryMs), target: "≤ 5 ms", verdict: f.tracking.memoryMs <= 5 ? "pass" : "miss", baseline: "" })
     if (f.tracking.redisMs !== undefined)
       out.push({ what: "track() + finish(), redis", measured: ms(f.tracking.redisMs), target: "≤ 15 ms", verdict: f.tracking.redisMs <= 15 ? "pass" : "miss", baseline: "" })
+    out.push({ what: "track() + finish(), sqlite", measured: ms(f.tracking.sqliteMs), target: "≤ 3 ms", verdict: f.tracking.sqliteMs <= 3 ? "pass" : "miss", baseline: "" })
+    if (f.tracking.postgresMs !== undefined)
+      out.push({ what: "track() + finish(), postgres", measured: ms(f.tracking.postgresMs), target: "none (reported)", verdict: "reported", baseline: "" })
   }
   return out
 }
 
+/** A SQL store's figures: SQLite's and PostgreSQL's share their shape. */
+type SqlFigures = SqliteFigures | PostgresFigures
+
+/**
+ * A SQL store: latency targets on the whole stack (`bound` gives a query's, in ms, if any), and the store's
+ * overhead (`driver.find`) against the same query written by hand, ≤ 2×, on every query.
+ */
+const sqlRows = (engine: string, s: SqlFigures, at: boolean, bound: (query: string) => number | undefined): Array<Row> => {
+  const n = `${engine} ${s.total.toLocaleString("en")}`
+  const out: Array<Row> = s.queries.map((q) => {
+    const overhead = q.storeMs / q.handMs
+    const limit = bound(q.name)
+    const latencyOk = limit === undefined || q.lineageMs <= limit
+    return {
+      what: `${n}: ${q.name}, ${q.rows} rows`,
+      measured: `${ms(q.lineageMs)} (store ${ms(q.storeMs)} = ${times(overhead)} hand)`,
+      target: `${limit === undefined ? "" : `≤ ${limit} ms; `}store ≤ 2× hand-written SQL`,
+      verdict: verdict(latencyOk && overhead <= 2, at),
+      baseline: `hand-written SQL ${ms(q.handMs)}; full scan ${ms(q.scanMs)} (store ${times(q.scanMs / q.storeMs)} faster)${q.indexed ? "" : "; the store's plan scans the table"}`
+    }
+  })
+  out.push({
+    what: `${n}: batch insert (Run.createMany, 5,000 per call)`,
+    measured: `${perSec(s.insertPerSec)} = ${((s.insertPerSec / s.rawInsertPerSec) * 100).toFixed(0)}% of raw`,
+    target: "ratio to raw multi-row INSERT",
+    verdict: "reported",
+    baseline: `raw multi-row INSERT of the same rows into a table with the same indexes: ${perSec(s.rawInsertPerSec)}`
+  })
+  return out
+}
+
+/** SQLite: equality ≤ 1 ms, top-10 ≤ 2 ms. */
+const sqliteRows = (s: SqliteFigures, at: boolean): Array<Row> =>
+  sqlRows("sqlite", s, at, (name) => (name.startsWith("top 10") ? 2 : name.startsWith("equality") ? 1 : undefined))
+
+/** PostgreSQL: the selective query (equality on the transform, 100 runs) ≤ 2 ms. */
+const postgresRows = (s: PostgresFigures, at: boolean): Array<Row> =>
+  sqlRows("postgres", s, at, (name) => (name.startsWith("equality: transform") ? 2 : undefined))
+
 const table = (header: ReadonlyArray<string>, body: ReadonlyArray<ReadonlyArray<string>>): string =>
   [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...body.map((r) => `| ${r.join(" | ")} |`)].join("\n")
 
-/** Query latency by size: memory at each size, Redis at its one size. */
+/** Query latency by size: memory at each size, Redis, SQLite and PostgreSQL at their one size. */
 const scalingRows = (f: Figures): { header: Array<string>; body: Array<Array<string>> } => {
-  const names = f.memory[0]?.queries.map((q) => q.name) ?? []
-  const header = ["query (store, median)", ...f.memory.map((m) => `memory ${m.total.toLocaleString("en")}`), ...(f.redis ? [`redis ${f.redis.total.toLocaleString("en")}`] : [])]
+  const names = (f.memory[0] ?? f.sqlite ?? f.postgres)?.queries.map((q) => q.name) ?? []
+  const header = [
+    "query (store, median)",
+    ...f.memory.map((m) => `memory ${m.total.toLocaleString("en")}`),
+    ...(f.redis ? [`redis ${f.redis.total.toLocaleString("en")}`] : []),
+    ...(f.sqlite ? [`sqlite ${f.sqlite.total.toLocaleString("en")}`] : []),
+    ...(f.postgres ? [`postgres ${f.postgres.total.toLocaleString("en")}`] : [])
+  ]
   const body = names.map((name) => [
     name,
     ...f.memory.map((m) => ms(m.queries.find((q) => q.name === name)?.storeMs ?? Number.NaN)),
-    ...(f.redis ? [ms(f.redis.queries.find((q) => q.name === name)?.storeMs ?? Number.NaN)] : [])
+    ...(f.redis ? [ms(f.redis.queries.find((q) => q.name === name)?.storeMs ?? Number.NaN)] : []),
+    ...(f.sqlite ? [ms(f.sqlite.queries.find((q) => q.name === name)?.storeMs ?? Number.NaN)] : []),
+    ...(f.postgres ? [ms(f.postgres.queries.find((q) => q.name === name)?.storeMs ?? Number.NaN)] : [])
   ])
   return { header, body }
 }
@@ -107,8 +167,9 @@ export const printConsole = (f: Figures): void => {
   console.log("\n" + "target".padEnd(w), "measured".padStart(28), "  target".padEnd(30), "verdict")
   for (const x of r) console.log(x.what.padEnd(w), x.measured.padStart(28), `  ${x.target}`.padEnd(30), x.verdict, x.baseline ? `   [${x.baseline}]` : "")
   const s = scalingRows(f)
-  console.log("\n" + s.header.map((h, i) => (i === 0 ? h.padEnd(44) : h.padStart(14))).join(""))
-  for (const b of s.body) console.log(b.map((c, i) => (i === 0 ? c.padEnd(44) : c.padStart(14))).join(""))
+  const width = (i: number) => (i === 0 ? 44 : Math.max(14, s.header[i]!.length + 2))
+  console.log("\n" + s.header.map((h, i) => (i === 0 ? h.padEnd(width(i)) : h.padStart(width(i)))).join(""))
+  for (const b of s.body) console.log(b.map((c, i) => (i === 0 ? c.padEnd(width(i)) : c.padStart(width(i)))).join(""))
 }
 
 const palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
@@ -123,11 +184,14 @@ export const svg = (f: Figures): string => {
   const B = 50
   const names = f.memory[0]?.queries.map((q) => q.name) ?? []
   const sizes = f.memory.map((m) => m.total)
-  const all = f.memory.flatMap((m) => m.queries.map((q) => q.storeMs)).concat(f.redis?.queries.map((q) => q.storeMs) ?? []).filter((x) => x > 0 && Number.isFinite(x))
+  const all = f.memory
+    .flatMap((m) => m.queries.map((q) => q.storeMs))
+    .concat(f.redis?.queries.map((q) => q.storeMs) ?? [], f.sqlite?.queries.map((q) => q.storeMs) ?? [], f.postgres?.queries.map((q) => q.storeMs) ?? [])
+    .filter((x) => x > 0 && Number.isFinite(x))
   const yMin = Math.pow(10, Math.floor(Math.log10(Math.min(...all, 0.01))))
   const yMax = Math.pow(10, Math.ceil(Math.log10(Math.max(...all, 1))))
-  const xMin = Math.min(...sizes, f.redis?.total ?? Infinity)
-  const xMax = Math.max(...sizes)
+  const xMin = Math.min(...sizes, f.redis?.total ?? Infinity, f.sqlite?.total ?? Infinity, f.postgres?.total ?? Infinity)
+  const xMax = Math.max(...sizes, f.sqlite?.total ?? 0, f.postgres?.total ?? 0)
   const x = (n: number) => L + ((Math.log10(n) - Math.log10(xMin)) / Math.max(1e-9, Math.log10(xMax) - Math.log10(xMin))) * (W - L - R)
   const y = (v: number) => T + (1 - (Math.log10(v) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * (H - T - B)
   const parts: Array<string> = []
@@ -139,7 +203,7 @@ export const svg = (f: Figures): string => {
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(v)}" y2="${y(v)}" stroke="#ddd"/><text x="${L - 6}" y="${y(v) + 4}" text-anchor="end">${v >= 1 ? v : v.toPrecision(1)} ms</text>`)
   }
   for (const n of sizes) parts.push(`<line x1="${x(n)}" x2="${x(n)}" y1="${T}" y2="${H - B}" stroke="#eee"/><text x="${x(n)}" y="${H - B + 16}" text-anchor="middle">${n.toLocaleString("en")}</text>`)
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">runs (memory store; hollow = Redis)</text>`)
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">runs (memory store; hollow = Redis, square = SQLite, diamond = PostgreSQL)</text>`)
   names.forEach((name, i) => {
     const color = palette[i % palette.length]!
     const pts = f.memory.map((m) => [m.total, m.queries.find((q) => q.name === name)!.storeMs] as const).filter(([, v]) => v > 0)
@@ -147,6 +211,14 @@ export const svg = (f: Figures): string => {
     for (const [n, v] of pts) parts.push(`<circle cx="${x(n).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${color}"/>`)
     const rq = f.redis?.queries.find((q) => q.name === name)
     if (rq !== undefined && f.redis !== undefined) parts.push(`<circle cx="${x(f.redis.total).toFixed(1)}" cy="${y(rq.storeMs).toFixed(1)}" r="5" fill="none" stroke="${color}" stroke-width="2"/>`)
+    const sq = f.sqlite?.queries.find((q) => q.name === name)
+    if (sq !== undefined && f.sqlite !== undefined)
+      parts.push(`<rect x="${(x(f.sqlite.total) - 4).toFixed(1)}" y="${(y(sq.storeMs) - 4).toFixed(1)}" width="8" height="8" fill="none" stroke="${color}" stroke-width="2"/>`)
+    const pq = f.postgres?.queries.find((q) => q.name === name)
+    if (pq !== undefined && f.postgres !== undefined) {
+      const [cx, cy] = [x(f.postgres.total), y(pq.storeMs)]
+      parts.push(`<polygon points="${cx},${(cy - 6).toFixed(1)} ${cx + 6},${cy.toFixed(1)} ${cx},${(cy + 6).toFixed(1)} ${cx - 6},${cy.toFixed(1)}" fill="none" stroke="${color}" stroke-width="2"/>`)
+    }
     parts.push(`<rect x="${W - R + 12}" y="${T + i * 18}" width="10" height="10" fill="${color}"/><text x="${W - R + 28}" y="${T + i * 18 + 9}">${name.replace(/&/g, "&amp;").replace(/</g, "&lt;")}</text>`)
   })
   parts.push("</svg>")
@@ -180,6 +252,18 @@ export const markdown = (f: Figures): string => {
     "",
     "The relation query (`Run.filter({ transform: { key__startswith: \"pipeline-12\" } })`) has no target: it shows query power. Core answers the transform filter first and hands the store the matching transforms' ids as one `in` list (111 ids at 1,000,000 runs); the baselines get that same list.",
     "",
+    ...(f.sqlite === undefined
+      ? []
+      : [
+          "SQLite: a database file under the temp directory (WAL, `synchronous = NORMAL`, as the store opens it). The hand-written SQL is each query as a user would write it against the same database with better-sqlite3, using the store's indexes (their expressions, as `sqlite_master` shows them; a uid prefix as a range), rows parsed from JSON as the store returns them; the full scan is that SQL with `NOT INDEXED`. The ratio `× hand` is the store (`driver.find`) over the hand-written SQL. The raw insert writes the store's own rows again, in id order, as multi-row `INSERT`s of 500 rows, 5,000 per transaction, into a table with the run table's indexes.",
+          ""
+        ]),
+    ...(f.postgres === undefined
+      ? []
+      : [
+          `PostgreSQL: a fresh schema of the server (dropped afterwards), \`ANALYZE\` run on the run table after the load (${Math.round(f.postgres.analyzeMs).toLocaleString("en")} ms), as autovacuum would soon after a bulk load. The hand-written SQL is each query as a user would write it against the same database with \`pg\`, using the store's index expressions as \`pg_get_indexdef\` shows them (a uid prefix as a range of the unique index's JSON text), rows parsed from JSON as the store returns them; the full scan is that SQL with index and bitmap scans turned off. The raw insert writes the store's own rows again, in id order, as multi-row \`INSERT\`s of 250 rows, 5,000 per transaction, into a table made \`LIKE\` the run table \`INCLUDING INDEXES\`.`,
+          ""
+        ]),
     ...(f.mongo === undefined
       ? []
       : [

@@ -1,23 +1,27 @@
 /**
- * A small pipeline, tracked end to end on the embedded in-memory store (`npm run demo`):
+ * A small pipeline, tracked end to end (`npm run demo`) on the default store: SQLite in `./.lineage`, so every
+ * execution adds to the history of the ones before (delete `./.lineage` to start over; `LINEAGE_STORE` picks
+ * another store, `memory:` one that forgets):
  *
  *   download  (a transform tracked with track())   → raw.csv
  *   normalize (a step with params and features)    raw.csv → normalized.csv
  *   train     (a flow with nested steps)           normalized.csv → model.json, metrics.json
  *
- * Then it prints the runs, a query by feature value, and the lineage of the model as Mermaid.
+ * Then it prints this execution's runs, the executions so far, a query by feature value, and the lineage of the
+ * model as Mermaid. What a second execution finds, it reuses: features and transforms are declared with
+ * get-or-create semantics, and the same bytes are the same artifact.
  */
 import { Lineage } from "@lineage/core"
 
-const ln = await Lineage.connect() // memory, unless LINEAGE_STORE says otherwise
+const ln = await Lineage.connect() // ./.lineage/lineage.db, unless LINEAGE_STORE says otherwise
 
-// Features are declared once, with a dtype; values are validated against it.
-await ln.Feature.create({ name: "rows", dtype: "int" })
-await ln.Feature.create({ name: "scaling", dtype: "str" })
-await ln.Feature.create({ name: "accuracy", dtype: "float" })
+// Features are declared once, with a dtype; values are validated against it. A later execution finds them.
+await ln.Feature.getOrCreate({ name: "rows" }, { dtype: "int" })
+await ln.Feature.getOrCreate({ name: "scaling" }, { dtype: "str" })
+await ln.Feature.getOrCreate({ name: "accuracy" }, { dtype: "float" })
 
 // 1. download: a tracked run of a pipeline transform; what it registers is its output.
-await ln.track({ transform: { key: "download", version: "1.0", kind: "pipeline" }, params: { source: "https://example.org/cells.csv", api_key: "never stored" } })
+const downloaded = await ln.track({ transform: { key: "download", version: "1.0", kind: "pipeline" }, params: { source: "https://example.org/cells.csv", api_key: "never stored" } })
 const raw = await ln.Artifact.fromBytes("cell,size\na,1\nb,4\nc,9\nd,16\n", { key: "raw.csv", description: "raw measurements" })
 await ln.context.run!.features.add({ rows: 4 })
 await ln.finish()
@@ -59,11 +63,17 @@ const train = ln.flow(
 const model = await train({ folds: 3 })
 
 const pad = (s: unknown, n: number) => String(s).padEnd(n)
-console.log("runs")
-for (const run of await ln.Run.filter().orderBy("startedAt").all()) {
+console.log("runs of this execution")
+for (const run of await ln.Run.filter({ startedAt__gte: downloaded.startedAt }).orderBy("startedAt").all()) {
   const transform = await ln.Transform.get(run.transformId)
   console.log(" ", pad(run.uid.slice(0, 8), 10), pad(transform.key, 20), pad(run.status, 11), JSON.stringify(run.params ?? {}))
 }
+
+// Each execution starts with one run of download: the executions so far, newest last.
+const executions = ln.Run.filter({ transform__key: "download" })
+console.log(`\nruns so far: ${await ln.Run.filter().count()}; executions of this demo so far: ${await executions.count()}, the latest:`)
+for (const run of [...(await executions.orderBy("-startedAt").limit(5).all())].reverse())
+  console.log(" ", run.uid, run.startedAt.toISOString(), ...(run.uid === downloaded.uid ? ["(this one)"] : []))
 
 console.log("\nartifacts with accuracy > 0.9 (a feature, queried like a field):")
 for (const a of await ln.Artifact.filter({ accuracy__gt: 0.9 }).all()) console.log(" ", a.key, (await a.features.get())["accuracy"])

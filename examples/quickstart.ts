@@ -1,9 +1,9 @@
 /**
- * The quick start: transforms, versions and runs on the embedded in-memory store, queried three ways.
- * Run it with `npm run demo`.
+ * The quick start (`npm run quickstart`): transforms, versions and runs, queried three ways, in the Effect face,
+ * on the default store (SQLite in `./.lineage`; `LINEAGE_STORE` picks another). Every record is declared with
+ * get-or-create semantics, so a second execution finds the first one's records instead of failing on them.
  */
-import { Q, Run, Transform } from "@lineage/core"
-import * as MemoryStore from "@lineage/store-memory"
+import { Lineage, Q, Run, Store, Transform } from "@lineage/core"
 import { Console, Effect } from "effect"
 
 const table = (rows: ReadonlyArray<Record<string, unknown>>) =>
@@ -18,26 +18,30 @@ const table = (rows: ReadonlyArray<Record<string, unknown>>) =>
   )
 
 const program = Effect.gen(function* () {
+  yield* Console.log(`the store holds ${yield* Run.filter().count()} runs from earlier executions (of this and other scripts)`)
+
   // lamindb's seed example: a pipeline transform, found again by key and version.
-  yield* Transform.create({ key: "Cell Ranger", version: "7.2.0", kind: "pipeline" })
+  yield* Transform.getOrCreate({ key: "Cell Ranger", version: "7.2.0" }, { kind: "pipeline" })
   const cellRanger = yield* Transform.get({ key: "Cell Ranger", version: "7.2.0" })
-  yield* Console.log(`created ${cellRanger.key} ${cellRanger.version} (uid ${cellRanger.uid})`)
+  yield* Console.log(`${cellRanger.key} ${cellRanger.version} (uid ${cellRanger.uid})`)
 
   // Same key, new version: same 12-character stem, next suffix, isLatest moves.
-  const next = yield* Transform.create({ key: "Cell Ranger", version: "8.0.0" })
+  const next = yield* Transform.getOrCreate({ key: "Cell Ranger", version: "8.0.0" })
   const latest = yield* Transform.get(cellRanger.uid.slice(0, 12))
-  yield* Console.log(`new version ${next.uid}; the family's latest is now ${latest.version}`)
+  yield* Console.log(`version 8.0.0 is ${next.uid}; the family's latest is ${latest.version}`)
 
-  const qc = yield* Transform.create({ key: "qc.ts", kind: "script" })
+  const qc = yield* Transform.getOrCreate({ key: "qc.ts" }, { kind: "script" })
   const start = Date.parse("2026-01-01T00:00:00Z")
   for (let i = 0; i < 12; i++) {
-    yield* Run.create({
-      transformId: i % 3 === 0 ? qc.id : next.id,
-      name: `run-${i}`,
-      startedAt: new Date(start + i * 60_000),
-      status: i % 4 === 3 ? "errored" : "completed",
-      params: { learning_rate: 0.001 * (i + 1), batch_size: i % 2 === 0 ? 32 : 64 }
-    })
+    const transformId = i % 3 === 0 ? qc.id : next.id
+    yield* Run.getOrCreate(
+      { transformId, name: `run-${i}` },
+      {
+        startedAt: new Date(start + i * 60_000),
+        status: i % 4 === 3 ? "errored" : "completed",
+        params: { learning_rate: 0.001 * (i + 1), batch_size: i % 2 === 0 ? 32 : 64 }
+      }
+    )
   }
 
   yield* Console.log("\nruns of Cell Ranger with learning_rate > 0.005, newest first (typed objects):")
@@ -54,7 +58,9 @@ const program = Effect.gen(function* () {
   yield* Console.log(`${count} runs`)
 
   yield* Console.log("\nerrored runs, or runs of qc.ts with batch size 64 (Q combinators):")
-  const either = yield* Run.filter(Q.or({ status: "errored" }, Q.and({ transform__key: "qc.ts" }, { params__batch_size: 64 })))
+  // Only this script's runs: the store may hold others (the demo's, yours).
+  const ours = { transform__key__in: ["Cell Ranger", "qc.ts"] }
+  const either = yield* Run.filter(ours, Q.or({ status: "errored" }, Q.and({ transform__key: "qc.ts" }, { params__batch_size: 64 })))
     .orderBy("name")
     .all()
   yield* table(either.map((r) => ({ name: r.name, status: r.status, batch: (r.params as { batch_size: number }).batch_size })))
@@ -62,7 +68,7 @@ const program = Effect.gen(function* () {
   yield* Console.log("\nkeyset pages of 5 runs:")
   let after: string | undefined
   do {
-    const page = yield* Run.filter().orderBy("startedAt").page({ size: 5, after })
+    const page = yield* Run.filter(ours).orderBy("startedAt").page({ size: 5, after })
     yield* Console.log(page.items.map((r) => r.name).join(", "))
     after = page.next
   } while (after !== undefined)
@@ -72,7 +78,7 @@ const program = Effect.gen(function* () {
   yield* Console.log(`${error._tag}: ${error.message}`)
 })
 
-Effect.runPromise(program.pipe(Effect.provide(MemoryStore.layer()))).catch((e: unknown) => {
+Effect.runPromise(program.pipe(Effect.provide(Store.layer(Lineage.driverFor())))).catch((e: unknown) => {
   console.error(e)
   process.exitCode = 1
 })

@@ -144,7 +144,9 @@ describe.each(["esm", "cjs"] as const)("the built core (%s), run in a directory 
     expect(outcome.tag).toBe("StoreError")
     expect(outcome.reason).toBe("Unsupported")
     expect(outcome.message).toContain('no installed store serves redis: URLs ("redis://127.0.0.1:1/0"); installed: none')
-    expect(outcome.message).toContain("not installed: @lineage/store-memory, @lineage/store-mongodb, @lineage/store-redis: npm install")
+    expect(outcome.message).toContain(
+      "not installed: @lineage/store-memory, @lineage/store-mongodb, @lineage/store-postgres, @lineage/store-redis, @lineage/store-sqlite: npm install"
+    )
   })
 
   it("with the adapter installed next to core: connects through it; the planted code never runs", async () => {
@@ -167,7 +169,9 @@ describe.each(["esm", "cjs"] as const)("the built core (%s), run in a directory 
   it("a scheme no installed adapter declares: Unsupported, listing what is installed; no adapter is loaded", () => {
     const outcome = connectFrom(decoys, format, "mongodb://127.0.0.1:1/db")
     expect(outcome.reason).toBe("Unsupported")
-    expect(outcome.message).toContain("installed: @lineage/store-memory (memory:), @lineage/store-mongodb (fake:); not installed: @lineage/store-redis")
+    expect(outcome.message).toContain(
+      "installed: @lineage/store-memory (memory:), @lineage/store-mongodb (fake:); not installed: @lineage/store-postgres, @lineage/store-redis, @lineage/store-sqlite"
+    )
     expect(loaded("@lineage/store-mongodb") || loaded("@lineage/store-memory") || existsSync(planted)).toBe(false)
   })
 

@@ -116,7 +116,7 @@ describe("tracked processes on a shared store", () => {
 
 describe("connecting by URL", () => {
   it("an unknown scheme says which URLs work; a password never appears in the error", async () => {
-    const error = await Lineage.connect("postgres://ada:hunter2@db/lab").catch((e: unknown) => e)
+    const error = await Lineage.connect("cassandra://ada:hunter2@db/lab").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StoreError)
     expect((error as StoreError).message).toContain("@lineage/store-redis (redis: rediss:)")
     expect((error as StoreError).message).not.toContain("hunter2")

@@ -17,9 +17,12 @@ import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Artifact, Artifacts, type Records, type Driver, Store } from "@lineage/core"
 import * as MemoryStore from "@lineage/store-memory"
+import * as PostgresStore from "@lineage/store-postgres"
+import * as SqliteStore from "@lineage/store-sqlite"
 import { closeAll, freshDriver as mongoDriver } from "../support/mongo.js"
 import { freshDriver as redisDriver } from "../support/redis.js"
 import { record, since } from "./support/figures.js"
+import { postgres, sqlite, type Target } from "./support/stores.js"
 import { isTyped } from "./support/typed.js"
 
 const runs = Number(process.env["LINEAGE_ARTIFACT_PATH_RUNS"] ?? 300)
@@ -27,13 +30,26 @@ const runs = Number(process.env["LINEAGE_ARTIFACT_PATH_RUNS"] ?? 300)
 const secret = "SECRET BYTES NOT YOURS"
 const own = "the artifact's own bytes"
 
+/** The SQL stores' namespaces, removed after the file's tests. */
+const disposers: Array<() => Promise<void>> = []
+const sqlDriver = (target: Target, fromUrl: (url: string) => Effect.Effect<Driver.Driver, unknown>) => async () => {
+  const opened = await target.open("artifact_paths")
+  disposers.push(opened.dispose)
+  return Effect.runPromise(fromUrl(opened.url))
+}
+
 const targets: ReadonlyArray<{ readonly name: string; readonly open: () => Promise<Driver.Driver> }> = [
   { name: "memory", open: async () => MemoryStore.makeDriver() },
   { name: "redis", open: () => redisDriver("artifact-paths") },
-  ...(process.env["LINEAGE_RELIABILITY_MONGODB"] === "0" ? [] : [{ name: "mongodb", open: () => mongoDriver("artifact_paths") }])
+  ...(process.env["LINEAGE_RELIABILITY_MONGODB"] === "0" ? [] : [{ name: "mongodb", open: () => mongoDriver("artifact_paths") }]),
+  { name: "sqlite", open: sqlDriver(sqlite, SqliteStore.fromUrl) },
+  { name: "postgres", open: sqlDriver(postgres, PostgresStore.fromUrl) }
 ]
 
-afterAll(() => closeAll())
+afterAll(async () => {
+  await closeAll()
+  for (const dispose of disposers) await dispose()
+})
 
 describe.each(targets)("$name: hostile artifact paths and tampered bytes", (target) => {
   it(`${runs} hostile suffixes, keys, storages and uids; no load returns another file's bytes`, async () => {

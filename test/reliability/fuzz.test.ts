@@ -266,13 +266,14 @@ describe(`fuzz (${runs} cases per target, seed ${seed})`, () => {
     const url = fc.oneof(
       fc.string({ maxLength: 40 }),
       fc.webUrl({ withQueryParameters: true, withFragments: true }),
-      fc.tuple(fc.constantFrom("memory:", "memory://", "Memory:", "memory:x", "memory:?", "memory://?", "postgres://", "mongo://", "file:", "http://", "redis", "redis:/", ""), fc.string({ maxLength: 10 })).map(([a, b]) => a + b)
+      fc.tuple(fc.constantFrom("memory:", "memory://", "Memory:", "memory:x", "memory:?", "memory://?", "mongo://", "file:", "http://", "redis", "redis:/", ""), fc.string({ maxLength: 10 })).map(([a, b]) => a + b)
     )
     let refused = 0
     await fc.assert(
       fc.asyncProperty(url, password, fc.boolean(), async (u, pw, withSecret) => {
-        // Never a Redis or MongoDB URL here: those would open sockets (see the pure parser below).
-        fc.pre(!/^\s*(rediss?|mongodb(\+srv)?):/i.test(u))
+        // Never a Redis, MongoDB or PostgreSQL URL here: those would open sockets (see the pure parser below);
+        // nor a SQLite one, which would create its database file.
+        fc.pre(!/^\s*(rediss?|mongodb(\+srv)?|postgres(ql)?|sqlite):/i.test(u))
         // memory: URLs echo themselves in errors (a known bug with an explicit test in secrets.test.ts).
         const target = withSecret && !/^memory:/i.test(u) ? u.replace(/^([a-z][a-z0-9+.-]*:\/\/)/i, `$1user:${encodeURIComponent(pw)}@`) : u
         const outcome = await typedOutcome(() => Lineage.connect(target))

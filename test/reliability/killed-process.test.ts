@@ -2,14 +2,18 @@
  * A tracked process killed at a random moment (from half its start-up time, measured first, to 1500 ms after
  * it printed its run: before, during or after `track()`), by SIGKILL or SIGTERM, leaves no run that looks alive forever: every run in the namespace is
  * completed, errored or aborted, or is found by `Run.stale({ olderThanMs })` once its heartbeat (100 ms in
- * test/fixtures/tracked-process.ts) has stopped. Delays come from a seeded generator, printed for replay.
+ * test/fixtures/tracked-process.ts) has stopped. Writers killed by SIGKILL in the middle of a stream of writes
+ * (support/killed-writer.ts) lose no round they had acknowledged, and leave a consistent store: no index drift,
+ * and on SQLite `PRAGMA integrity_check` says ok. Delays come from a seeded generator, printed for replay.
  */
 import { once } from "node:events"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { Lineage } from "@lineage/core"
 import { record, since } from "./support/figures.js"
-import { fixture, spawnScript } from "./support/processes.js"
+import { fixture, spawnScript, startWorker } from "./support/processes.js"
 import { sharedTargets } from "./support/stores.js"
 
 const processes = Number(process.env["LINEAGE_KILL_PROCESSES"] ?? 6)
@@ -65,6 +69,58 @@ describe.each(targets)("$name: tracked processes killed at random moments", (tar
       const byStatus = runs.reduce<{ [k: string]: number }>((acc, r) => ({ ...acc, [stale.has(r.uid) ? "stale" : r.status]: (acc[stale.has(r.uid) ? "stale" : r.status] ?? 0) + 1 }), {})
       if (opened.drift !== undefined) expect(await opened.drift()).toEqual([])
       record({ target: "faults: tracked process killed at random", store: target.name, processes, operations: runs.length, faults: processes, inputs: 0, lost: 0, seconds: since(start), note: `seed ${seed}; start-up ${startup} ms; runs left: ${JSON.stringify(byStatus)}; ${plan.filter((p) => p.signal === "SIGKILL").length} SIGKILL` })
+    } finally {
+      await ln.close()
+      await opened.dispose()
+    }
+  }, 60_000)
+
+  it(`writers killed by SIGKILL mid-stream lose no acknowledged write and leave a consistent store (seed ${seed})`, async () => {
+    const opened = await target.open("killed_writers")
+    const ln = await Lineage.connect(opened.url)
+    try {
+      await ln.Feature.create({ name: "kill_worker", dtype: "int" })
+      const writers = Array.from({ length: Math.max(2, Math.ceil(processes / 2)) }, (_, i) => {
+        const worker = startWorker(join(import.meta.dirname, "support", "killed-writer.ts"), { LINEAGE_STORE: opened.url, WORKER: String(i) })
+        const acknowledged: Array<string> = []
+        createInterface({ input: worker.child.stdout! }).on("line", (line) => (line.startsWith("ack ") ? acknowledged.push(line.slice(4)) : undefined))
+        return { worker, acknowledged, exited: once(worker.child, "exit") }
+      })
+      await Promise.all(writers.map((w) => w.worker.ready))
+      // Each writer is killed at its own moment of its stream: most often inside a transaction, as it writes.
+      const delays = fc.sample(fc.integer({ min: 300, max: 1_500 }), { numRuns: writers.length, seed })
+      const start = performance.now()
+      await Promise.all(
+        writers.map(async (w, i) => {
+          w.worker.go()
+          await new Promise((r) => setTimeout(r, delays[i]))
+          w.worker.child.kill("SIGKILL")
+          await w.exited
+        })
+      )
+      const acknowledged = writers.flatMap((w) => w.acknowledged)
+      const runs = await ln.Run.filter({ transform__key: "killed-writer.ts", id__gte: 0 }).all()
+      const outputs = new Set((await ln.Artifact.filter({ key__startswith: "killed/", id__gte: 0 }).all()).map((a) => a.runId))
+      const byUid = new Map(runs.map((r) => [r.uid, r]))
+      // Every acknowledged round is whole: its run completed, with its feature and its output artifact.
+      const lost = acknowledged.filter((uid) => {
+        const run = byUid.get(uid)
+        return run?.status !== "completed" || (run.featureValues as { readonly kill_worker?: number }).kill_worker === undefined || !outputs.has(run.id)
+      })
+      expect(acknowledged.length).toBeGreaterThan(0)
+      expect(lost).toEqual([])
+      if (opened.drift !== undefined) expect(await opened.drift()).toEqual([])
+      record({
+        target: "faults: writers killed by SIGKILL mid-stream",
+        store: target.name,
+        processes: writers.length,
+        operations: runs.length,
+        faults: writers.length,
+        inputs: 0,
+        lost: lost.length,
+        seconds: since(start),
+        note: `seed ${seed}; ${acknowledged.length} rounds acknowledged, ${runs.length - acknowledged.length} cut short; ${opened.drift === undefined ? "no drift check" : target.name === "sqlite" ? "integrity_check ok, no drift" : "no drift"}`
+      })
     } finally {
       await ln.close()
       await opened.dispose()

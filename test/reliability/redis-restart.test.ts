@@ -11,10 +11,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
-import { type Driver, StoreError } from "@lineage/core"
 import * as RedisStore from "@lineage/store-redis"
 import { freePort } from "../support/redis.js"
-import { record, since } from "./support/figures.js"
+import { since } from "./support/figures.js"
+import { expectTypedRetryable, recordRestart, writeThroughRestart } from "./support/restart.js"
 
 const dir = mkdtempSync(join(tmpdir(), "lineage-redis-restart-"))
 let server: ChildProcess | undefined
@@ -50,12 +50,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const thing: Driver.TableSpec = {
-  name: "thing",
-  unique: [{ name: "thing_uid", fields: ["uid"] }],
-  indexes: [{ path: ["n"], kind: "sorted" }]
-}
-
 describe("redis restart", () => {
   it("a server restart mid-stream loses no acknowledged write and leaves no drift", async () => {
     const started = performance.now()
@@ -65,72 +59,29 @@ describe("redis restart", () => {
       RedisStore.make({ url: `redis://127.0.0.1:${port}`, prefix: "restart", retry: { times: 2, baseDelayMs: 20 } })
     )
     try {
-      await Effect.runPromise(driver.declare([thing]))
       const total = 300
-      const first = await Effect.runPromise(driver.reserveIds("thing", total))
-      const acknowledged: Array<number> = []
-      const failures: Array<unknown> = []
-      let restarted = false
-      let down = false
-      let startedWhileDown = 0
-      for (let i = 0; i < total; i++) {
-        const id = first + i
-        if (i === 100) {
-          // Down in the middle of the stream, back a moment later on the same port and files.
-          const stopping = server
-          down = true
-          void stopServer(stopping).then(async () => {
-            await new Promise((r) => setTimeout(r, 1_500))
-            server = await startServer(port)
-            down = false
-            restarted = true
-          })
-        }
-        // A write that fails while the server is down is retried until it is acknowledged.
-        for (let attempt = 0; ; attempt++) {
-          if (down) startedWhileDown++
-          const exit = await Effect.runPromiseExit(driver.insert("thing", [{ id, uid: `u${id}`, n: i }]))
-          if (exit._tag === "Success") {
-            acknowledged.push(id)
-            break
-          }
-          const error = exit.cause.reasons.find((r) => r._tag === "Fail")
-          const failure = error?._tag === "Fail" ? error.error : exit.cause
-          failures.push(failure)
-          // A re-sent write whose first attempt did land is a unique violation on its own id: it is there.
-          if (failure instanceof StoreError && failure.reason._tag === "UniqueViolation") {
-            acknowledged.push(id)
-            break
-          }
-          expect(attempt).toBeLessThan(200)
-          await new Promise((r) => setTimeout(r, 25))
-        }
-      }
-      expect(restarted).toBe(true)
+      const stream = await writeThroughRestart(driver, async () => {
+        await stopServer(server!)
+        await new Promise((r) => setTimeout(r, 1_500))
+        server = await startServer(port)
+      }, total)
+      expect(stream.restartedInStream).toBe(true)
       // Writes went on through the restart: held until the client reconnected, or failed typed and retried.
-      expect(startedWhileDown).toBeGreaterThan(0)
-      for (const failure of failures) {
-        expect(failure).toBeInstanceOf(StoreError)
-        const reason = (failure as StoreError).reason._tag
-        expect(["Unavailable", "UniqueViolation"]).toContain(reason)
-        if (reason === "Unavailable") expect((failure as StoreError).isRetryable).toBe(true)
-      }
-      const stored = await Effect.runPromise(driver.get("thing", acknowledged))
-      expect(stored.map((d) => d["id"])).toEqual(acknowledged)
-      expect(acknowledged).toHaveLength(total)
+      expect(stream.sentWhileDown).toBeGreaterThan(0)
+      expectTypedRetryable(stream.failures)
+      const stored = await Effect.runPromise(driver.get("thing", stream.acknowledged))
+      expect(stored.map((d) => d["id"])).toEqual(stream.acknowledged)
+      expect(stream.acknowledged).toHaveLength(total)
       const report = await Effect.runPromise(driver.verifyIndexes())
       expect(report.drift).toEqual([])
       expect(report.documents).toBe(total)
-      record({
+      recordRestart({
         target: "faults: Redis server restarted mid-stream",
         store: "redis",
-        processes: 1,
-        operations: total,
-        faults: 1,
-        inputs: 0,
+        total,
         lost: total - stored.length,
         seconds: since(started),
-        note: `${startedWhileDown} writes sent while it was down; ${failures.length} failed (typed) and were retried`
+        note: `${stream.sentWhileDown} writes sent while it was down; ${stream.failures.length} failed (typed) and were retried`
       })
     } finally {
       await Effect.runPromise(Effect.ignore(driver.close()))

@@ -29,6 +29,11 @@ export interface VitestConformanceOptions<D extends Driver.Driver = Driver.Drive
   readonly name: string
   /** Groups to register; every group unless given. */
   readonly groups?: ReadonlyArray<Group> | undefined
+  /**
+   * Runs the cases of a group concurrently (up to vitest's `maxConcurrency`, 5 by default), for a store whose
+   * cases spend their time waiting on a server: each case still has a store of its own.
+   */
+  readonly concurrent?: boolean | undefined
 }
 
 export const conformance = <D extends Driver.Driver>(options: VitestConformanceOptions<D>): void => {
@@ -47,7 +52,7 @@ export const conformance = <D extends Driver.Driver>(options: VitestConformanceO
       byGroup.set(c.group, list)
     }
     for (const [group, list] of byGroup) {
-      describe(group, () => {
+      describe(group, { concurrent: options.concurrent === true }, () => {
         for (const c of list) it(c.name, () => runCase(c, options), timeout)
       })
     }

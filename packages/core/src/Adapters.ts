@@ -95,11 +95,15 @@ const load = (adapter: Installed): Effect.Effect<Adapter, StoreError> =>
       )
   })
 
-/** The installed adapter serving the URL's scheme, imported (and no other). */
-export const adapterFor = (url: string): Effect.Effect<Adapter, StoreError> =>
+/**
+ * The installed adapter serving the URL's scheme, imported (and no other). When none serves it, the error says
+ * `ifMissing` if given, else what is installed and which adapters could be.
+ */
+export const adapterFor = (url: string, ifMissing?: string): Effect.Effect<Adapter, StoreError> =>
   Effect.suspend(() => {
     const scheme = schemeOf(url)
     const found = installed()
     const serving = scheme === undefined ? undefined : found.find((a) => a.schemes.includes(scheme))
-    return serving === undefined ? Effect.fail(noAdapter(url, scheme, found)) : load(serving)
+    if (serving !== undefined) return load(serving)
+    return Effect.fail(ifMissing === undefined ? noAdapter(url, scheme, found) : StoreError.unsupported(ifMissing))
   })

@@ -210,6 +210,32 @@ export const unknownUrlOptions = (names: ReadonlyArray<string>, known: ReadonlyA
 const knownUrlOptions = (known: ReadonlyArray<string>): string =>
   known.length === 0 ? "it takes no options" : `known options: ${known.join(", ")}`
 
+/**
+ * A store's own options from its URL's query, refusing any other (see `takeUrlOptions` and
+ * `unknownUrlOptions`): for a store that passes nothing of its URL's query on to its client library.
+ */
+export const onlyUrlOptions = (
+  query: URLSearchParams,
+  known: ReadonlyArray<string>
+): { readonly options: ReadonlyMap<string, string> } | { readonly refused: string } => {
+  const taken = takeUrlOptions(query, known)
+  if ("refused" in taken) return taken
+  const unknown = [...new Set(taken.rest.keys())]
+  return unknown.length > 0 ? { refused: unknownUrlOptions(unknown, known) } : { options: taken.options }
+}
+
+/** The text of a store URL given as it is or as `Redacted`. */
+export const urlText = (url: string | Redacted.Redacted<string>): string => (Redacted.isRedacted(url) ? Redacted.value(url) : url)
+
+/** A percent-encoded part of a URL, decoded; undefined when it is not valid percent-encoding. */
+export const decodeUrlPart = (part: string): string | undefined => {
+  try {
+    return decodeURIComponent(part)
+  } catch {
+    return undefined
+  }
+}
+
 /** The values a document gives a unique constraint's fields. */
 export const uniqueValues = (u: UniqueSpec, doc: Doc): Array<Json> => u.fields.map((f) => read(doc, [f]))
 

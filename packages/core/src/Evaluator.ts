@@ -47,7 +47,8 @@ export const compareStrings = (a: string, b: string): number => {
   return a.length - b.length
 }
 
-const rank = (v: Json): number => {
+/** A value's type rank, the first key of `compareJson`: null, boolean, number, string, array, object. */
+export const rank = (v: Json): number => {
   if (v === null) return 0
   switch (typeof v) {
     case "boolean":

@@ -5,10 +5,12 @@
  * `step`/`flow` calls follows the async call chain through AsyncLocalStorage, so concurrent calls never see
  * each other's run.
  *
- * The store is picked by URL (`memory:`, `redis://…`, `mongodb://…`; default `LINEAGE_STORE`, else memory),
- * importing the installed adapter that serves its scheme (`Adapters`): core depends on no adapter.
+ * The store is picked by URL (`sqlite:./runs.db`, `postgres://…`, `redis://…`, `mongodb://…`, `memory:`; default
+ * `LINEAGE_STORE`, else SQLite in the working directory's `.lineage`), importing the installed adapter that serves
+ * its scheme (`Adapters`): core depends on no adapter.
  */
 import { AsyncLocalStorage } from "node:async_hooks"
+import * as path from "node:path"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { adapterFor } from "./Adapters.js"
 import * as Artifacts from "./Artifacts.js"
@@ -22,6 +24,7 @@ import * as LineageGraph from "./LineageGraph.js"
 import type { Page, QuerySet } from "./QuerySet.js"
 import type { QueryInput } from "./Query.js"
 import * as Registry from "./Registry.js"
+import * as StorageRoot from "./StorageRoot.js"
 import * as Store from "./Store.js"
 import * as Tracking from "./Tracking.js"
 
@@ -29,19 +32,68 @@ export type { Adapter } from "./Adapters.js"
 
 export const redactUrl = DriverRules.redactUrl
 
-/** The driver for a store URL (default `LINEAGE_STORE`, else memory), from the adapter serving its scheme. */
+/**
+ * The directory, in the working directory, of the store opened when no URL and no `LINEAGE_STORE` name one: it
+ * holds the SQLite database `lineage.db` and, beside it, the artifact storage root `storage`.
+ */
+export const projectDirectory = ".lineage"
+
+/**
+ * The URL of the store opened when none is named: SQLite at `.lineage/lineage.db` in the working directory. It is
+ * relative, so that no character of the working directory's path is read as URL syntax.
+ */
+export const defaultUrl = `sqlite:./${projectDirectory}/lineage.db`
+
+/** The URL `connect(url)` opens, when not the default: `url`, else `LINEAGE_STORE`. */
+const targetOf = (url: string | undefined) => url ?? process.env["LINEAGE_STORE"]
+
+const sqliteMissing = (workingDirectory: string) =>
+  `Lineage.connect() with no URL and no LINEAGE_STORE keeps runs in SQLite (${defaultUrl} in ${workingDirectory}), ` +
+  `which needs @lineage/store-sqlite: npm install @lineage/store-sqlite (next to @lineage/core); or pick another ` +
+  `store by URL or LINEAGE_STORE, installing its package: "postgres://…" (@lineage/store-postgres), "redis://…" ` +
+  `(@lineage/store-redis), "mongodb://…" (@lineage/store-mongodb), or "memory:" (@lineage/store-memory) for runs ` +
+  `kept only until the process exits`
+
+/** The project directory, created 0700 on first use; someone else's (or reached through their symlink) is refused. */
+const projectDirectoryReady = (directory: string) =>
+  StorageRoot.ownDirectory(directory, "write", "open the directory of the default store").pipe(
+    Effect.mapError((e) =>
+      e.reason === "UnsafeRoot"
+        ? StoreError.invalid(`${e.message}; name another store by URL or LINEAGE_STORE`)
+        : StoreError.unavailable(e.message, e)
+    )
+  )
+
+/** The default store: its adapter is found before anything is created, so a missing one leaves no trace. */
+const defaultDriver = (): Effect.Effect<Driver, StoreError> =>
+  Effect.gen(function* () {
+    const directory = path.resolve(projectDirectory)
+    const adapter = yield* adapterFor(defaultUrl, sqliteMissing(process.cwd()))
+    yield* projectDirectoryReady(directory)
+    return yield* adapter.fromUrl(defaultUrl)
+  })
+
+/**
+ * The driver for a store URL, from the adapter serving its scheme; without one, `LINEAGE_STORE`, else SQLite in
+ * the working directory (`defaultUrl`, its directory created 0700 on first use).
+ */
 export const driverFor = (url?: string): Effect.Effect<Driver, StoreError> => {
-  const target = url ?? process.env["LINEAGE_STORE"] ?? "memory:"
-  return Effect.flatMap(adapterFor(target), (adapter) => adapter.fromUrl(target))
+  const target = targetOf(url)
+  return target === undefined ? defaultDriver() : Effect.flatMap(adapterFor(target), (adapter) => adapter.fromUrl(target))
 }
 
 export interface ConnectOptions {
   /**
-   * The directory registered artifact bytes are kept in, and the only one they are read from (default
-   * `LINEAGE_STORAGE`, else `Artifacts.defaultStorageRoot()`, `~/.local/share/lineage/storage`).
+   * The directory registered artifact bytes are kept in, and the only one they are read from. Default
+   * `LINEAGE_STORAGE`, else for a SQLite database file the directory `storage` beside it (`.lineage/storage`
+   * for the default store), else `Artifacts.defaultStorageRoot()`, `~/.local/share/lineage/storage`.
    */
   readonly storage?: string | undefined
 }
+
+/** The storage root of a client of `url`, as `ConnectOptions.storage` documents; undefined leaves the per-user default. */
+const storageOf = (url: string | undefined, options: ConnectOptions): string | undefined =>
+  options.storage ?? (process.env["LINEAGE_STORAGE"] || StorageRoot.storageNextTo(targetOf(url) ?? defaultUrl))
 
 /** The `features` of a run or artifact the Promise face returns: its feature values, read and written. */
 export interface FeatureManager {
@@ -266,8 +318,9 @@ const context = ({ decorate, calls }: Session, store: Store.StoreShape) => {
 
 /** Connects to a store and returns the Promise face over it. */
 export const connect = async (url?: string, options: ConnectOptions = {}) => {
+  const storage = storageOf(url, options)
   const { runtime, store } = await openStore(url)
-  const s = session(runtime, options)
+  const s = session(runtime, { ...options, storage })
   return {
     Transform: transformRegistry(s),
     Run: runRegistry(s),

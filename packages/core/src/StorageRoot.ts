@@ -18,7 +18,8 @@ import { type Doc, urlWithoutQuery } from "./Driver.js"
 
 /**
  * Where new bytes go and the only place bytes are read from: `$LINEAGE_STORAGE`, else the per-user
- * `defaultStorageRoot()`.
+ * `defaultStorageRoot()`. `Lineage.connect` provides its own: the `storage` option, `$LINEAGE_STORAGE`, or the
+ * root beside a SQLite database file (`storageNextTo`).
  */
 export const ArtifactStorage = Context.Reference<string>("@lineage/ArtifactStorage", {
   defaultValue: () => process.env["LINEAGE_STORAGE"] || defaultStorageRoot()
@@ -35,6 +36,21 @@ export const defaultStorageRoot = (env: NodeJS.ProcessEnv = process.env, home: s
   if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, "lineage", "storage")
   if (home !== "") return path.join(home, ".local", "share", "lineage", "storage")
   return path.join(os.tmpdir(), `lineage-${process.getuid?.() ?? "user"}`, "storage")
+}
+
+/**
+ * The storage root that goes with a store URL, or undefined when none does: for a SQLite database file
+ * (`sqlite:./runs/lineage.db`) the directory `storage` beside it (`./runs/storage`, resolved now), so a
+ * project's records and bytes live, move and are deleted together, whichever way the file is named. A database
+ * in memory (`sqlite::memory:`) and a server's store have no place of their own: their bytes go to the per-user
+ * default. The root is checked as every root is before a byte is written (`open`): in a directory others may
+ * write to, a `storage` someone else made or linked is refused, never used.
+ */
+export const storageNextTo = (storeUrl: string): string | undefined => {
+  // As the SQLite adapter reads its URLs: the path runs to the query, if any.
+  const file = /^sqlite:([^?]*)/.exec(storeUrl)?.[1]
+  if (file === undefined || file === "" || file === ":memory:") return undefined
+  return path.join(path.dirname(path.resolve(file)), "storage")
 }
 
 /** Mode of a storage root this library creates. */
@@ -124,8 +140,8 @@ const pathProblem = (root: string, user: number | undefined, operation: string) 
  * Creates the root 0700 where it is missing. The mode is set on a handle opened without following links,
  * so neither the umask nor a symlink swapped in meanwhile decides it.
  */
-const create = (root: string) =>
-  fsEffect(root, "create the storage root", async () => {
+const create = (root: string, operation: string) =>
+  fsEffect(root, operation, async () => {
     const made = await fs.mkdir(root, { recursive: true, mode: rootMode })
     if (made === undefined) return
     const handle = await fs.open(root, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | (fsConstants.O_NOFOLLOW ?? 0))
@@ -136,16 +152,16 @@ const create = (root: string) =>
     }
   })
 
-/** The configured root, checked (and created, for writing) before any byte is read or written under it. */
-export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactStorageError> =>
+/**
+ * `dir` (resolved), checked as a storage root is before anything is read or written under it: reached
+ * through no symlink someone else planted, and a directory this user (or the superuser) owns. When
+ * `purpose` is "write" it is created 0700 where missing.
+ */
+export const ownDirectory = (dir: string, purpose: "write" | "read", operation: string): Effect.Effect<string, ArtifactStorageError> =>
   Effect.gen(function* () {
-    const configured = yield* ArtifactStorage
-    const operation = purpose === "write" ? "write artifact bytes into the storage root" : "read artifact bytes from the storage root"
-    if (configured.length === 0 || configured.includes("\0"))
-      return yield* unsafe(JSON.stringify(configured), operation, "a storage root is a non-empty path without NUL")
-    const root = path.resolve(configured)
+    const root = path.resolve(dir)
     const user = process.getuid?.()
-    // Before the root is created (so that no directory is made through someone else's link) and after (a
+    // Before the directory is created (so that none is made through someone else's link) and after (a
     // link planted meanwhile).
     const before = yield* pathProblem(root, user, operation)
     if (before !== undefined) return yield* unsafe(root, operation, before)
@@ -156,9 +172,8 @@ export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactSto
       )
     )
     if (!exists) {
-      if (purpose === "read")
-        return yield* new ArtifactStorageError({ reason: "Io", path: root, operation, detail: "the storage root does not exist" })
-      yield* create(root)
+      if (purpose === "read") return yield* new ArtifactStorageError({ reason: "Io", path: root, operation, detail: "it does not exist" })
+      yield* create(root, operation)
     }
     const stats = yield* fsEffect(root, operation, async () => {
       const link = await fs.lstat(root)
@@ -166,6 +181,17 @@ export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactSto
     })
     const problem = rootProblem(stats.link, stats.target, user) ?? (exists ? undefined : yield* pathProblem(root, user, operation))
     if (problem !== undefined) return yield* unsafe(root, operation, problem)
+    return root
+  })
+
+/** The configured root, checked (and created, for writing) before any byte is read or written under it. */
+export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactStorageError> =>
+  Effect.gen(function* () {
+    const configured = yield* ArtifactStorage
+    const operation = purpose === "write" ? "write artifact bytes into the storage root" : "read artifact bytes from the storage root"
+    if (configured.length === 0 || configured.includes("\0"))
+      return yield* unsafe(JSON.stringify(configured), operation, "a storage root is a non-empty path without NUL")
+    const root = yield* ownDirectory(configured, purpose, operation)
     const real = yield* fsEffect(root, operation, () => fs.realpath(root))
     return { path: root, real }
   })

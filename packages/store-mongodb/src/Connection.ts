@@ -66,18 +66,10 @@ export const invalidDatabase = (name: string): string | undefined =>
 
 const pattern = /^(mongodb(?:\+srv)?):\/\/(?:([^@/]*)@)?([^/?]+)(?:\/([^?]*))?(?:\?(.*))?$/
 
-const decode = (s: string): string | undefined => {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return undefined
-  }
-}
-
 /** Parses a MongoDB URL; the password comes back `Redacted`, and errors show the URL without it. */
 export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effect<ParsedUrl, StoreError> =>
   Effect.suspend(() => {
-    const url = Redacted.isRedacted(input) ? Redacted.value(input) : input
+    const url = Driver.urlText(input)
     const m = pattern.exec(url)
     if (m === null) {
       const scheme = /^([a-z+]+):/i.exec(url)?.[1]
@@ -93,13 +85,13 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
     let password: string | undefined
     if (userinfo !== undefined) {
       const colon = userinfo.indexOf(":")
-      username = decode(colon < 0 ? userinfo : userinfo.slice(0, colon))
-      password = colon < 0 ? undefined : decode(userinfo.slice(colon + 1))
+      username = Driver.decodeUrlPart(colon < 0 ? userinfo : userinfo.slice(0, colon))
+      password = colon < 0 ? undefined : Driver.decodeUrlPart(userinfo.slice(colon + 1))
       if (username === undefined || (colon >= 0 && password === undefined)) return Effect.fail(invalid(url, "bad percent-encoding in the credentials"))
     }
     const taken = Driver.takeUrlOptions(new URLSearchParams(queryText ?? ""), urlOptions)
     if ("refused" in taken) return Effect.fail(invalid(url, taken.refused))
-    const databaseFromPath = path === undefined || path === "" ? undefined : decode(path)
+    const databaseFromPath = path === undefined || path === "" ? undefined : Driver.decodeUrlPart(path)
     if (path !== undefined && path !== "" && databaseFromPath === undefined) return Effect.fail(invalid(url, "bad percent-encoding in the database"))
     const database = taken.options.get("database") ?? databaseFromPath
     const prefix = taken.options.get("prefix")

@@ -68,13 +68,9 @@ const invalidDb = (db: number): string | undefined =>
 /** Parses a Redis URL; the password comes back `Redacted`, and errors show the URL without it. */
 export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effect<ParsedUrl, StoreError> =>
   Effect.suspend(() => {
-    const url = Redacted.isRedacted(input) ? Redacted.value(input) : input
-    let parsed: URL
-    try {
-      parsed = new URL(url)
-    } catch {
-      return Effect.fail(invalid(url, "not a URL"))
-    }
+    const url = Driver.urlText(input)
+    if (!URL.canParse(url)) return Effect.fail(invalid(url, "not a URL"))
+    const parsed = new URL(url)
     const scheme = parsed.protocol
     if (scheme !== "redis:" && scheme !== "rediss:")
       return Effect.fail(invalid(url, `expected redis:// or rediss://, got ${scheme}//`))
@@ -82,21 +78,15 @@ export const parseUrl = (input: string | Redacted.Redacted<string>): Effect.Effe
     const dbText = parsed.pathname.replace(/^\//, "")
     const db = dbText === "" ? 0 : /^\d+$/.test(dbText) ? Number(dbText) : Number.NaN
     if (invalidDb(db) !== undefined) return Effect.fail(invalid(url, "the path must be a database number (/0, /1, …)"))
-    const taken = Driver.takeUrlOptions(parsed.searchParams, urlOptions)
+    const taken = Driver.onlyUrlOptions(parsed.searchParams, urlOptions)
     if ("refused" in taken) return Effect.fail(invalid(url, taken.refused))
-    const unknown = [...new Set(taken.rest.keys())]
-    if (unknown.length > 0) return Effect.fail(invalid(url, Driver.unknownUrlOptions(unknown, urlOptions)))
     const prefix = taken.options.get("prefix")
     const why = prefix === undefined ? undefined : invalidPrefix(prefix)
     if (why !== undefined) return Effect.fail(invalid(url, why))
-    let username: string
-    let password: string
-    try {
-      username = decodeURIComponent(parsed.username)
-      password = decodeURIComponent(parsed.password)
-    } catch {
+    const username = Driver.decodeUrlPart(parsed.username)
+    const password = Driver.decodeUrlPart(parsed.password)
+    if (username === undefined || password === undefined)
       return Effect.fail(invalid(url, "the user name or password is not valid percent-encoding"))
-    }
     return Effect.succeed({
       host: parsed.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1",
       port,

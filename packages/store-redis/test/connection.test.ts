@@ -3,21 +3,14 @@
  * missing Redis is a prompt, typed `Unavailable`.
  */
 import { spawn, spawnSync } from "node:child_process"
-import { Cause, Effect, Exit, Redacted } from "effect"
+import { Effect, Exit, Redacted } from "effect"
 import { describe, expect, it } from "vitest"
-import { Ast, StoreError } from "@lineage/core"
+import { Ast } from "@lineage/core"
+import { failureOf } from "../../../test/support/failures.js"
 import { describeConnection, make, parseUrl, redactUrl } from "../src/index.js"
 import { freePort, freshPrefix, redisServer, run } from "../../../test/support/redis.js"
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const failureOf = async <A>(effect: Effect.Effect<A, StoreError>): Promise<StoreError> => {
-  const exit = await Effect.runPromiseExit(effect)
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = Cause.findErrorOption(exit.cause)
-  if (error._tag === "None") throw new Error(`expected a typed failure, got ${Cause.pretty(exit.cause)}`)
-  return error.value
-}
 
 describe("parseUrl", () => {
   it("reads host, port, db, user, password and prefix", async () => {

@@ -3,7 +3,8 @@
  * raw view of what was persisted (read around the store's own queries) and a cleanup.
  *
  * Redis reuses test/support/redis.ts (the server at 127.0.0.1:6379 or a private one; unique prefixes;
- * `drop()` afterwards). MongoDB is a hook: see `mongoTarget`.
+ * `drop()` afterwards). MongoDB is a hook: see `mongoTarget`. SQLite (a fresh file per namespace) and
+ * PostgreSQL (a fresh schema per namespace) come from ./sql.ts, with their integrity and index drift check.
  */
 import { Effect } from "effect"
 import { Records } from "@lineage/core"
@@ -11,19 +12,23 @@ import * as RedisStore from "@lineage/store-redis"
 import * as MongoStore from "@lineage/store-mongodb"
 import { backdoor as mongoBackdoor, freshDatabase, mongoServer } from "../../support/mongo.js"
 import { backdoor, freshPrefix, redisServer } from "../../support/redis.js"
+import { openPostgres, openSqlite } from "./sql.js"
 
 export interface Opened {
   /** For `Lineage.connect(url)` and for `LINEAGE_STORE` of a child process. */
   readonly url: string
   /** Every persisted document of every table, as JSON text, read raw; undefined where no raw view exists. */
   readonly raw?: (() => Promise<string>) | undefined
-  /** Index drift found by the store's own checker, where it has one (Redis `verifyIndexes`). */
+  /**
+   * Index drift found by the store's own checker (Redis `verifyIndexes`), or for the SQL stores by ./sql.ts
+   * (the engine's integrity check, declared indexes present, indexed queries against full scans).
+   */
   readonly drift?: (() => Promise<ReadonlyArray<unknown>>) | undefined
   readonly dispose: () => Promise<void>
 }
 
 export interface Target {
-  readonly name: "memory" | "redis" | "mongodb"
+  readonly name: "memory" | "redis" | "mongodb" | "sqlite" | "postgres"
   /** Several processes can share one namespace (not the in-process memory store). */
   readonly shared: boolean
   readonly open: (label: string) => Promise<Opened>
@@ -58,6 +63,12 @@ export const redis: Target = {
   }
 }
 
+/** A database file per namespace, which several processes share (WAL). */
+export const sqlite: Target = { name: "sqlite", shared: true, open: openSqlite }
+
+/** A schema per namespace on the PostgreSQL test server (`LINEAGE_POSTGRES_URL`, else 127.0.0.1:5432). */
+export const postgres: Target = { name: "postgres", shared: true, open: openPostgres }
+
 /**
  * MongoDB hook: on unless `LINEAGE_RELIABILITY_MONGODB=0`. Uses test/support/mongo.ts (`MONGODB_URL`, else the
  * wire emulator started in this test process, which child processes reach over TCP) and a fresh database
@@ -90,7 +101,7 @@ export const mongoTarget = async (): Promise<Target | undefined> => {
 export const allTargets = async (): Promise<ReadonlyArray<Target>> => {
   const mongo = await mongoTarget()
   if (mongo === undefined) console.info(`[reliability] ${mongoStatus}`)
-  return mongo === undefined ? [memory, redis] : [memory, redis, mongo]
+  return mongo === undefined ? [memory, redis, sqlite, postgres] : [memory, redis, mongo, sqlite, postgres]
 }
 
 /** Stores several processes can share. */

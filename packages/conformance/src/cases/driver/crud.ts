@@ -197,5 +197,24 @@ export const crud: ReadonlyArray<Case> = [
         assert.deepStrictEqual(await persisted(ctx.backdoor, "note"), [], "a write leaked into another table")
       }
     }
+  },
+  {
+    group,
+    name: "a path through a key holding U+0000 reads that key, never the empty key or a prefix",
+    run: async (ctx) => {
+      await declareAll(ctx)
+      const [empty, nul, both] = await seed(ctx, "bare", [
+        { uid: "empty", "": 7, o: { "": 1 } },
+        { uid: "nul", "\u0000": 7, o: { "\u0000": 1, "\u0000a": 2 } },
+        { uid: "both", "": 8, "\u0000": 9 }
+      ])
+      const uids = async (where: Ast.Cond) => (await findAll(ctx, "bare", where)).map((d) => d["uid"])
+      assert.deepStrictEqual(await uids(Ast.field(["\u0000"], "eq", 7)), [nul!["uid"]])
+      assert.deepStrictEqual(await uids(Ast.field(["\u0000"], "isNull", true)), [empty!["uid"]])
+      assert.deepStrictEqual(await uids(Ast.field(["o", "\u0000"], "eq", 1)), [nul!["uid"]])
+      assert.deepStrictEqual(await uids(Ast.field(["o", "\u0000a"], "eq", 2)), [nul!["uid"]])
+      const ordered = await run(ctx.driver.find("bare", { where: Ast.always, orderBy: [{ path: ["\u0000"], direction: "desc" }] }))
+      assert.deepStrictEqual(ordered.map((d) => d["uid"]), [both!["uid"], nul!["uid"], empty!["uid"]])
+    }
   }
 ]

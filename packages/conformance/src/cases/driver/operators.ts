@@ -4,7 +4,7 @@
  * `contains`, UTF-16 instead of code-point order, `limit`-like treatment of nulls, numbers vs numeric strings.
  */
 import assert from "node:assert/strict"
-import { Ast, Evaluator } from "@lineage/core"
+import { Ast, type Driver, Evaluator } from "@lineage/core"
 import type { Case } from "../../Case.js"
 import { agrees, declareAll, failsWith, seed, uidsOf } from "../../Fixtures.js"
 import type { Check } from "./queries.js"
@@ -361,8 +361,39 @@ const refusedConditions: Case = {
   }
 }
 
+/** `id` is always an integer: a store that reads it as one must still answer any value as the evaluator does. */
+const idQueries: Case = {
+  group,
+  name: "id against non-integers, strings, booleans, arrays and huge numbers answers as the evaluator",
+  run: async (ctx) => {
+    await declareAll(ctx)
+    const docs = await seed(ctx, "thing", [{ uid: "a" }, { uid: "b" }])
+    const first = docs[0]!["id"] as number
+    const values: ReadonlyArray<Driver.Json> = [
+      first + 0.5, -0.5, String(first), "x", "", true, false, [first], { id: first }, 1e300, -1e300, 1e20, -1e20, 2 ** 63,
+      Number.MAX_VALUE, -Number.MAX_VALUE, Number.MIN_VALUE, -0, first
+    ]
+    const ops: ReadonlyArray<Ast.Operator> = [
+      "eq", "ne", "gt", "gte", "lt", "lte", "startsWith", "endsWith", "contains", "istartsWith", "iexact", "regex"
+    ]
+    const conds: Array<Ast.Cond> = [
+      ...values.flatMap((v) => ops.map((op) => f("id", op, v))),
+      f("id", "in", ["a", first, first + 0.5, true, 1e300]),
+      f("id", "notIn", [String(first), first + 1.5]),
+      f("id", "range", [first - 0.5, first + 0.5]),
+      f("id", "range", [-1e300, 1e300]),
+      f("id", "range", ["0", "9"]),
+      f("id", "isNull", true)
+    ]
+    for (const where of conds) await agrees(ctx, "thing", docs, { where, orderBy: [] })
+    const desc: Ast.FindSpec = { where: f("id", "lt", 1e20), orderBy: [{ path: ["id"], direction: "desc" }], limit: 1 }
+    await agrees(ctx, "thing", docs, desc)
+  }
+}
+
 export const operators: ReadonlyArray<Case> = [
   ...Ast.operators.flatMap((op) => byOperator[op].map(([name, checks]) => queryCase(group, `${op}: ${name}`, checks))),
+  idQueries,
   linearRegex,
   refusedConditions
 ]

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict"
 import { Ast, Driver } from "@lineage/core"
 import type { Case, CaseContext } from "../../Case.js"
-import { declareAll, failsWith, findAll, idsOf, persisted, run, seed, seedOne } from "../../Fixtures.js"
+import { declareAll, failsWith, findAll, idsOf, persisted, run, seed, seedOne, thing } from "../../Fixtures.js"
 
 type Doc = Driver.Doc
 
@@ -201,6 +201,36 @@ export const uniqueness: ReadonlyArray<Case> = [
       await declareAll(ctx)
       await seedOne(ctx, "thing", { uid: "u", n: 1 })
       await failsWith(() => ctx.driver.update("thing", 31_337, { n: 2 }, { n: 1 }), "NotFound")
+    }
+  },
+  {
+    group,
+    name: "declaring a constraint over rows that already collide is a UniqueViolation naming it, not retryable",
+    run: async (ctx) => {
+      await declareAll(ctx)
+      const stored = await seed(ctx, "thing", [{ uid: "a", c: 1 }, { uid: "b", c: 1 }, { uid: "c", c: 2 }])
+      const spec: Driver.TableSpec = { ...thing, unique: [...thing.unique, { name: "thing_c", fields: ["c"] }] }
+      const reason = await failsWith(() => ctx.driver.declare([spec]), "UniqueViolation")
+      assert.equal(reason.table, "thing")
+      assert.equal(reason.constraint, "thing_c")
+      assert.deepStrictEqual(reason.fields, ["c"])
+      await holds(ctx, stored, "after a refused declare")
+    }
+  },
+  {
+    group,
+    name: "one insert holding one id twice is a UniqueViolation on id and writes nothing",
+    run: async (ctx) => {
+      await declareAll(ctx)
+      const stored = await seed(ctx, "thing", [{ uid: "kept" }])
+      const [a, b] = await fresh(ctx, [{ uid: "a" }, { uid: "b" }])
+      for (const docs of [[a!, { ...a!, uid: "a2" }], [a!, a!], [a!, b!, { ...b!, uid: "b2" }]]) {
+        const reason = await failsWith(() => ctx.driver.insert("thing", docs), "UniqueViolation")
+        assert.equal(reason.constraint, "id")
+        assert.deepStrictEqual(reason.fields, ["id"])
+        assert.deepStrictEqual(reason.values, [docs[docs.length - 1]!["id"]])
+        await holds(ctx, stored, "after a refused insert")
+      }
     }
   }
 ]
