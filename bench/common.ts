@@ -1,5 +1,5 @@
 /** Shared helpers: command-line options, running effects on a store, tinybench medians, heap measurement. */
-import { Store } from "@lineage/core"
+import { type Ast, type Driver, Store } from "@lineage/core"
 import { Effect } from "effect"
 import { Bench } from "tinybench"
 import { setFlagsFromString } from "node:v8"
@@ -58,3 +58,69 @@ export const rng = (seed: number) => () => {
 }
 
 export const log = (...args: ReadonlyArray<unknown>) => console.log(...args)
+
+/** One query of a SQL store's section, each way it is measured. */
+export interface SqlQueryFigure {
+  readonly name: string
+  readonly rows: number
+  /** Through the whole stack into `Run` records. */
+  readonly lineageMs: number
+  /** `driver.find`: compiled SQL, rows parsed into documents. */
+  readonly storeMs: number
+  /** The same query written by hand, rows parsed from JSON. */
+  readonly handMs: number
+  /** The hand-written query kept off every index: a full scan of the table. */
+  readonly scanMs: number
+  /** Whether the plan of the store's own statement reads the table through an index. */
+  readonly indexed: boolean
+}
+
+/** A SQL store's section: its load rate beside raw multi-row `INSERT`s of the same rows, and its queries. */
+export interface SqlFigures {
+  readonly total: number
+  readonly insertPerSec: number
+  /** Raw multi-row `INSERT`s of the same rows into a table with the same indexes. */
+  readonly rawInsertPerSec: number
+  readonly queries: ReadonlyArray<SqlQueryFigure>
+}
+
+/** A query of the shared bench cases, as a SQL section measures it. */
+export interface SqlCase {
+  readonly name: string
+  readonly lineage: () => Promise<ReadonlyArray<unknown>>
+  readonly spec: Ast.FindSpec
+}
+
+/**
+ * Each case through the whole stack, through the driver alone and written by hand (`hand(i)`), in one bench;
+ * the two must return as many rows. `extra(c, i)` measures the full scan and reads the plan.
+ */
+export const sqlQueries = async (
+  list: ReadonlyArray<SqlCase>,
+  driver: Driver.Driver,
+  hand: (i: number) => () => unknown,
+  extra: (c: SqlCase, i: number) => Promise<Pick<SqlQueryFigure, "scanMs" | "indexed">>
+): Promise<ReadonlyArray<SqlQueryFigure>> => {
+  const bench = newBench()
+  list.forEach((c, i) => {
+    bench.add(c.name, c.lineage)
+    bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
+    bench.add(`hand: ${c.name}`, hand(i))
+  })
+  await bench.run()
+  const queries: Array<SqlQueryFigure> = []
+  for (const [i, c] of list.entries()) {
+    const rows = (await c.lineage()).length
+    const handRows = ((await hand(i)()) as ReadonlyArray<unknown>).length
+    if (handRows !== rows) throw new Error(`${c.name}: lineage ${rows} rows, hand-written SQL ${handRows}`)
+    queries.push({
+      name: c.name,
+      rows,
+      lineageMs: median(bench, c.name),
+      storeMs: median(bench, `store: ${c.name}`),
+      handMs: median(bench, `hand: ${c.name}`),
+      ...(await extra(c, i))
+    })
+  }
+  return queries
+}

@@ -12,35 +12,15 @@ import * as PostgresStore from "@lineage/store-postgres"
 import { Effect } from "effect"
 import pg from "pg"
 import { randomBytes } from "node:crypto"
-import { log, median, medianOf, newBench, quick, runner } from "./common.js"
+import { log, medianOf, quick, runner, type SqlFigures, sqlQueries } from "./common.js"
 import { load } from "./data.js"
 import { cases, relatedIds } from "./memory.js"
 
 export const url = process.env["LINEAGE_POSTGRES_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
 
-export interface PostgresQueryFigure {
-  readonly name: string
-  readonly rows: number
-  /** Through the whole stack into `Run` records. */
-  readonly lineageMs: number
-  /** `driver.find`: compiled SQL, rows parsed into documents. */
-  readonly storeMs: number
-  /** The same query written by hand, rows parsed from JSON. */
-  readonly handMs: number
-  /** The hand-written query with index scans turned off: a sequential scan of the table. */
-  readonly scanMs: number
-  /** Whether the plan of the store's own statement reads the table through an index (no `Seq Scan`). */
-  readonly indexed: boolean
-}
-
-export interface PostgresFigures {
-  readonly total: number
-  readonly insertPerSec: number
-  /** Raw multi-row `INSERT`s of the same rows (the first `rawSample`), 5,000 per transaction, into a table with the same indexes. */
-  readonly rawInsertPerSec: number
+export interface PostgresFigures extends SqlFigures {
   /** `ANALYZE` of the run table after the load, ms (the store leaves statistics to autovacuum). */
   readonly analyzeMs: number
-  readonly queries: ReadonlyArray<PostgresQueryFigure>
 }
 
 /** Whether a server answers at `url`. */
@@ -146,28 +126,10 @@ export const measure = async (total: number, batch = 5_000): Promise<PostgresFig
     const list = cases(run, total, transformId, uidPrefix, related)
     const hands = await handWritten(pool, schema, total, transformId, uidPrefix, related)
     const hand = (h: Hand) => async () => (await pool.query<{ doc: string }>(`SELECT doc FROM ${table} ${h.sql}`, [...h.params])).rows.map((r) => JSON.parse(r.doc) as unknown)
-    const bench = newBench()
-    list.forEach((c, i) => {
-      bench.add(c.name, c.lineage)
-      bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
-      bench.add(`hand: ${c.name}`, hand(hands[i]!))
-    })
-    await bench.run()
-    const queries: Array<PostgresQueryFigure> = []
-    for (const [i, c] of list.entries()) {
-      const rows = (await c.lineage()).length
-      const handRows = (await hand(hands[i]!)()).length
-      if (handRows !== rows) throw new Error(`${c.name}: lineage ${rows} rows, hand-written SQL ${handRows}`)
-      queries.push({
-        name: c.name,
-        rows,
-        lineageMs: median(bench, c.name),
-        storeMs: median(bench, `store: ${c.name}`),
-        handMs: median(bench, `hand: ${c.name}`),
-        scanMs: await scan(pool, table, hands[i]!),
-        indexed: await usesIndexes(pool, schema, table, c.spec)
-      })
-    }
+    const queries = await sqlQueries(list, driver, (i) => hand(hands[i]!), async (c, i) => ({
+      scanMs: await scan(pool, table, hands[i]!),
+      indexed: await usesIndexes(pool, schema, table, c.spec)
+    }))
     return { total, insertPerSec, rawInsertPerSec, analyzeMs, queries }
   } finally {
     await pool.end().catch(() => undefined)

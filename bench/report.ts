@@ -8,6 +8,7 @@ import type { MongoFigures } from "./mongo.js"
 import type { PostgresFigures } from "./postgres.js"
 import type { RedisFigures } from "./redis.js"
 import type { SqliteFigures } from "./sqlite.js"
+import type { SqlFigures } from "./common.js"
 
 export interface Row {
   readonly what: string
@@ -98,9 +99,6 @@ export const rows = (f: Figures): Array<Row> => {
   }
   return out
 }
-
-/** A SQL store's figures: SQLite's and PostgreSQL's share their shape. */
-type SqlFigures = SqliteFigures | PostgresFigures
 
 /**
  * A SQL store: latency targets on the whole stack (`bound` gives a query's, in ms, if any), and the store's

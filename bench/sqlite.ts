@@ -13,32 +13,11 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { log, median, medianOf, newBench, quick, runner } from "./common.js"
+import { log, medianOf, quick, runner, type SqlFigures, sqlQueries } from "./common.js"
 import { load } from "./data.js"
 import { cases, relatedIds } from "./memory.js"
 
-export interface SqliteQueryFigure {
-  readonly name: string
-  readonly rows: number
-  /** Through the whole stack into `Run` records. */
-  readonly lineageMs: number
-  /** `driver.find`: compiled SQL, rows parsed into documents. */
-  readonly storeMs: number
-  /** The same query written by hand, rows parsed from JSON. */
-  readonly handMs: number
-  /** The hand-written query with `NOT INDEXED`: a full scan of the table. */
-  readonly scanMs: number
-  /** Whether the store's own statement reads through an index (`EXPLAIN QUERY PLAN` shows no bare `SCAN`). */
-  readonly indexed: boolean
-}
-
-export interface SqliteFigures {
-  readonly total: number
-  readonly insertPerSec: number
-  /** Raw multi-row `INSERT`s of the same rows, the same batch size, into a table with the same indexes. */
-  readonly rawInsertPerSec: number
-  readonly queries: ReadonlyArray<SqliteQueryFigure>
-}
+export type SqliteFigures = SqlFigures
 
 const table = `"t:run"`
 const at = (path: ReadonlyArray<string>) => `'$${path.map((s) => `."${s}"`).join("")}'`
@@ -105,28 +84,10 @@ export const measure = async (total: number, batch = 5_000): Promise<SqliteFigur
       const st = db.prepare(`SELECT doc FROM ${table}${scan ? " NOT INDEXED" : h.index === undefined ? "" : ` INDEXED BY ${h.index}`} ${h.sql}`)
       return () => (st.all(...h.params) as Array<{ doc: string }>).map((r) => JSON.parse(r.doc) as unknown)
     }
-    const bench = newBench()
-    list.forEach((c, i) => {
-      bench.add(c.name, c.lineage)
-      bench.add(`store: ${c.name}`, () => Effect.runPromise(driver.find("run", c.spec)))
-      bench.add(`hand: ${c.name}`, hand(hands[i]!))
-    })
-    await bench.run()
-    const queries: Array<SqliteQueryFigure> = []
-    for (const [i, c] of list.entries()) {
-      const rows = (await c.lineage()).length
-      const handRows = hand(hands[i]!)().length
-      if (handRows !== rows) throw new Error(`${c.name}: lineage ${rows} rows, hand-written SQL ${handRows}`)
-      queries.push({
-        name: c.name,
-        rows,
-        lineageMs: median(bench, c.name),
-        storeMs: median(bench, `store: ${c.name}`),
-        handMs: median(bench, `hand: ${c.name}`),
-        scanMs: await medianOf(quick ? 1 : 3, hand(hands[i]!, true)),
-        indexed: usesIndexes(db, c.spec)
-      })
-    }
+    const queries = await sqlQueries(list, driver, (i) => hand(hands[i]!), async (c, i) => ({
+      scanMs: await medianOf(quick ? 1 : 3, hand(hands[i]!, true)),
+      indexed: usesIndexes(db, c.spec)
+    }))
     return { total, insertPerSec, rawInsertPerSec, queries }
   } finally {
     db.close()
