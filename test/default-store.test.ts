@@ -110,6 +110,13 @@ describe("the storage root follows a SQLite database file", () => {
     expect(existsSync(join(work, ".lineage"))).toBe(false)
   })
 
+  it("a percent-encoded path is read as the SQLite adapter reads it: the bytes go beside the file it opens", async () => {
+    mkdirSync(join(work, "my runs"))
+    const named = await trackOnce("encoded", "sqlite:./my%20runs%2Flineage.db")
+    expect(existsSync(join(work, "my runs/lineage.db"))).toBe(true)
+    expect(named.artifact.storage).toBe(pathToFileURL(join(work, "my runs/storage")).href)
+  })
+
   it("a store with no file of its own (memory) keeps bytes in the per-user default root, never in the working directory", async () => {
     const throwaway = await trackOnce("throwaway", "memory:")
     expect(throwaway.artifact.storage).not.toContain(work)

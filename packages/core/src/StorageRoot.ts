@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url"
 import { Context, Data, Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import { ArtifactModel } from "./Records.js"
-import { type Doc, urlWithoutQuery } from "./Driver.js"
+import { decodeUrlPart, type Doc, urlWithoutQuery } from "./Driver.js"
 
 /**
  * Where new bytes go and the only place bytes are read from: `$LINEAGE_STORAGE`, else the per-user
@@ -47,8 +47,10 @@ export const defaultStorageRoot = (env: NodeJS.ProcessEnv = process.env, home: s
  * write to, a `storage` someone else made or linked is refused, never used.
  */
 export const storageNextTo = (storeUrl: string): string | undefined => {
-  // As the SQLite adapter reads its URLs: the path runs to the query, if any.
-  const file = /^sqlite:([^?]*)/.exec(storeUrl)?.[1]
+  // As the SQLite adapter reads its URLs: the path runs to the query, if any, and is percent-decoded (a path
+  // the adapter refuses opens no store, so it needs no root).
+  const raw = /^sqlite:([^?]*)/.exec(storeUrl)?.[1]
+  const file = raw === undefined ? undefined : decodeUrlPart(raw)
   if (file === undefined || file === "" || file === ":memory:") return undefined
   return path.join(path.dirname(path.resolve(file)), "storage")
 }

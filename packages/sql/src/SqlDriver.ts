@@ -71,7 +71,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
    * Any failure but the ones the caller maps: `Unavailable` (retryable) when the dialect calls it transient,
    * else `Invalid` (sending it again cannot help). Messages hold no secret.
    */
-  const unavailable = (what: string) => (e: SqlError | StoreError): StoreError => {
+  const failed = (what: string) => (e: SqlError | StoreError): StoreError => {
     if (e instanceof StoreError) return e
     const text = `${what} failed: ${Driver.failureText(e.cause, options.secrets ?? [])}`
     return d.transient(e.cause) ? StoreError.unavailable(text, e.cause) : StoreError.invalid(text)
@@ -203,7 +203,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
               }),
             { schema: true }
           )
-          .pipe(Effect.mapError(unavailable("declare")))
+          .pipe(Effect.mapError(failed("declare")))
 
   /**
    * Declared already (by this handle or, as the catalog says, another): costs nothing or one read. Opening a
@@ -213,7 +213,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
     specs.every(isKnown)
       ? Effect.void
       : StoreError.attempt(() => specs.forEach(Documents.checkSpec)).pipe(
-          Effect.andThen(reload(conn).pipe(Effect.mapError(unavailable("declare")))),
+          Effect.andThen(reload(conn).pipe(Effect.mapError(failed("declare")))),
           Effect.andThen(Effect.suspend(() => create(specs)))
         )
 
@@ -237,7 +237,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
     known(conn, table).pipe(
       Effect.andThen(bump(conn, table, { by: count })),
       Effect.map((next) => next - count),
-      Effect.mapError(unavailable("reserveIds"))
+      Effect.mapError(failed("reserveIds"))
     )
 
   // --- writes --------------------------------------------------------------------------------------------
@@ -372,10 +372,10 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
         removed += rows.length
       }
       return removed
-    }).pipe(Effect.mapError(unavailable("remove")))
+    }).pipe(Effect.mapError(failed("remove")))
 
   const atomically = <A>(what: string, body: (s: Session) => Effect.Effect<A, StoreError | SqlError>) =>
-    conn.transaction(body).pipe(Effect.mapError(unavailable(what)))
+    conn.transaction(body).pipe(Effect.mapError(failed(what)))
 
   // --- reads ---------------------------------------------------------------------------------------------
 
@@ -394,7 +394,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
         const doc = found.get(id)
         return doc === undefined ? [] : [doc]
       })
-    }).pipe(Effect.mapError(unavailable("get")))
+    }).pipe(Effect.mapError(failed("get")))
 
   const select = (table: string, where: Fragment, order: string | undefined, page: Fragment = raw(""), from = data(table)) =>
     run(conn, sql`SELECT ${q("id")} AS id, ${q("doc")} AS doc FROM ${from} WHERE ${where}${order === undefined ? "" : ` ORDER BY ${order}`}${page}`).pipe(
@@ -437,7 +437,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
       const start = spec.offset ?? 0
       const hits = (yield* select(table, where, order)).filter(Evaluator.predicate(spec.where))
       return hits.slice(start, spec.limit === undefined ? undefined : start + spec.limit)
-    }).pipe(Effect.mapError(unavailable("find")))
+    }).pipe(Effect.mapError(failed("find")))
 
   const count = (table: string, where: Ast.Cond) =>
     Effect.gen(function* () {
@@ -447,7 +447,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
       if (!c.exact) return (yield* select(table, c.where, undefined)).filter(Evaluator.predicate(where)).length
       const rows = yield* run(conn, sql`SELECT count(*) AS n FROM ${data(table)} WHERE ${c.where}`)
       return Number(rows[0]!["n"])
-    }).pipe(Effect.mapError(unavailable("count")))
+    }).pipe(Effect.mapError(failed("count")))
 
   const apply = (s: Session, op: Driver.WriteOp): Effect.Effect<unknown, StoreError | SqlError> => {
     switch (op._tag) {
