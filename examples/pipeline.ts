@@ -8,8 +8,9 @@
  *   train     (a flow with nested steps)           normalized.csv → model.json, metrics.json
  *
  * Then it prints this execution's runs, the executions so far, a query by feature value, and the lineage of the
- * model as Mermaid. What a second execution finds, it reuses: features and transforms are declared with
- * get-or-create semantics, and the same bytes are the same artifact.
+ * model as Mermaid, and names the commands that show the same runs without code (`lineage ui`). What a second
+ * execution finds, it reuses: features and transforms are declared with get-or-create semantics, and the same
+ * bytes are the same artifact.
  */
 import { Lineage } from "@lineage/core"
 
@@ -86,3 +87,7 @@ console.log("\nlineage of model.json\n")
 console.log(mermaid)
 
 await ln.close()
+
+// The same runs without code: the `lineage` command (@lineage/cli) opens the store as connect() does.
+console.log("\nto see what ran: npm run lineage -- ui     (the viewer in your browser; `lineage ui` where @lineage/cli is installed)")
+console.log("                 npm run lineage -- runs   (a table; also show <uid>, graph <uid>, export; --help)")

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 export const root = fileURLToPath(new URL("../..", import.meta.url))
 
 /** Every published package's folder under `packages/`, core first. */
-export const packageFolders = ["core", "sql", "store-memory", "store-sqlite", "store-postgres", "store-redis", "store-mongodb", "conformance"] as const
+export const packageFolders = ["core", "sql", "store-memory", "store-sqlite", "store-postgres", "store-redis", "store-mongodb", "conformance", "cli"] as const
 export type PackageFolder = (typeof packageFolders)[number]
 
 /** The newest modification time of the files at or below `path`, 0 when there is none. */

@@ -21,6 +21,7 @@ import * as DriverRules from "./Driver.js"
 import { StoreError } from "./Errors.js"
 import * as Features from "./Features.js"
 import * as LineageGraph from "./LineageGraph.js"
+import * as OpenLineageEmitter from "./OpenLineageEmitter.js"
 import type { Page, QuerySet } from "./QuerySet.js"
 import type { QueryInput } from "./Query.js"
 import * as Registry from "./Registry.js"
@@ -89,11 +90,27 @@ export interface ConnectOptions {
    * for the default store), else `Artifacts.defaultStorageRoot()`, `~/.local/share/lineage/storage`.
    */
   readonly storage?: string | undefined
+  /**
+   * Where this client sends OpenLineage events as its runs start and end, `step`/`flow` calls included (see
+   * `OpenLineageEmitter`); `false` sends none. Default: `LINEAGE_OPENLINEAGE_URL`, if set. `close()` waits once,
+   * a bounded time, for the events still queued, then stops sending.
+   */
+  readonly openLineage?: OpenLineageEmitter.Options | false | undefined
 }
 
-/** The storage root of a client of `url`, as `ConnectOptions.storage` documents; undefined leaves the per-user default. */
-const storageOf = (url: string | undefined, options: ConnectOptions): string | undefined =>
+/**
+ * The storage root of a client of `url`, as `ConnectOptions.storage` documents; undefined leaves the per-user
+ * default (`Artifacts.defaultStorageRoot()`). Tools that read a store's artifacts use it to find their bytes.
+ */
+export const storageFor = (url: string | undefined, options: Pick<ConnectOptions, "storage"> = {}): string | undefined =>
   options.storage ?? (process.env["LINEAGE_STORAGE"] || StorageRoot.storageNextTo(targetOf(url) ?? defaultUrl))
+
+/**
+ * The SQLite database file a client of `url` opens (`url`, else `LINEAGE_STORE`, else `defaultUrl`), resolved;
+ * undefined when that store is not a SQLite file. A tool that only reads uses it to refuse a file that does not
+ * exist, which opening would create.
+ */
+export const sqliteFileFor = (url: string | undefined): string | undefined => StorageRoot.sqliteFile(targetOf(url) ?? defaultUrl)
 
 /** The `features` of a run or artifact the Promise face returns: its feature values, read and written. */
 export interface FeatureManager {
@@ -318,9 +335,13 @@ const context = ({ decorate, calls }: Session, store: Store.StoreShape) => {
 
 /** Connects to a store and returns the Promise face over it. */
 export const connect = async (url?: string, options: ConnectOptions = {}) => {
-  const storage = storageOf(url, options)
+  const storage = storageFor(url, options)
   const { runtime, store } = await openStore(url)
   const s = session(runtime, { ...options, storage })
+  await s.exec(Effect.flatten(OpenLineageEmitter.configure(options.openLineage))).catch(async (e: unknown) => {
+    await runtime.dispose()
+    throw e
+  })
   return {
     Transform: transformRegistry(s),
     Run: runRegistry(s),

@@ -276,12 +276,22 @@ const entities: ReadonlyArray<readonly [RegExp, string]> = [
   [/`/g, "#96;"]
 ]
 
+/**
+ * Bidirectional controls: legitimate in right-to-left text, but raw in the output they reorder what a terminal
+ * or an editor shows of the lines around them. Written as numeric character references, which the renderer
+ * reads back as the same characters.
+ */
+const bidiControls = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/** C0 and C1 control characters and DEL: they would break a line-based syntax, and show as nothing anyway. */
+const controls = /[\u0000-\u001f\u007f-\u009f]/g
+
 export const escapeLabel = (label: string): string =>
   entities
     .reduce((s, [pattern, code]) => s.replace(pattern, code), label)
     .replace(/\r\n|\r|\n/g, "<br/>")
-    // Other control characters would break the line-based syntax and show as nothing anyway.
-    .replace(/[\u0000-\u001f\u007f]/g, " ")
+    .replace(controls, " ")
+    .replace(bidiControls, (c) => `#${c.charCodeAt(0)};`)
 
 const shape = (node: LineageNode) => {
   const label = `"${escapeLabel(node.label)}"`
@@ -297,4 +307,49 @@ export const toMermaid = (graph: LineageGraph): string =>
       .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to))
       .map((e) => `  ${e.from} ${e.kind === "initiated" ? "-.->" : "-->"} ${e.to}`),
     `  style ${graph.root} stroke-width:3px`
+  ].join("\n")
+
+// ---------------------------------------------------------------------------------------------------------
+// Graphviz DOT
+
+/**
+ * A DOT double-quoted string that reads back as `text`: `\` and `"` are escaped, so no text ends the string
+ * or escapes its closing quote, and no label escape such as `\N` survives (Graphviz reads `\\` as one
+ * backslash); line breaks become Graphviz's `\n`, other control characters (C0, C1, DEL) spaces, and a lone
+ * surrogate (which has no UTF-8 form) U+FFFD.
+ */
+export const quoteDot = (text: string): string =>
+  `"${text
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .replace(/\r\n|\r|\n/g, "\\n")
+    .replace(controls, " ")
+    .replace(/\p{Cs}/gu, "\uFFFD")}"`
+
+/**
+ * A label as Graphviz shows it: it decodes HTML entities in plain labels too, so `&` is written `&amp;` and a
+ * bidirectional control as its numeric reference (`&#8238;`), shown as that character but never raw in the file.
+ */
+const dotLabel = (label: string) => quoteDot(label.replace(/&/g, "&amp;").replace(bidiControls, (c) => `&#${c.charCodeAt(0)};`))
+
+const dotNode = (node: LineageNode, root: string) =>
+  [
+    `label=${dotLabel(node.label)}`,
+    "shape=box",
+    ...(node.kind === "artifact" ? ['style="rounded"'] : []),
+    ...(node.id === root ? ["penwidth=3"] : [])
+  ].join(", ")
+
+/**
+ * A left-to-right `digraph` shaped as `toMermaid` draws it: artifacts rounded, runs rectangular, runs started
+ * by runs linked dashed, the root drawn thick. Every id and label is quoted; sorted, so stable.
+ */
+export const toDot = (graph: LineageGraph): string =>
+  [
+    "digraph lineage {",
+    "  rankdir=LR;",
+    ...[...graph.nodes].sort((a, b) => compare(a.id, b.id)).map((n) => `  ${quoteDot(n.id)} [${dotNode(n, graph.root)}];`),
+    ...[...graph.edges]
+      .sort((a, b) => compare(a.from, b.from) || compare(a.to, b.to))
+      .map((e) => `  ${quoteDot(e.from)} -> ${quoteDot(e.to)}${e.kind === "initiated" ? " [style=dashed]" : ""};`),
+    "}"
   ].join("\n")

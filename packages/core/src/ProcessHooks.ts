@@ -17,8 +17,11 @@ export type EndStatus = "aborted" | "errored"
 
 export interface TrackedRun {
   readonly uid: string
-  /** Ends the run with `status`; absent when it asked to be left alone (`handleProcess: false`). */
-  readonly mark?: ((status: EndStatus) => Promise<unknown>) | undefined
+  /**
+   * Ends the run with `status` (`error`: the uncaught exception that ends the process, if that is why); absent
+   * when it asked to be left alone (`handleProcess: false`).
+   */
+  readonly mark?: ((status: EndStatus, error?: unknown) => Promise<unknown>) | undefined
 }
 
 const active: Array<TrackedRun> = []
@@ -38,7 +41,7 @@ export const inheritedParent = (): string | undefined => {
 }
 
 /** Marks every run that asked for it, then calls `then` once: when all are marked or the time is up. */
-const markAll = (status: EndStatus, then: () => void) => {
+const markAll = (status: EndStatus, error: unknown, then: () => void) => {
   let done = false
   const once = () => {
     if (done) return
@@ -47,19 +50,19 @@ const markAll = (status: EndStatus, then: () => void) => {
     then()
   }
   const timer = setTimeout(once, markTimeoutMs)
-  const marking = active.flatMap((r) => (r.mark === undefined ? [] : [r.mark(status).catch(() => undefined)]))
+  const marking = active.flatMap((r) => (r.mark === undefined ? [] : [r.mark(status, error).catch(() => undefined)]))
   void Promise.all(marking).then(once)
 }
 
 const onSignal = (signal: NodeJS.Signals) => {
   uninstall()
   // Our listeners are gone: the signal now does what it would have done without us.
-  markAll("aborted", () => process.kill(process.pid, signal))
+  markAll("aborted", undefined, () => process.kill(process.pid, signal))
 }
 
 const onException = (error: unknown) => {
   uninstall()
-  markAll("errored", () => {
+  markAll("errored", error, () => {
     console.error(error)
     process.exit(1)
   })

@@ -54,7 +54,13 @@ const operatorAliases: { readonly [k: string]: Ast.Operator } = {
   neq: "ne"
 }
 
-const asOperator = (s: string): Ast.Operator | undefined =>
+/**
+ * The operator a key segment names: an operator's own name (`startsWith`, `isNull`) or one of lamindb's lower-case
+ * spellings (`startswith`, `isnull`, `not_in`, `exact`); undefined for anything else, which is a field or path
+ * segment. No other folding: `IsNull` or `is_null` is a path segment, so every reader of keyword keys (this
+ * module, `FilterText`) reads the same key the same way.
+ */
+export const asOperator = (s: string): Ast.Operator | undefined =>
   Ast.isOperator(s) ? s : Object.hasOwn(operatorAliases, s) ? operatorAliases[s] : undefined
 
 /**
@@ -63,7 +69,7 @@ const asOperator = (s: string): Ast.Operator | undefined =>
  * `__proto__` then `gte`, and `params____proto____x` is `params`, `__proto__`, `x`. Other names with `__`
  * are reached with `Q.where` and an array path.
  */
-const segments = (key: string): Array<string> => {
+export const segments = (key: string): Array<string> => {
   const parts = key.split("__")
   const out: Array<string> = []
   for (let i = 0; i < parts.length; i++) {
@@ -102,7 +108,7 @@ const fail = (ctx: Ctx, field: string, expected: string, operator?: string, valu
 }
 
 /** The field or relation a path segment names: as written, in camelCase, or through the model's aliases. */
-const lookupName = (model: Model, seg: string): string | undefined => {
+export const lookupName = (model: Model, seg: string): string | undefined => {
   for (const candidate of [seg, snakeToCamel(seg)]) {
     if (Object.hasOwn(model.fields, candidate) || Object.hasOwn(model.relations, candidate)) return candidate
   }

@@ -47,12 +47,20 @@ export const defaultStorageRoot = (env: NodeJS.ProcessEnv = process.env, home: s
  * write to, a `storage` someone else made or linked is refused, never used.
  */
 export const storageNextTo = (storeUrl: string): string | undefined => {
-  // As the SQLite adapter reads its URLs: the path runs to the query, if any, and is percent-decoded (a path
-  // the adapter refuses opens no store, so it needs no root).
+  const file = sqliteFile(storeUrl)
+  return file === undefined ? undefined : path.join(path.dirname(file), "storage")
+}
+
+/**
+ * The database file a `sqlite:` URL names, resolved against the working directory; undefined for any other
+ * URL and for a database in memory. Read as the SQLite adapter reads its URLs: the path runs to the query, if
+ * any, and is percent-decoded (a malformed %-escape, which the adapter refuses, gives undefined).
+ */
+export const sqliteFile = (storeUrl: string): string | undefined => {
   const raw = /^sqlite:([^?]*)/.exec(storeUrl)?.[1]
   const file = raw === undefined ? undefined : decodeUrlPart(raw)
   if (file === undefined || file === "" || file === ":memory:") return undefined
-  return path.join(path.dirname(path.resolve(file)), "storage")
+  return path.resolve(file)
 }
 
 /** Mode of a storage root this library creates. */

@@ -32,6 +32,7 @@ import * as Environment from "./Environment.js"
 import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
 import * as Features from "./Features.js"
 import { listNames } from "./Limits.js"
+import * as OpenLineageEmitter from "./OpenLineageEmitter.js"
 import * as Params from "./Params.js"
 import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
@@ -71,6 +72,11 @@ export interface TrackOptions {
    * `LINEAGE_STORE_SOURCE`, else true).
    */
   readonly storeSource?: boolean | undefined
+  /**
+   * Where this client sends OpenLineage events from now on (see `OpenLineageEmitter`); `false` sends none, not
+   * even to `LINEAGE_OPENLINEAGE_URL`. Default: what `Lineage.connect` set, else `LINEAGE_OPENLINEAGE_URL`.
+   */
+  readonly openLineage?: OpenLineageEmitter.Options | false | undefined
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -134,9 +140,14 @@ const scriptSpec = (path: string | undefined) =>
 // ---------------------------------------------------------------------------------------------------------
 // The global run of a store
 
-/** Ends `run` with `status`, as the process that ran it learns how it went. */
-const end = (run: Records.Run, status: Records.RunStatus) =>
-  Effect.flatMap(Run.reload(run), (current) => Run.update(current, { status, finishedAt: new Date() }))
+/**
+ * Ends `run` with `status`, as the process that ran it learns how it went (`error`, what it threw if it failed),
+ * and emits it; `run` as it was tracked tells whether it was a restart, which the ended record no longer does.
+ */
+const end = (run: Records.Run, status: Records.RunStatus, error?: unknown) =>
+  Effect.flatMap(Run.reload(run), (current) => Run.update(current, { status, finishedAt: new Date() })).pipe(
+    Effect.tap((ended) => OpenLineageEmitter.emit(ended, { error, restart: run.status === "restarted" }))
+  )
 
 const endStatus = (cause: Cause.Cause<unknown>): ProcessHooks.EndStatus => (Cause.hasInterruptsOnly(cause) ? "aborted" : "errored")
 
@@ -184,7 +195,7 @@ const tracking = (
   heartbeat.unref()
   const unregister = ProcessHooks.register({
     uid: run.uid,
-    mark: handleProcess ? (status) => runWith(store, end(run, status)) : undefined
+    mark: handleProcess ? (status, error) => runWith(store, Effect.andThen(end(run, status, error), OpenLineageEmitter.flush)) : undefined
   })
   const state: Tracked = {
     _tag: "Tracking",
@@ -204,9 +215,11 @@ const tracking = (
       if (slot.state !== state) return Effect.void
       stop(slot, state)
       return end(run, "aborted").pipe(
-        Effect.provideService(Store, store),
         Effect.timeout(ProcessHooks.markTimeoutMs),
-        Effect.ignore
+        Effect.ignore,
+        // The store's emitters wait for this run's ABORT (see `OpenLineageEmitter`): one bounded close sends it.
+        Effect.andThen(OpenLineageEmitter.close),
+        Effect.provideService(Store, store)
       )
     })
   )
@@ -231,12 +244,13 @@ const parentRun = (given: Records.Run | string | undefined) =>
   })
 
 /**
- * The transform of a `track()`, and the write that starts its new (or restarted) run: the run is the last
- * thing written, by `write`, which the caller runs uninterruptibly (interrupted once sent, it would leave a
+ * The transform of a `track()`, the run that initiated it, and the write that starts its new (or restarted)
+ * run: the run is the last thing written, by `write`, which the caller runs uninterruptibly (interrupted once sent, it would leave a
  * run written and unknown to whoever must end it).
  */
 const begin = (options: TrackOptions) =>
   Effect.gen(function* () {
+    const configureOpenLineage = yield* OpenLineageEmitter.configure(options.openLineage)
     const given = options.transform
     const transform =
       given instanceof Records.Transform
@@ -253,6 +267,8 @@ const begin = (options: TrackOptions) =>
       options.newRun === false
         ? yield* Run.filter({ transform, branchId: 1 }).orderBy("-startedAt").first()
         : undefined
+    // Every check passed: only now may this call switch where the client's events go.
+    yield* configureOpenLineage
     const write =
       previous !== undefined
         ? Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now })
@@ -268,7 +284,7 @@ const begin = (options: TrackOptions) =>
             referenceType: options.referenceType ?? null,
             cliArgs: Redaction.args(process.argv.slice(2)).join(" ").slice(0, 1024) || null
           })
-    return { transform, write }
+    return { transform, parent, write }
   })
 
 /** What a started run records next: its features and its environment artifact. */
@@ -303,7 +319,7 @@ export const track = (options: TrackOptions = {}) =>
           slot.state = undefined
           return yield* Effect.failCause(begun.cause)
         }
-        const { transform, write } = begun.value
+        const { transform, parent, write } = begun.value
         // Not restored: the run's write is never interrupted, so a run it wrote is always known here.
         const written = yield* Effect.exit(write)
         if (Exit.isFailure(written)) {
@@ -313,11 +329,13 @@ export const track = (options: TrackOptions = {}) =>
         const recorded = yield* Effect.exit(restore(record(written.value, options)))
         if (Exit.isFailure(recorded)) {
           slot.state = undefined
-          yield* Effect.ignore(end(written.value, endStatus(recorded.cause)))
+          yield* OpenLineageEmitter.emit(written.value, { transform, parent })
+          yield* Effect.ignore(end(written.value, endStatus(recorded.cause), Cause.squash(recorded.cause)))
           return yield* Effect.failCause(recorded.cause)
         }
         const run = recorded.value
         slot.state = tracking(store, slot, run, transform, heartbeatMs, options.handleProcess !== false)
+        yield* OpenLineageEmitter.emit(run, { transform, parent })
         return run
       })
     )
@@ -485,13 +503,14 @@ export const startCall = (
       lastHeartbeatAt: now,
       initiatedByRunId: parent?.id ?? null
     })
+    yield* OpenLineageEmitter.emit(run, { transform, parent, parentTransform })
     const call: Call = { run, flow: kind === "flow" ? { run, transform } : yield* CurrentFlow }
     return call
   })
 
 /** Ends a call's run from how the call ended: completed, errored, or aborted when interrupted. */
 export const endCall = <A, E>(run: Records.Run, exit: Exit.Exit<A, E>) =>
-  end(run, Exit.isSuccess(exit) ? "completed" : Cause.hasInterruptsOnly(exit.cause) ? "aborted" : "errored")
+  Exit.isSuccess(exit) ? end(run, "completed") : end(run, endStatus(exit.cause), Cause.squash(exit.cause))
 
 const trackedCalls =
   (kind: "step" | "flow") =>
@@ -500,12 +519,13 @@ const trackedCalls =
     options: FunctionOptions = {}
   ) =>
   (...args: Args) =>
-    Effect.gen(function* () {
-      const call = yield* startCall(kind, fn, args, options)
-      const exit = yield* Effect.exit(withCall(call)(fn(...args)))
-      yield* endCall(call.run, exit)
-      return yield* exit
-    })
+    // Bracketed: the start is not interrupted once it has written the run, and the end always runs, so an
+    // interrupted call's run is ended `aborted`, never left `started`.
+    Effect.acquireUseRelease(
+      startCall(kind, fn, args, options),
+      (call) => withCall(call)(fn(...args)),
+      (call, exit) => endCall(call.run, exit)
+    )
 
 /**
  * Each call of `fn` is a run of a `function` transform, initiated by the current run (which must exist), with
