@@ -245,8 +245,8 @@ const parentRun = (given: Records.Run | string | undefined) =>
 
 /**
  * The transform of a `track()`, the run that initiated it, and the write that starts its new (or restarted)
- * run: the run is the last thing written, by `write`, which the caller runs uninterruptibly (interrupted once sent, it would leave a
- * run written and unknown to whoever must end it).
+ * run: the run is the last thing written, by `write`, which the caller runs uninterruptibly (interrupted once
+ * sent, it would leave a run written and unknown to whoever must end it).
  */
 const begin = (options: TrackOptions) =>
   Effect.gen(function* () {
