@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { OpenLineage } from "@lineage/core"
 import { specErrors } from "./fixtures/openlineage/validate.js"
 
-const script = fileURLToPath(new URL("./fixtures/openlineage/tracked-process.ts", import.meta.url))
+const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
 const storage = mkdtempSync(join(tmpdir(), "lineage-openlineage-process-"))
 const bodies: Array<string> = []
 const server = http.createServer((req, res) => {

@@ -46,7 +46,7 @@ const refused = (model: Model, terms: string | ReadonlyArray<string>): InvalidQu
 }
 
 describe("one line of terms", () => {
-  it("the examples of the issue", () => {
+  it("the keyword forms the command line documents", () => {
     same(RunModel, "status=errored transform__key__startswith=train learning_rate__gt=0.01", {
       status: "errored",
       transform__key__startswith: "train",
