@@ -9,5 +9,8 @@ export const base: Options = {
   clean: true,
   sourcemap: true,
   target: "node20",
+  // esbuild renames a class that refers to itself (`class _StoreError`) unless told to keep names: public
+  // classes (errors above all) must show their own names in constructor.name and in Node's error reports.
+  keepNames: true,
   tsconfig: "tsconfig.build.json"
 }

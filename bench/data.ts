@@ -5,26 +5,27 @@
  *   batch     floor(i / 50)                  (a rare value: 50 runs each)
  *   loss, accuracy, lr                       (noise, as real runs carry)
  */
-import { Feature, Run, Transform } from "@lineage/core"
+import { type CreateInput, Feature, Run, Transform } from "@lineage/core"
 import { rng, type Runner } from "./common.js"
 
 export const features = ["score", "batch", "loss", "accuracy", "lr"] as const
 export const t0 = Date.parse("2026-01-01T00:00:00Z")
 export const runsPerTransform = 100
 
-export const runInput = (i: number, transformId: number, random: () => number) => ({
-  transformId,
-  startedAt: new Date(t0 + i * 1000),
-  status: i % 10 === 3 ? "errored" : "completed",
-  params: { learning_rate: (i % 1000) / 1000, seed: i },
-  featureValues: {
-    score: random(),
-    batch: Math.floor(i / 50),
-    loss: random() * 2,
-    accuracy: random(),
-    lr: (i % 7) / 1000
-  }
-})
+export const runInput = (i: number, transformId: number, random: () => number) =>
+  ({
+    transformId,
+    startedAt: new Date(t0 + i * 1000),
+    status: i % 10 === 3 ? "errored" : "completed",
+    params: { learning_rate: (i % 1000) / 1000, seed: i },
+    featureValues: {
+      score: random(),
+      batch: Math.floor(i / 50),
+      loss: random() * 2,
+      accuracy: random(),
+      lr: (i % 7) / 1000
+    }
+  }) satisfies CreateInput<"Run">
 
 export interface Loaded {
   readonly transformIds: ReadonlyArray<number>

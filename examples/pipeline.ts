@@ -12,7 +12,7 @@
  * execution finds, it reuses: features and transforms are declared with get-or-create semantics, and the same
  * bytes are the same artifact.
  */
-import { Lineage } from "@lineage/core"
+import { Lineage, Q } from "@lineage/core"
 
 const ln = await Lineage.connect() // ./.lineage/lineage.db, unless LINEAGE_STORE says otherwise
 
@@ -76,8 +76,9 @@ console.log(`\nruns so far: ${await ln.Run.filter().count()}; executions of this
 for (const run of [...(await executions.orderBy("-startedAt").limit(5).all())].reverse())
   console.log(" ", run.uid, run.startedAt.toISOString(), ...(run.uid === downloaded.uid ? ["(this one)"] : []))
 
+// A feature's name is data: until `lineage types` declares it (LineageFeatures), the untyped Q.where names it.
 console.log("\nartifacts with accuracy > 0.9 (a feature, queried like a field):")
-for (const a of await ln.Artifact.filter({ accuracy__gt: 0.9 }).all()) console.log(" ", a.key, (await a.features.get())["accuracy"])
+for (const a of await ln.Artifact.filter(Q.where("accuracy", "gt", 0.9)).all()) console.log(" ", a.key, (await a.features.get())["accuracy"])
 
 console.log("\nruns of the normalize step whose inputs include raw.csv:")
 console.log(" ", await ln.Run.filter({ transform__key__endswith: "normalize", inputArtifacts__key: "raw.csv" }).count())

@@ -3,7 +3,7 @@
  * lamindb-style session (transform, run, feature values, a feature query) works end to end.
  */
 import { afterAll, expect, it } from "vitest"
-import { Lineage } from "@lineage/core"
+import { Lineage, Q } from "@lineage/core"
 import * as MongoStore from "@lineage/store-mongodb"
 import { closeAll, freshDatabase, mongoServer, run } from "./support/mongo.js"
 
@@ -21,7 +21,7 @@ it("Lineage.connect(mongodb URL) tracks and queries by feature", async () => {
     await run.features.add({ learning_rate: 0.01 })
     const other = await ln.Run.create({ transform })
     await other.features.add({ learning_rate: 0.1 })
-    expect((await ln.Run.filter({ learning_rate: 0.01 }).all()).map((r) => r.uid)).toEqual([run.uid])
+    expect((await ln.Run.filter(Q.where("learning_rate", "eq", 0.01)).all()).map((r) => r.uid)).toEqual([run.uid])
     expect((await ln.Transform.get({ key: "Cell Ranger", version: "7.2.0" })).uid).toBe(transform.uid)
   } finally {
     await ln.close()

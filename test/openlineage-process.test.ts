@@ -2,19 +2,17 @@
  * A tracked process that ends badly still tells its OpenLineage endpoint: SIGTERM sends the run's ABORT, an
  * uncaught exception its FAIL (with what was thrown), both delivered before the process ends.
  */
-import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { mkdtempSync, rmSync } from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { OpenLineage } from "@lineage/core"
 import { specErrors } from "./fixtures/openlineage/validate.js"
+import * as Tracked from "./support/tracked.js"
 
-const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
 const storage = mkdtempSync(join(tmpdir(), "lineage-openlineage-process-"))
 const bodies: Array<string> = []
 const server = http.createServer((req, res) => {
@@ -42,25 +40,9 @@ afterAll(async () => {
 const eventsOf = (uid: string) =>
   bodies.map((b) => JSON.parse(b) as OpenLineage.RunEvent).filter((e) => e.run.runId === OpenLineage.runId(uid))
 
-/** Starts the tracked process and resolves with it once it printed its run's uid. */
-const startTracked = async (mode: "wait" | "throw") => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
-    env: { ...process.env, LINEAGE_STORE: "memory:", LINEAGE_STORAGE: storage, LINEAGE_OPENLINEAGE_URL: url, MODE: mode },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
-  const uid = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /run ([0-9A-Za-z]{16})\r?\n/.exec(out)
-      if (match !== null) resolve(match[1]!)
-    })
-    child.once("exit", (code) => reject(new Error(`tracked process exited (${code}) before tracking: ${err}`)))
-  })
-  return { child, uid }
-}
+/** Starts the tracked process on a memory store, sending its events to this file's endpoint. */
+const startTracked = (mode: "wait" | "throw") =>
+  Tracked.startTracked(mode, { LINEAGE_STORE: "memory:", LINEAGE_STORAGE: storage, LINEAGE_OPENLINEAGE_URL: url })
 
 describe("a tracked process sending OpenLineage events", () => {
   it("SIGTERM: the ABORT event reaches the endpoint before the process ends", async () => {

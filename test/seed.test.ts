@@ -4,14 +4,14 @@
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { DoesNotExist, Lineage, MultipleObjectsReturned } from "@lineage/core"
+import { DoesNotExist, Lineage, MultipleObjectsReturned, Q } from "@lineage/core"
 
 let ln: Lineage.Client
 beforeEach(async () => {
   ln = await Lineage.connect("memory:")
 })
 afterEach(async () => {
-  if (ln.context.run !== undefined) await ln.finish()
+  if (ln.context.isTracked) await ln.finish()
   await ln.close()
 })
 
@@ -75,12 +75,13 @@ describe("the seed page, in TypeScript", () => {
       downsample: true,
       preprocess_params: { normalization_type: "cool", subset_highlyvariable: true }
     })
-    const byFeature = await ln.Run.filter({ learning_rate: 0.01 }).all()
+    // Feature names are data: declared by no LineageFeatures here, they are queried through an untyped Q.
+    const byFeature = await ln.Run.filter(Q.and<unknown>({ learning_rate: 0.01 })).all()
     expect(byFeature.map((r) => r.id)).toEqual([ln.context.run!.id])
-    expect(await ln.Run.filter({ preprocess_params__normalization_type: "cool" }).count()).toBe(1)
-    expect(await ln.Run.filter({ learning_rate__gt: 0.001, downsample: false }).count()).toBe(1)
+    expect(await ln.Run.filter(Q.and<unknown>({ preprocess_params__normalization_type: "cool" })).count()).toBe(1)
+    expect(await ln.Run.filter(Q.and<unknown>({ learning_rate__gt: 0.001, downsample: false })).count()).toBe(1)
     // Fields and features in one filter (lamindb cannot mix them).
-    expect(await ln.Run.filter({ transform__key: "Cell Ranger", learning_rate__lt: 0.05 }).count()).toBe(1)
+    expect(await ln.Run.filter(Q.and<unknown>({ transform__key: "Cell Ranger", learning_rate__lt: 0.05 })).count()).toBe(1)
     const byParam = await ln.Run.filter({ params__hyperparam_x: 100 }).all()
     expect(byParam.map((r) => r.id)).toEqual([ln.context.run!.id])
     expect(await ln.context.run!.features.describe()).toContain("learning_rate")

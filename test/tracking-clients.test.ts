@@ -19,7 +19,7 @@ const connect = async (url: string) => {
 }
 afterEach(async () => {
   for (const ln of open.splice(0)) {
-    if (ln.context.run !== undefined) await ln.finish()
+    if (ln.context.isTracked) await ln.finish()
     await ln.close()
   }
 })
@@ -63,7 +63,7 @@ describe.each(stores)("two clients in one process, $name", ({ urls }) => {
     expect((await a.finish()).uid).toBe(runA.uid)
     expect((await a.Run.get(runA.uid)).status).toBe("completed")
     expect((await b.Run.get(runB.uid)).status).toBe("started")
-    expect(a.context.run).toBeUndefined()
+    expect(a.context.isTracked).toBe(false)
     expect(b.context.run?.uid).toBe(runB.uid)
     expect(b.context.transform?.key).toBe("b.ts")
     expect((await b.finish()).status).toBe("completed")
@@ -157,6 +157,6 @@ describe("closing a client", () => {
     const after = await b.Run.get(run.uid)
     expect(after.status).toBe("aborted")
     expect(after.finishedAt).toBeInstanceOf(Date)
-    expect(b.context.run).toBeUndefined()
+    expect(b.context.isTracked).toBe(false)
   })
 })

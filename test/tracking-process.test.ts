@@ -3,16 +3,14 @@
  * (Redis): SIGTERM marks it aborted, an uncaught exception errored, and SIGKILL leaves it to be found stale.
  * With two clients tracking in one process, both runs are marked.
  */
-import { spawn } from "node:child_process"
 import { once } from "node:events"
-import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Lineage, StoreError } from "@lineage/core"
 import * as RedisStore from "@lineage/store-redis"
 import { Effect } from "effect"
 import { freshPrefix, redisServer } from "./support/redis.js"
+import * as Tracked from "./support/tracked.js"
 
-const script = fileURLToPath(new URL("./fixtures/tracked-process.ts", import.meta.url))
 let url: string
 let ln: Lineage.Client
 
@@ -27,25 +25,8 @@ afterAll(async () => {
   await Effect.runPromise(Effect.andThen(driver.drop(), driver.close()))
 })
 
-/** Starts the tracked process and resolves with it once it printed its run's uid. */
-const startTracked = async (mode: "wait" | "throw", clients: 1 | 2 = 1) => {
-  const child = spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
-    env: { ...process.env, LINEAGE_STORE: url, MODE: mode, CLIENTS: String(clients) },
-    stdio: ["ignore", "pipe", "pipe"]
-  })
-  let out = ""
-  let err = ""
-  child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()))
-  const uid = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /runs? ([0-9A-Za-z]{16}(?: [0-9A-Za-z]{16} env \S+)?)\r?\n/.exec(out)
-      if (match !== null) resolve(match[1]!)
-    })
-    child.once("exit", (code) => reject(new Error(`tracked process exited (${code}) before tracking: ${err}`)))
-  })
-  return { child, uid, stderr: () => err }
-}
+/** Starts the tracked process on this file's store and resolves with it once it printed its run's uid. */
+const startTracked = (mode: "wait" | "throw", clients: 1 | 2 = 1) => Tracked.startTracked(mode, { LINEAGE_STORE: url }, clients)
 
 describe("tracked processes on a shared store", () => {
   it("SIGTERM: the run is aborted, then the process ends as SIGTERM would end it", async () => {

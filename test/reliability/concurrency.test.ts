@@ -6,12 +6,14 @@
  */
 import { describe, expect, it } from "vitest"
 import { Lineage } from "@lineage/core"
+import { compiledScripts } from "../support/scripts.js"
 import { record, since } from "./support/figures.js"
 import { fixture, race } from "./support/processes.js"
 import { sharedTargets } from "./support/stores.js"
 
 const processes = Number(process.env["LINEAGE_RACE_PROCESSES"] ?? 20)
 const targets = await sharedTargets()
+const scripts = compiledScripts({ worker: fixture("reliability-race-worker.ts") })
 
 interface Result {
   readonly worker: number
@@ -31,7 +33,7 @@ describe.each(targets)("$name: 20 processes racing", (target) => {
       const run = await ln.Run.create({ transform })
       const artifact = await ln.Artifact.fromBytes(`race input ${opened.url}`, { key: "race/input.txt", run: null })
       const start = performance.now()
-      const results = await race<Result>(fixture("reliability-race-worker.ts"), processes, (i) => ({
+      const results = await race<Result>(scripts.worker, processes, (i) => ({
         LINEAGE_STORE: opened.url,
         WORKER: String(i),
         RUN_UID: run.uid,

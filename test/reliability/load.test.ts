@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { Lineage } from "@lineage/core"
+import { compiledScripts } from "../support/scripts.js"
 import { record, since, soak } from "./support/figures.js"
 import { fixture, race } from "./support/processes.js"
 import { sharedTargets } from "./support/stores.js"
@@ -14,6 +15,7 @@ import { sharedTargets } from "./support/stores.js"
 const processes = Number(process.env["LOAD_PROCESSES"] ?? 8)
 const runsEach = Number(process.env["LOAD_RUNS"] ?? (soak ? 2_000 : 40))
 const targets = await sharedTargets()
+const scripts = compiledScripts({ worker: fixture("load-worker.ts") })
 
 describe.each(targets)("$name: load", (target) => {
   it(`${processes} processes × ${runsEach} tracked runs: nothing lost, nothing twice`, async () => {
@@ -24,7 +26,7 @@ describe.each(targets)("$name: load", (target) => {
       await ln.Feature.create({ name: "load_index", dtype: "int" })
       const start = performance.now()
       const results = await race<{ readonly worker: number; readonly runs: ReadonlyArray<string>; readonly ms: number }>(
-        fixture("load-worker.ts"),
+        scripts.worker,
         processes,
         (i) => ({ LINEAGE_STORE: opened.url, WORKER: String(i), RUNS: String(runsEach) })
       )

@@ -1,12 +1,12 @@
 /**
- * The `lineage` command tree: `runs`, `show`, `graph`, `stale`, `transforms`, `features`, `export` and `ui`,
- * built with Effect's CLI module (`effect/cli`), so flags are typed and `--help` is generated for every
+ * The `lineage` command tree: `runs`, `show`, `graph`, `stale`, `transforms`, `features`, `export`, `ui` and
+ * `types`, built with Effect's CLI module (`effect/cli`), so flags are typed and `--help` is generated for every
  * command. Every command reads the store chosen as `Lineage.connect` chooses it (`--store URL`, else
  * `LINEAGE_STORE`, else the default SQLite file; see `Connection`), prints tables to a person and JSON to a
  * script (`--json`), and ends with a documented exit code (see `Failure`).
  */
 import { spawn } from "node:child_process"
-import { Artifact, LineageGraph, Run } from "@lineage/core"
+import { Artifact, FeatureTypes, LineageGraph, Run } from "@lineage/core"
 import { Config, Effect, Option } from "effect"
 import { Argument, Command, Flag, GlobalFlag } from "effect/cli"
 import * as Connection from "./Connection.js"
@@ -16,6 +16,7 @@ import * as GraphSvg from "./GraphSvg.js"
 import { print, printJson, stdout } from "./Output.js"
 import * as Render from "./Render.js"
 import * as Table from "./Table.js"
+import * as Types from "./Types.js"
 import * as Viewer from "./Viewer.js"
 import * as Views from "./Views.js"
 
@@ -324,11 +325,48 @@ const ui = Command.make(
   Command.withExamples([{ command: "lineage ui --open" }, { command: "LINEAGE_UI_TOKEN=… lineage ui --host 0.0.0.0 --port 8080" }])
 )
 
+const types = Command.make(
+  "types",
+  {
+    out: Flag.String("out").pipe(
+      Flag.withDefault(Types.defaultOut),
+      Flag.withMetavar("FILE"),
+      Flag.withDescription(`The file to write (default ${Types.defaultOut} in the working directory); ${Types.stdoutOut} for standard output`)
+    ),
+    check: Flag.Boolean("check").pipe(
+      Flag.withDefault(false),
+      Flag.withDescription("Write nothing; exit 1 when the file is missing or does not declare the store's features (for CI)")
+    ),
+    filter: filter.pipe(
+      Flag.withDescription(
+        `Declare only the features this filter term selects, as \`lineage features\` takes it (name__startswith=qc_, dtype=float); repeat to AND several. Above ${FeatureTypes.advisedMax.features} features (${FeatureTypes.advisedMax.json} of dtype dict or object) typed filters compile slowly`
+      )
+    )
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      yield* Types.usage(flags)
+      const source = Types.sourceOf(Option.getOrUndefined(yield* StoreUrl))
+      yield* Types.deliver(flags, yield* withStore(FeatureTypes.declaration({ source, filter: flags.filter })))
+    })
+).pipe(
+  describe(
+    "Write the store's features as TypeScript declarations (names and the types of their values), so the compiler checks feature keys and values in features.add and filters. The file is replaced whole, never left half written; it names the store (password redacted) and holds no timestamp, so it changes only when the features do. Include it in your tsconfig, and keep code formatters off it."
+  ),
+  Command.withShortDescription("Write TypeScript declarations of the features"),
+  Command.withExamples([
+    { command: "lineage types", description: `Writes ${Types.defaultOut}` },
+    { command: "lineage types -f name__startswith=qc_ -f dtype=float", description: "Declares only the float features whose names start with qc_" },
+    { command: "lineage types --out src/lineage-features.d.ts --check", description: "In CI: fails when the file is out of date" },
+    { command: "lineage types --out -", description: "Prints the declarations" }
+  ])
+)
+
 /** The `lineage` command and its subcommands. */
 export const lineage = Command.make("lineage").pipe(
   describe(
     "Runs, transforms, artifacts and their lineage, read from a lineage store: the one --store names, else LINEAGE_STORE, else sqlite:./.lineage/lineage.db."
   ),
-  Command.withSubcommands([runs, show, graph, stale, transforms, features, exportCommand, ui]),
+  Command.withSubcommands([runs, show, graph, stale, transforms, features, exportCommand, ui, types]),
   Command.withGlobalFlags([StoreUrl])
 )

@@ -19,7 +19,21 @@
  * A failure part way (the store, a closed reader) leaves what was written before it: the output is whole only
  * when the export succeeds.
  */
-import { Artifact, Artifacts, type Ast, FilterText, type InvalidQuery, OpenLineage, Progress, type Records, Run, Store, type StoreError, Transform } from "@lineage/core"
+import {
+  Artifact,
+  Artifacts,
+  type Ast,
+  FilterText,
+  type InvalidQuery,
+  OpenLineage,
+  Progress,
+  type QuerySet,
+  type Records,
+  Run,
+  Store,
+  type StoreError,
+  Transform
+} from "@lineage/core"
 import { Effect, Stream } from "effect"
 import { jsonText } from "./Output.js"
 
@@ -74,7 +88,9 @@ const entriesOf = (run: Records.Run, written: Set<string>) =>
 /** Writes the export of the runs `options.filter` selects, and returns how many runs it wrote. */
 export const write = <E>(options: ExportOptions<E>): Effect.Effect<number, E | InvalidQuery | StoreError, Store.Store> =>
   Effect.gen(function* () {
-    const selected = options.filter === undefined ? Run.filter() : Run.filter(yield* FilterText.parse(Run.model, options.filter))
+    // Untyped: a filter parsed from text is only checked when it runs.
+    const unfiltered: QuerySet<Records.Run> = Run.filter()
+    const selected = options.filter === undefined ? unfiltered : unfiltered.filter(yield* FilterText.parse(Run.model, options.filter))
     const runs = selected.orderBy("startedAt")
     const progress = Progress.meter(options.progress, "exporting runs", yield* runs.count(), runsUnit)
     const written = new Set<string>()

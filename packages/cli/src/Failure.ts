@@ -5,9 +5,11 @@
  *
  * - 0: done (and `--help`, `--version`), or stopped because the reader of standard output went away
  *   (`lineage runs --json | head -1`), as `git log | head` ends;
- * - 1: a failure: the store is unavailable or refused, artifact bytes could not be read, an unexpected error;
+ * - 1: a failure: the store is unavailable or refused, artifact bytes could not be read, `types` could not
+ *   write its file or (`--check`) found it missing or out of date, an unexpected error;
  * - 2: bad usage or bad input: an unknown command or flag, a flag's value of the wrong type, a filter or
- *   order the query language refuses (`InvalidQuery`), a value out of range, viewer options it refuses;
+ *   order the query language refuses (`InvalidQuery`), a value out of range, viewer options it refuses,
+ *   `types --out` naming a directory;
  * - 3: not found: no record has the uid, or a uid prefix names several (`DoesNotExist`,
  *   `MultipleObjectsReturned`);
  * - 130: interrupted (SIGINT, SIGTERM): how `lineage ui` ends.
@@ -28,8 +30,8 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 
 /** The exit codes as `--help` and the README list them. */
 export const exitCodesHelp =
-  "Exit codes: 0 done; 1 failure (store unavailable, unreadable bytes, unexpected error); " +
-  "2 bad usage or input (unknown flag, bad filter or value); 3 not found (unknown uid, ambiguous prefix); 130 interrupted."
+  "Exit codes: 0 done; 1 failure (store unavailable, unreadable bytes, the types file unwritable or, under --check, missing or out of date, unexpected error); " +
+  "2 bad usage or input (unknown flag, bad filter or value, types --out naming a directory); 3 not found (unknown uid, ambiguous prefix); 130 interrupted."
 
 /** Input the command itself refuses (a flag combination, a value out of range, a record of the wrong kind). */
 export class UsageError extends Data.TaggedError("UsageError")<{ readonly detail: string }> {

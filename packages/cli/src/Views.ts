@@ -432,10 +432,11 @@ const maxCandidates = 5
  * families (see `Versioning.namesFamily`): one family is its latest version, as `Registry.get` reads it;
  * two or more are ambiguous, each named by its latest version.
  */
-const searchable = <A extends Registry.Base>(kind: Found["kind"], registry: Registry.Registry<A>): Searchable => {
+const searchable = <N extends Records.RegistryName>(kind: Found["kind"], registry: Registry.Registry<N>): Searchable => {
   const model = registry.model
-  const matching = (prefix: string) => registry.filter({ uid: { startsWith: prefix } })
-  const found = (rows: ReadonlyArray<A>) => rows.map((r) => ({ kind, uid: r.uid }))
+  // Untyped (`QuerySet<A>`): the same uid keys serve every registry searched.
+  const matching = (prefix: string): QuerySet<Records.RecordOf<N>> => registry.filter(Q.where("uid", "startsWith", prefix))
+  const found = (rows: ReadonlyArray<Records.RecordOf<N>>) => rows.map((r) => ({ kind, uid: r.uid }))
   const latestOf = (stem: string) =>
     registry.get(stem).pipe(
       Effect.map((r) => found([r])),

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Artifact, Artifacts, Feature, InvalidQuery, LineageGraph, Records, Run, Store, type StoreError, Transform } from "@lineage/core"
+import { Artifact, Artifacts, type Ast, Feature, InvalidQuery, LineageGraph, Records, Run, Store, type StoreError, Transform } from "@lineage/core"
 import * as MemoryStore from "@lineage/store-memory"
 import { Cause, Effect, Exit, Layer } from "effect"
 import { describe, expect, it } from "vitest"
@@ -44,7 +44,7 @@ const failureOf = async <A, E>(effect: Effect.Effect<A, E, Store.Store>): Promis
 }
 
 const escape = "\u001b]0;pwned\u0007"
-const deep = (n: number): unknown => (n === 0 ? "bottom" : { down: deep(n - 1) })
+const deep = (n: number): Ast.Json => (n === 0 ? "bottom" : { down: deep(n - 1) })
 
 const plain: Table.Style = { color: false }
 

@@ -337,11 +337,13 @@ describe("on sqlite", () => {
     })
 
     it("--order, --limit and --offset page through the runs", async () => {
-      const all = await lineageJson<RunsPage>(["runs", "--store", url, "--order", "startedAt"])
-      const second = await lineageJson<RunsPage>(["runs", "--store", url, "--order", "startedAt", "--limit", "2", "--offset", "2"])
+      const [all, second, table] = await Promise.all([
+        lineageJson<RunsPage>(["runs", "--store", url, "--order", "startedAt"]),
+        lineageJson<RunsPage>(["runs", "--store", url, "--order", "startedAt", "--limit", "2", "--offset", "2"]),
+        lineage(["runs", "--store", url, "-n", "2"])
+      ])
       expect(second.total).toBe(7)
       expect(second.rows.map((r) => r.uid)).toEqual(all.rows.slice(2, 4).map((r) => r.uid))
-      const table = await lineage(["runs", "--store", url, "-n", "2"])
       expect(table.stdout.trimEnd().split("\n").at(-1)).toBe("1-2 of 7 runs (--limit and --offset for others).")
     })
 
@@ -363,8 +365,7 @@ describe("on sqlite", () => {
     })
 
     it("an --order that names no key is bad input (2)", async () => {
-      for (const order of ["--order=", "--order=,"]) {
-        const r = await lineage(["runs", "--store", url, order])
+      for (const r of await Promise.all(["--order=", "--order=,"].map((order) => lineage(["runs", "--store", url, order])))) {
         expect(r.code).toBe(2)
         expect(r.stdout).toBe("")
         expect(r.stderr).toMatch(/^lineage: InvalidQuery: .*field "order"/)
@@ -405,18 +406,24 @@ describe("on sqlite", () => {
     })
 
     it("a run as JSON: environment content, timeline, initiated runs", async () => {
-      const pipeline = await lineageJson<RunDetail>(["show", seeded.pipeline, "--store", url])
+      const [pipeline, errored] = await Promise.all([
+        lineageJson<RunDetail>(["show", seeded.pipeline, "--store", url]),
+        lineageJson<RunDetail>(["show", seeded.errored, "--store", url])
+      ])
       expect(pipeline.initiatedRuns.map((r) => r.uid).sort()).toEqual([...seeded.trains, seeded.errored].sort())
       expect(pipeline.environment?.content).toMatchObject({ node: process.version, platform: process.platform })
       expect(pipeline.timeline.map((e) => e.event)).toEqual(["created", "started", "heartbeat", "finished"])
       expect(pipeline.timeline.at(-1)?.status).toBe("completed")
-      const errored = await lineageJson<RunDetail>(["show", seeded.errored, "--store", url])
       expect(errored.row.status).toBe("errored")
     })
 
     it("a transform: its versions and recent runs; the family stem names the latest version", async () => {
       const [v1, v2] = seeded.downloadTransforms
-      const detail = await lineageJson<TransformDetail>(["show", v1, "--store", url])
+      const [detail, byStem, text] = await Promise.all([
+        lineageJson<TransformDetail>(["show", v1, "--store", url]),
+        lineageJson<TransformDetail>(["show", v1.slice(0, 12), "--store", url]),
+        lineage(["show", v2, "--store", url])
+      ])
       expect(detail.kind).toBe("transform")
       expect(detail.versions.map((v) => [v.uid, v.version, v.isLatest])).toEqual([
         [v1, "1.0", false],
@@ -424,20 +431,20 @@ describe("on sqlite", () => {
       ])
       expect(detail.runs.map((r) => r.uid)).toEqual([seeded.downloads[0]])
       expect(detail.runCount).toBe(1)
-      const byStem = await lineageJson<TransformDetail>(["show", v1.slice(0, 12), "--store", url])
       expect(byStem.uid).toBe(v2)
-      const text = await lineage(["show", v2, "--store", url])
       expect(text.stdout).toContain("\n\nVersions\n")
       expect(text.stdout).toContain("\n\nRuns (1 most recent of 1)\n")
     })
 
     it("an artifact: the run that produced it and the runs that read it", async () => {
-      const detail = await lineageJson<ArtifactDetail>(["show", seeded.raw, "--store", url])
+      const [detail, model] = await Promise.all([
+        lineageJson<ArtifactDetail>(["show", seeded.raw, "--store", url]),
+        lineageJson<ArtifactDetail>(["show", seeded.models[0], "--store", url])
+      ])
       expect(detail.kind).toBe("artifact")
       expect(detail.summary).toMatchObject({ key: "raw.csv", description: "raw measurements" })
       expect(detail.run?.uid).toBe(seeded.downloads[0])
       expect(detail.readBy.map((r) => r.uid).sort()).toEqual([...seeded.trains].sort())
-      const model = await lineageJson<ArtifactDetail>(["show", seeded.models[0], "--store", url])
       expect(model.run?.uid).toBe(seeded.trains[0])
     })
 
@@ -447,10 +454,12 @@ describe("on sqlite", () => {
     })
 
     it("an unknown uid is not found (3); an ambiguous prefix names its candidates (3); a non-uid is bad input (2)", async () => {
-      const [unknown, ambiguous, notUid] = await Promise.all([
+      const [unknown, ambiguous, notUid, run, transform] = await Promise.all([
         lineage(["show", "zzzzzzzzzzzz", "--store", url]),
         lineage(["show", "ZzCrashed", "--store", url]),
-        lineage(["show", "not-a-uid!", "--store", url])
+        lineage(["show", "not-a-uid!", "--store", url]),
+        lineageJson<RunDetail>(["show", "ZzCrashedR", "--store", url]),
+        lineageJson<TransformDetail>(["show", "ZzCrashedJ", "--store", url])
       ])
       expect(unknown.code).toBe(3)
       expect(unknown.stderr).toBe("lineage: DoesNotExist: No Run/Transform/Artifact matches uid prefix 'zzzzzzzzzzzz'.\n")
@@ -462,10 +471,6 @@ describe("on sqlite", () => {
       expect(notUid.code).toBe(2)
       expect(notUid.stderr).toContain('field "uid"')
       for (const r of [unknown, ambiguous, notUid]) expect(r.stdout).toBe("")
-      const [run, transform] = await Promise.all([
-        lineageJson<RunDetail>(["show", "ZzCrashedR", "--store", url]),
-        lineageJson<TransformDetail>(["show", "ZzCrashedJ", "--store", url])
-      ])
       expect([run.uid, transform.uid]).toEqual([seeded.crashed, "ZzCrashedJob0000"])
     })
   })
@@ -518,31 +523,34 @@ describe("on sqlite", () => {
 
   describe("listings", () => {
     it("stale: the started run whose heartbeat stopped", async () => {
-      const page = await lineageJson<RunsPage>(["stale", "--store", url])
+      const [page, none, text] = await Promise.all([
+        lineageJson<RunsPage>(["stale", "--store", url]),
+        lineageJson<RunsPage>(["stale", "--older-than", String(Date.now() + 86_400_000), "--store", url]),
+        lineage(["stale", "--store", url])
+      ])
       expect(page.rows.map((r) => r.uid)).toEqual([seeded.crashed])
-      const none = await lineageJson<RunsPage>(["stale", "--older-than", String(Date.now() + 86_400_000), "--store", url])
       expect(none.total).toBe(0)
-      const text = await lineage(["stale", "--store", url])
       expect(text.stdout).toContain("crashed-job")
       expect(text.stdout.trimEnd().endsWith("1 stale runs.")).toBe(true)
     })
 
     it("transforms: each with its run count and last run; filters apply", async () => {
-      const page = await lineageJson<Page<TransformRow>>(["transforms", "--store", url])
+      const [page, filtered, text] = await Promise.all([
+        lineageJson<Page<TransformRow>>(["transforms", "--store", url]),
+        lineageJson<Page<TransformRow>>(["transforms", "--filter", "key__startswith=train-pipeline", "--store", url]),
+        lineage(["transforms", "--store", url])
+      ])
       expect(page.total).toBe(6)
       const train = page.rows.find((t) => t.key === "train-pipeline/train")!
       expect(train.runCount).toBe(2)
       expect(train.lastRun?.status).toBe("completed")
-      const filtered = await lineageJson<Page<TransformRow>>(["transforms", "--filter", "key__startswith=train-pipeline", "--store", url])
       expect(filtered.rows.map((t) => t.key)).toEqual(["train-pipeline", "train-pipeline/evaluate", "train-pipeline/train"])
-      const text = await lineage(["transforms", "--store", url])
       expect(text.stdout.split("\n")[0]).toMatch(/^uid +key +version +kind +runs +last run +description$/)
     })
 
     it("features", async () => {
-      const page = await lineageJson<Page<FeatureRow>>(["features", "--store", url])
+      const [page, text] = await Promise.all([lineageJson<Page<FeatureRow>>(["features", "--store", url]), lineage(["features", "--store", url])])
       expect(page.rows.map((f) => [f.name, f.dtype])).toEqual([["accuracy", "float"]])
-      const text = await lineage(["features", "--store", url])
       expect(text.stdout).toMatch(/accuracy +float/)
     })
   })

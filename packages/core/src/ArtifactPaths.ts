@@ -110,7 +110,7 @@ const guarded = <A, E, R>(error: ValidationError | undefined, effect: () => Effe
   error === undefined ? effect() : Effect.fail(error)
 
 /** The Artifact registry with `suffix`, `key` and `storage` checked on every write it offers. */
-export const guard = <Reg extends Registry.Registry<Artifact>>(registry: Reg): Reg =>
+export const guard = <Reg extends Registry.Untyped<Artifact>>(registry: Reg): Reg =>
   Object.assign({}, registry, {
     create: (input: Registry.Input, options?: { readonly revise?: boolean }) =>
       guarded(checkInput(input), () => registry.create(input, options)),

@@ -17,6 +17,7 @@ import * as Ast from "./Ast.js"
 import { currentRun } from "./Current.js"
 import * as Records from "./Records.js"
 import { type DoesNotExist, type InvalidQuery, StoreError, UniqueViolation, ValidationError } from "./Errors.js"
+import { showName } from "./Limits.js"
 import { mainBranch } from "./Model.js"
 import { meter, ProgressStream } from "./Progress.js"
 import { Artifact as ArtifactRegistry } from "./Registry.js"
@@ -24,6 +25,7 @@ import { entity, Store } from "./Store.js"
 import * as StorageRoot from "./StorageRoot.js"
 import { ArtifactStorageError, fsEffect } from "./StorageRoot.js"
 import * as Uid from "./Uid.js"
+import * as Versioning from "./Versioning.js"
 
 export { maxKeyLength, maxStorageLength, maxSuffixLength, storageSchemes } from "./ArtifactPaths.js"
 export { type ProgressOutput, progressMinBytes, ProgressStream } from "./Progress.js"
@@ -290,11 +292,30 @@ const checkKeySuffix = (key: string, suffix: string, source: string): Validation
   })
 }
 
+/** The options `fromPath` takes, and `fromBytes` (which also takes `suffix`). */
+const pathOptions: ReadonlyArray<keyof RegisterOptions> = ["key", "description", "kind", "run"]
+const bytesOptions: ReadonlyArray<keyof BytesOptions> = [...pathOptions, "suffix"]
+
+/** An option no registration reads (from JavaScript, or a misspelling): refused rather than silently dropped. */
+const unknownOption = (options: RegisterOptions, known: ReadonlyArray<string>): ValidationError | undefined => {
+  const unknown = Object.keys(options).find((name) => !known.includes(name))
+  return unknown === undefined
+    ? undefined
+    : new ValidationError({
+        registry: "Artifact",
+        field: unknown,
+        value: (options as { readonly [name: string]: unknown })[unknown],
+        expected: `one of the options ${known.join(", ")}`
+      })
+}
+
 /**
- * The first option refused, before anything is written: the key's syntax, the suffix's, then whether they
- * agree. A key that is no string at all is left to the registry's schema, which names it.
+ * The first option refused, before anything is written: one no registration reads, the key's syntax, the
+ * suffix's, then whether they agree. A key that is no string at all is left to the registry's schema, which
+ * names it.
  */
-const validateOptions = (options: RegisterOptions, suffix: string, source: string): ValidationError | undefined =>
+const validateOptions = (options: RegisterOptions, known: ReadonlyArray<string>, suffix: string, source: string): ValidationError | undefined =>
+  unknownOption(options, known) ??
   (options.key === undefined ? undefined : ArtifactPaths.checkKey(options.key)) ??
   // A `suffix` option from JavaScript may be anything: it is compared as text below.
   (typeof suffix === "string"
@@ -302,13 +323,104 @@ const validateOptions = (options: RegisterOptions, suffix: string, source: strin
     : new ValidationError({ registry: "Artifact", field: "suffix", value: suffix, expected: "a string such as \".csv\", or none" })) ??
   (typeof options.key === "string" ? checkKeySuffix(options.key, suffix, source) : undefined)
 
+const isClaimViolation = (e: unknown): e is UniqueViolation =>
+  e instanceof UniqueViolation && e.fields.some((f) => f === Versioning.latestKey || f === Versioning.familyKey)
+
+/** The refusal of `key` for `artifact` because another artifact family holds it (one family per key). */
+const keyHeld = (artifact: Artifact, key: string, violation: UniqueViolation) =>
+  new UniqueViolation({
+    registry: "Artifact",
+    constraint: violation.constraint,
+    fields: ["key"],
+    values: [key],
+    detail:
+      `these bytes are artifact ${artifact.uid}, which has no key, and another artifact family holds this key; ` +
+      `register them under another key, or trash ${artifact.uid} and register them again to make them a new version of the key`
+  })
+
+/** What registering the same bytes again changes on the artifact holding them, and what it keeps. */
+interface Changes {
+  readonly patch: { key?: string; description?: string }
+  /** The values `patch` replaces, which must still be stored for it to apply (compare-and-set). */
+  readonly expected: { key?: string | null; description?: string | null }
+  /** What the artifact keeps of what was asked, worded for a warning. */
+  readonly kept: ReadonlyArray<string>
+}
+
+/**
+ * lamindb's `Artifact(…)` on bytes it already holds (`update_attributes`): the existing artifact takes the key
+ * if it has none (its bytes live under its uid, so a key only names them) and the description if one is
+ * given; it keeps another key, its kind and its suffix, which say what the bytes are, and the caller is warned.
+ */
+const changesFor = (artifact: Artifact, options: BytesOptions): Changes => {
+  const patch: Changes["patch"] = {}
+  const expected: Changes["expected"] = {}
+  const kept: Array<string> = []
+  if (options.key !== undefined && options.key !== artifact.key) {
+    if (artifact.key !== null) kept.push(`the key ${showName(artifact.key)}, not ${showName(options.key)}`)
+    else {
+      patch.key = options.key
+      expected.key = null
+    }
+  }
+  if (options.description !== undefined && options.description !== artifact.description) {
+    patch.description = options.description
+    expected.description = artifact.description
+  }
+  const asked = [
+    ["kind", options.kind, artifact.kind],
+    ["suffix", options.suffix, artifact.suffix]
+  ] as const
+  for (const [name, given, held] of asked)
+    if (given !== undefined && given !== held) kept.push(`the ${name} ${held === null ? "none" : showName(held)}, not ${showName(given)}`)
+  return { patch, expected, kept }
+}
+
+/** The warnings for `changes` applied to `artifact`: what it kept, and its description replaced, as lamindb logs. */
+const warningsFor = (artifact: Artifact, { patch, kept }: Changes): ReadonlyArray<string> => {
+  const holds = `artifact ${artifact.uid} already holds these bytes`
+  const replaced = patch.description === undefined || artifact.description === null ? undefined : artifact.description
+  return [
+    ...(kept.length === 0 ? [] : [`${holds}: it keeps ${kept.join(", ")} (update the artifact to change them)`]),
+    ...(replaced === undefined ? [] : [`${holds}: updated its description from ${showName(replaced)} to ${showName(patch.description!)}`])
+  ]
+}
+
+/**
+ * The artifact holding bytes registered again with `options`, changed as `changesFor` says. The change is a
+ * compare-and-set on the values it replaces, so of racing registrations one names the artifact and the rest
+ * find it named (and are warned); the key's syntax was checked with the options, before anything was written.
+ */
+const reregistered = (artifact: Artifact, options: BytesOptions): Effect.Effect<Artifact, ValidationError | UniqueViolation | StoreError, Store> =>
+  Effect.gen(function* () {
+    const changes = changesFor(artifact, options)
+    const { key } = changes.patch
+    if (key !== undefined) {
+      const wrongSuffix = checkKeySuffix(key, artifact.suffix, `the suffix of artifact ${artifact.uid}, which holds these bytes`)
+      if (wrongSuffix !== undefined) return yield* wrongSuffix
+    }
+    let result = artifact
+    if (Object.keys(changes.patch).length > 0) {
+      const store = yield* Store
+      const updated = yield* store.update(artifactEntity, artifact, changes.patch, changes.expected).pipe(
+        Effect.catchIf(isConflict, () => Effect.succeed(undefined)),
+        Effect.catchIf(isClaimViolation, (violation) => Effect.fail(keyHeld(artifact, key!, violation)))
+      )
+      // Changed by another registration first: what is left to do is decided on the artifact as it is now.
+      if (updated === undefined) return yield* reregistered(yield* reloadArtifact(artifact), options)
+      result = updated
+    }
+    for (const warning of warningsFor(artifact, changes)) yield* Effect.logWarning(warning)
+    return result
+  })
+
 /** Registers checked content under checked options. */
-const register = (content: Content, options: RegisterOptions): Effect.Effect<Artifact, RegisterError, Store> =>
+const register = (content: Content, options: BytesOptions): Effect.Effect<Artifact, RegisterError, Store> =>
   Effect.gen(function* () {
     const run = yield* resolveRun(options.run)
     const existing = yield* byHash(content.hash)
     // Same bytes, same live artifact: the run is recorded as its producer or recreator.
-    if (existing !== undefined) return yield* recordProducer(existing, run)
+    if (existing !== undefined) return yield* recordProducer(yield* reregistered(existing, options), run)
     const fields = {
       key: options.key ?? null,
       description: options.description ?? null,
@@ -318,7 +430,9 @@ const register = (content: Content, options: RegisterOptions): Effect.Effect<Art
     // Racing registrations of the same bytes: the loser returns the winner's artifact.
     return yield* createNew(content, fields).pipe(
       Effect.catchIf(isHashViolation, (violation) =>
-        Effect.flatMap(byHash(content.hash), (winner) => (winner === undefined ? Effect.fail(violation) : recordProducer(winner, run)))
+        Effect.flatMap(byHash(content.hash), (winner) =>
+          winner === undefined ? Effect.fail(violation) : Effect.flatMap(reregistered(winner, options), (named) => recordProducer(named, run))
+        )
       )
     )
   })
@@ -369,7 +483,7 @@ export const fromPath = (file: string, options: RegisterOptions = {}): Effect.Ef
     const absolute = path.resolve(file)
     const expected = yield* statFile(absolute)
     const suffix = suffixOf(absolute)
-    const invalid = validateOptions(options, suffix, "the file")
+    const invalid = validateOptions(options, pathOptions, suffix, "the file")
     if (invalid !== undefined) return yield* invalid
     const { hash, size } = yield* hashFile(absolute, expected)
     const content: Content = {
@@ -386,7 +500,7 @@ export const fromBytes = (bytes: Uint8Array | string, options: BytesOptions = {}
   Effect.gen(function* () {
     const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes
     const suffix = options.suffix ?? (options.key === undefined ? "" : suffixOf(options.key))
-    const invalid = validateOptions(options, suffix, "the `suffix` option")
+    const invalid = validateOptions(options, bytesOptions, suffix, "the `suffix` option")
     if (invalid !== undefined) return yield* invalid
     const content: Content = {
       hash: hashBytes(data),

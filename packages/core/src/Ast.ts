@@ -170,3 +170,17 @@ export const paths = (cond: Cond): ReadonlyArray<Path> => {
       return cond.conds.flatMap(paths)
   }
 }
+
+/**
+ * The field predicates of `cond`, first to last, walked with a stack of its own: a query with a few hundred
+ * thousand keys would overflow the call stack of a recursive walk, or of a spread into `push`.
+ */
+export function* predicates(cond: Cond): Generator<Field> {
+  const pending: Array<Cond> = [cond]
+  while (pending.length > 0) {
+    const c = pending.pop()!
+    if (c._tag === "Not") pending.push(c.cond)
+    else if (c._tag !== "Field") for (let i = c.conds.length - 1; i >= 0; i--) pending.push(c.conds[i]!)
+    else yield c
+  }
+}

@@ -9,6 +9,7 @@
  * Two clients in one process, or two Effect programs on their own layers, never see or end each other's run.
  */
 import { Context, Effect, Option } from "effect"
+import { TrackNotCalled } from "./Errors.js"
 import type { Run, Transform } from "./Records.js"
 import { Store, type StoreShape } from "./Store.js"
 
@@ -74,10 +75,41 @@ export const globalContext: Effect.Effect<RunContext> = Effect.map(Effect.servic
   Option.isSome(store) ? contextOf(store.value) : { run: undefined, transform: undefined }
 )
 
-/** lamindb's `ln.context`: inside a `flow` call (and the steps it calls) the flow's run and transform, else `globalContext`. */
+/**
+ * lamindb's `ln.context`: inside a `flow` call (and the steps it calls) the flow's run and transform, else
+ * `globalContext`. Without a run both are undefined: this is how to ask whether a run is tracked; `tracked`
+ * fails instead.
+ */
 export const context: Effect.Effect<RunContext> = Effect.flatMap(CurrentFlow, (flow) =>
   flow === undefined ? globalContext : Effect.succeed(flow)
 )
+
+/** Why there is no context to read: `store` is still starting a run, or tracks none. */
+const untracked = (store: StoreShape | undefined): TrackNotCalled =>
+  new TrackNotCalled({
+    detail:
+      store !== undefined && slots.get(store)?.state?._tag === "Starting"
+        ? "No run is tracked yet: track() is still starting one; await it before reading the context."
+        : "No run is tracked: call track() first (await ln.track() in the Promise face), or read the context inside a flow() call. " +
+          "To ask without an error: ln.context.isTracked, or Current.context in Effect code (its run is undefined)."
+  })
+
+/** The run and transform `context` holds (`flow`'s, else the global ones of `store`), or why it holds none. */
+export const requireContext = (store: StoreShape, flow: FlowContext | undefined): FlowContext | TrackNotCalled => {
+  const { run, transform } = flow ?? contextOf(store)
+  return run === undefined || transform === undefined ? untracked(store) : { run, transform }
+}
+
+/** `context`'s run and transform, or `TrackNotCalled` when no run is tracked (see `context` to ask without failing). */
+export const tracked: Effect.Effect<FlowContext, TrackNotCalled> = Effect.gen(function* () {
+  const flow = yield* CurrentFlow
+  const store = yield* Effect.serviceOption(Store)
+  if (Option.isSome(store)) {
+    const found = requireContext(store.value, flow)
+    return found instanceof TrackNotCalled ? yield* found : found
+  }
+  return flow ?? (yield* untracked(undefined))
+})
 
 /** The run new artifacts are outputs of and loaded artifacts are inputs to: the innermost, else the global one. */
 export const currentRun: Effect.Effect<Run | undefined> = Effect.gen(function* () {

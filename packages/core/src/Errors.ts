@@ -4,6 +4,7 @@
  */
 import { Data, Effect } from "effect"
 import type { Json } from "./Ast.js"
+import { showName } from "./Limits.js"
 
 /** Characters of a value shown in an error message. */
 const shownChars = 200
@@ -209,9 +210,10 @@ export class InvalidQuery extends Data.TaggedError("InvalidQuery")<{
   readonly expected: string
 }> {
   override get message(): string {
-    const op = this.operator === undefined ? "" : ` with operator "${this.operator}"`
+    // Field and operator may be any text a caller wrote: shown bounded and escaped.
+    const op = this.operator === undefined ? "" : ` with operator ${showName(this.operator)}`
     const value = "value" in this && this.value !== undefined ? ` and value ${show(this.value)}` : ""
-    return `Invalid query on ${this.registry}: field "${this.field}"${op}${value}: expected ${this.expected}`
+    return `Invalid query on ${this.registry}: field ${showName(this.field)}${op}${value}: expected ${this.expected}`
   }
 }
 
@@ -254,12 +256,30 @@ export class UniqueViolation extends Data.TaggedError("UniqueViolation")<{
   readonly values: ReadonlyArray<Json>
   /** Why, where the holder is not what a user would look for: a trashed record, say. */
   readonly detail?: string | undefined
+  /** Raised by a registry's `create`: the message then points to its `getOrCreate`, which returns the holder. */
+  readonly byCreate?: boolean | undefined
 }> {
   override get message(): string {
     const holder = `A ${this.registry} with ${this.fields.map((f, i) => `${f}=${show(this.values[i])}`).join(", ")} already exists`
-    return `${holder} (unique constraint "${this.constraint}")${this.detail === undefined ? "" : `: ${this.detail}`}`
+    const constraint = `${holder} (unique constraint "${this.constraint}")`
+    if (this.detail !== undefined) return `${constraint}: ${this.detail}`
+    if (this.byCreate !== true) return constraint
+    const shown = this.values.map(show)
+    const getIt = `; to get it rather than create another, call ${this.registry}.getOrCreate`
+    // A value cut to fit the message would make the call printed a different one: it is described instead.
+    if (shown.some(isCut)) {
+      const fields = this.fields.map(propertyName).join(", ")
+      return `${constraint}${getIt} with ${fields} as given to create (a value above is cut at ${shownChars} characters)`
+    }
+    return `${constraint}${getIt}({ ${this.fields.map((f, i) => `${propertyName(f)}: ${shown[i]}`).join(", ")} })`
   }
 }
+
+/** Whether `show` cut a value's text: it then ends in `…`, where whole JSON ends in a quote, bracket, digit or letter. */
+const isCut = (shown: string): boolean => shown.endsWith("…")
+
+/** A property name as code writes it: bare when it is an identifier, else quoted (bounded and escaped). */
+const propertyName = (name: string): string => (/^[A-Za-z_$][\w$]{0,99}$/.test(name) ? name : showName(name))
 
 /** An operation the domain refuses, such as permanently deleting a run that produced artifacts. */
 export class ProtectedRecord extends Data.TaggedError("ProtectedRecord")<{
@@ -284,6 +304,23 @@ export type LineageError =
   | RunAlreadyActive
 
 export { show as showValue }
+
+/**
+ * Makes Node's `util.inspect` (what `console.log` and a REPL print) show instances of `classes` as it shows
+ * errors: name, message and stack, then their fields. Effect's errors otherwise inspect as their fields alone,
+ * without a name or a message. For error classes built on `Data.TaggedError` that users see.
+ */
+export const inspectedAsErrors = (...classes: ReadonlyArray<{ readonly prototype: Error }>): void => {
+  for (const c of classes)
+    Object.defineProperty(c.prototype, Symbol.for("nodejs.util.inspect.custom"), {
+      // Returning the error itself lets Node format it as any other error.
+      value: function (this: Error) {
+        return this
+      },
+      configurable: true,
+      writable: true
+    })
+}
 
 /** A tracking call out of order: `finish()` before `track()`, a `step` with no current run, … */
 export class TrackNotCalled extends Data.TaggedError("TrackNotCalled")<{ readonly detail: string }> {
@@ -312,3 +349,15 @@ export class RunAlreadyActive extends Data.TaggedError("RunAlreadyActive")<{
     }
   }
 }
+
+inspectedAsErrors(
+  StoreError,
+  InvalidQuery,
+  ValidationError,
+  DoesNotExist,
+  MultipleObjectsReturned,
+  UniqueViolation,
+  ProtectedRecord,
+  TrackNotCalled,
+  RunAlreadyActive
+)

@@ -12,9 +12,11 @@ import * as Records from "./Records.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, showValue, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
 import { expectedNesting, listNames, showName, unfitTogether } from "./Limits.js"
-import { featureValues, type Model } from "./Model.js"
-import { available } from "./Query.js"
+import { featureValues, type Model, trashBranch } from "./Model.js"
+import type { FeatureValues } from "./Inputs.js"
+import { available, featureSegment } from "./Query.js"
 import { type Entity, entity, Store } from "./Store.js"
+import * as Suggestions from "./Suggestions.js"
 
 export type WithFeatures = Records.Run | Records.Artifact
 
@@ -49,6 +51,21 @@ const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
     return { byName, missing, registry }
   })
 
+/** Names of features, for suggestions: at most `maxFeatureCandidates`, the first by id. */
+const someFeatureNames = Store.use((store) =>
+  Effect.map(
+    store.driver.find(featureEntity.model.table, { where: Ast.always, orderBy: [], limit: Suggestions.maxFeatureCandidates }),
+    (docs) => docs.flatMap((d) => (typeof d["name"] === "string" ? [d["name"]] : []))
+  )
+)
+
+/** What to do about feature names no feature has: the nearest feature name to the first, else creating them. */
+const missingFeaturesHint = (missing: ReadonlyArray<string>) =>
+  Effect.map(someFeatureNames, (known) => {
+    const near = Suggestions.nearest(missing[0]!, known)
+    return near.length > 0 ? Suggestions.didYouMean(near, "the feature ") : `create each with e.g. ${createHint(missing[0]!)}`
+  })
+
 /** Validates and encodes `values`, all of them, before anything is written: what `add` and `set` store. */
 export const validate = (registry: string, values: { readonly [name: string]: unknown }) =>
   Effect.gen(function* () {
@@ -60,7 +77,18 @@ export const validate = (registry: string, values: { readonly [name: string]: un
         registry,
         field: "features",
         value: missing,
-        expected: `names of existing features. These keys could not be validated: ${listNames(missing)}; create each with e.g. ${createHint(missing[0]!)}`
+        expected: `names of existing features. These keys could not be validated: ${listNames(missing)}; ${yield* missingFeaturesHint(missing)}`
+      })
+    // A trashed feature is hidden from queries, as lamindb hides it from the lookup of names: it takes no values.
+    const trashed = names.map((n) => byName.get(n)!).find((f) => f.branchId === trashBranch)
+    if (trashed !== undefined)
+      return yield* new ValidationError({
+        registry,
+        field: trashed.name,
+        value: own(values, trashed.name),
+        expected:
+          `a feature that is not in the trash (the feature ${showName(trashed.name)} is in the trash: ` +
+          `restore it first with Feature.restore(await Feature.get("${trashed.uid}")))`
       })
     // Sized before any is encoded: encoding copies a value whole, with no bound of its own.
     const unfit = unfitTogether(names.map((name) => [name, own(values, name)] as const), 0)
@@ -156,7 +184,7 @@ const secondValue = (registry: string, name: string, held: Ast.Json, given: unkn
  * Adds values. A feature that already holds a different value is refused (see `secondValue`): `set` replaces
  * all values, `remove` then `add` replaces one; `list[...]` features append.
  */
-export const add = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
+export const add = <A extends WithFeatures>(record: A, values: FeatureValues) =>
   Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) =>
     modify(record, (current) =>
       Effect.gen(function* () {
@@ -174,7 +202,7 @@ export const add = <A extends WithFeatures>(record: A, values: { readonly [name:
   )
 
 /** Replaces all values with `values`. */
-export const set = <A extends WithFeatures>(record: A, values: { readonly [name: string]: unknown }) =>
+export const set = <A extends WithFeatures>(record: A, values: FeatureValues) =>
   Effect.flatMap(validate(entityOf(record).model.name, values), (encoded) => modify(record, () => Effect.succeed(encoded)))
 
 /** Removes the named features' values (all values without names). */
@@ -224,48 +252,174 @@ export const describe = (given: WithFeatures) =>
 // ---------------------------------------------------------------------------------------------------------
 // Queries
 
-/** `[featureName, path]` for every condition on a feature of `model` (directly, not through relations). */
-const featurePaths = (model: Model, cond: Ast.Cond): Array<Ast.Field> =>
-  Object.hasOwn(model.fields, featureValues)
-    ? (function collect(c: Ast.Cond): Array<Ast.Field> {
-        switch (c._tag) {
-          case "Field":
-            return c.path[0] === featureValues && c.path.length >= 2 ? [c] : []
-          case "Not":
-            return collect(c.cond)
-          default:
-            return c.conds.flatMap(collect)
-        }
-      })(cond)
-    : []
+/** A condition on a feature, or an order key naming one. */
+interface FeatureCondition {
+  /** The registry holding the feature: the one queried, or one its relations reach. */
+  readonly model: Model
+  /** The relations leading to that registry (`inputArtifacts`). */
+  readonly prefix: ReadonlyArray<string>
+  readonly name: string
+  /** The path inside the feature's value the condition reads; empty for the value itself. */
+  readonly inner: ReadonlyArray<string>
+  readonly field: Ast.Field
+  /** An order key's direction; undefined for a filter's condition. */
+  readonly order?: Ast.Direction | undefined
+}
+
+const featureCondition = (model: Model, field: Ast.Field, order?: Ast.Direction): FeatureCondition | undefined => {
+  const at = featureSegment(model, field.path)
+  if (at === undefined) return undefined
+  const { index } = at
+  return { model: at.model, prefix: field.path.slice(0, index), name: field.path[index + 1]!, inner: field.path.slice(index + 2), field, order }
+}
+
+/** Every condition on a feature in `cond` and every order key naming one, on `model` or a registry its relations reach. */
+const featureConditions = (model: Model, cond: Ast.Cond, orderBy: ReadonlyArray<Ast.OrderKey>): Array<FeatureCondition> => {
+  const found: Array<FeatureCondition> = []
+  for (const c of Ast.predicates(cond)) {
+    const feature = featureCondition(model, c)
+    if (feature !== undefined) found.push(feature)
+  }
+  for (const key of orderBy) {
+    const feature = featureCondition(model, Ast.field(key.path, "isNull", true), key.direction)
+    if (feature !== undefined) found.push(feature)
+  }
+  return found
+}
+
+/** The feature's key as written, without the path inside its value. */
+const written = (c: FeatureCondition): string => [...c.prefix, c.name].join("__")
 
 /**
- * Checks a query's feature conditions against the Feature registry before the query runs: every named
- * feature exists, and values compared with a feature's top-level value fit its dtype.
+ * What to do about a feature name no feature has: the nearest field, relation or alias of the registry it was
+ * looked up on (a misspelt field reads as a feature name; an order key, which names fields only, keeps its
+ * `-`; right after a relation, an operator on it), else the nearest feature name, else creating it.
  */
-export const checkQuery = (model: Model, cond: Ast.Cond): Effect.Effect<void, InvalidQuery | StoreError, Store> =>
+const missingFeatureHint = (missing: FeatureCondition) =>
   Effect.gen(function* () {
-    const fields = featurePaths(model, cond)
-    if (fields.length === 0) return
-    const names = [...new Set(fields.map((f) => f.path[1]!))]
-    const { byName, missing } = yield* featuresNamed(model.name, names)
-    if (missing.length > 0)
-      return yield* new InvalidQuery({
-        registry: model.name,
-        field: missing[0]!,
-        expected: `a field or relation of ${model.name} (${available(model)}), or the name of a feature; no feature is named ${listNames(missing)} (create one with ${createHint(missing[0]!)})`
-      })
-    for (const f of fields) {
-      if (f.path.length !== 2 || f.op === "isNull") continue
-      const dtype = Dtype.parse(byName.get(f.path[1]!)!.dtype)
-      const operands = f.op === "in" || f.op === "notIn" || f.op === "range" ? (f.value as ReadonlyArray<Ast.Json>) : [f.value]
-      if (dtype !== undefined && !operands.every((v) => Dtype.fitsOperand(dtype, v)))
-        return yield* new InvalidQuery({
-          registry: model.name,
-          field: f.path[1]!,
-          operator: f.op,
-          value: f.value,
-          expected: `a value that fits the feature's dtype ${Dtype.format(dtype)}`
-        })
+    const directed = (key: string) => (missing.order === "desc" ? `-${key}` : key)
+    const operators = missing.prefix.length > 0 && missing.inner.length === 0 ? Suggestions.relationOperators : []
+    const names = missing.order === undefined ? [...Suggestions.queryNames(missing.model), ...operators] : Suggestions.orderNames(missing.model)
+    const field = Suggestions.nearest(missing.name, names)
+    if (field.length > 0) return Suggestions.didYouMean(field.map((n) => directed([...missing.prefix, n].join("__"))))
+    const feature = Suggestions.nearest(missing.name, yield* someFeatureNames)
+    if (feature.length > 0) return Suggestions.didYouMean(feature.map(directed), "the feature ")
+    return `create one with ${createHint(missing.name)}`
+  })
+
+/** What a key naming no feature was expected to name, on the registry it was looked up on. */
+const expectedName = (missing: FeatureCondition, names: ReadonlyArray<string>, hint: string): string => {
+  const what =
+    missing.order === undefined
+      ? `a field or relation of ${missing.model.name} (${available(missing.model)})`
+      : `a field of ${missing.model.name} to order by (${Object.keys(missing.model.fields).join(", ")})`
+  return `${what}, or the name of a feature; no feature is named ${listNames(names)}: ${hint}`
+}
+
+const isDtype = (dtype: Dtype.Dtype, ...names: ReadonlyArray<Dtype.SimpleDtype>): boolean =>
+  dtype._tag === "simple" && names.includes(dtype.name)
+
+/** Text as `Date#toISOString` writes it: what a `Date` in a query arrives as. */
+const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
+/**
+ * One operand as the feature stores values (`Dtype.encode`), or undefined when it cannot be one. Text matched
+ * by a string operator is the dtype's text (a path with POSIX separators), a `regex` pattern as written; a
+ * `Date` (an ISO instant here) on a `date` feature is its UTC date, as `add` stores it; text a `Date` parses
+ * on a `datetime` feature is that instant's canonical ISO text, a date alone (`"2026-01-05"`, which `add`
+ * refuses as a value) its UTC midnight, so that days bound a range; an `int` feature is ordered against any
+ * number (`gt: 0.5`) but equal only to an integer.
+ */
+const scalarOperand = (dtype: Dtype.Dtype, op: Ast.Operator, v: Ast.Json): Ast.Json | undefined => {
+  if (v === null) return null
+  if (Ast.stringOperators.has(op)) return typeof v !== "string" ? undefined : op === "regex" ? v : Dtype.encode(dtype, v)
+  if (isDtype(dtype, "date") && typeof v === "string" && isoInstant.test(v) && !Number.isNaN(Date.parse(v))) return v.slice(0, 10)
+  if (isDtype(dtype, "datetime") && typeof v === "string") return Number.isNaN(Date.parse(v)) ? undefined : new Date(v).toISOString()
+  if (isDtype(dtype, "int") && Ast.orderOperators.has(op)) return typeof v === "number" ? v : undefined
+  return Dtype.encode(dtype, v)
+}
+
+/** A condition's operand as the feature stores values: a list's items and a range's bounds one by one. */
+const operandOf = (dtype: Dtype.Dtype, op: Ast.Operator, value: Ast.Json): Ast.Json | undefined => {
+  if (op !== "in" && op !== "notIn" && op !== "range") return scalarOperand(dtype, op, value)
+  const items = (value as ReadonlyArray<Ast.Json>).map((v) => scalarOperand(dtype, op === "range" ? "gte" : "eq", v))
+  return items.includes(undefined) ? undefined : (items as Array<Ast.Json>)
+}
+
+/** What an operand on a feature of `dtype` must be. */
+const expectedOperand = (dtype: Dtype.Dtype): string => {
+  if (isDtype(dtype, "date")) return "a Date or a YYYY-MM-DD string, as the feature's dtype date stores it"
+  if (isDtype(dtype, "datetime")) return "a Date or a date and time string such as 2026-01-05T10:00:00Z (a date alone is its UTC midnight)"
+  if (dtype._tag === "list")
+    return `an array of values of dtype ${Dtype.format(dtype.item)}: a ${Dtype.format(dtype)} feature's value is compared whole`
+  return `a value that fits the feature's dtype ${Dtype.format(dtype)}`
+}
+
+/**
+ * `c` with its operand as a feature of `dtype` stores values, or why it cannot be asked of one: an operator
+ * that does not fit the dtype, an operand that is no value of it, a path inside a value that has no fields
+ * (`accuracy__gtt`, `{ accuracy: { gtt: … } }`: most often a misspelt operator, suggested).
+ */
+const checkedCondition = (registry: string, c: FeatureCondition, dtype: Dtype.Dtype): Ast.Field | InvalidQuery => {
+  const refuse = (expected: string, operator: string | undefined = c.field.op, value: Ast.Json | undefined = c.field.value) =>
+    new InvalidQuery({ registry, field: written(c), operator, value, expected })
+  if (c.inner.length > 0) {
+    if (isDtype(dtype, "dict", "object")) return c.field
+    if (c.order !== undefined) {
+      const expected = `a feature of dtype dict or object to order by a path inside its value (this one is ${Dtype.format(dtype)})`
+      return refuse(expected, undefined, undefined)
     }
+    const near = c.inner.length === 1 ? Suggestions.nearest(c.inner[0]!, Suggestions.featureOperators(dtype)) : []
+    const expected = `${Suggestions.expectedFeatureOperator(dtype)}, not a path inside its value (only dict and object values have fields)`
+    return refuse(Suggestions.withSuggestion(expected, near.map((op) => `${written(c)}__${op}`)), c.inner.join("__"))
+  }
+  if (c.order !== undefined || c.field.op === "isNull") return c.field
+  const operators = Suggestions.featureOperators(dtype)
+  if (!operators.includes(c.field.op)) return refuse(Suggestions.expectedFeatureOperator(dtype))
+  const value = operandOf(dtype, c.field.op, c.field.value)
+  return value === undefined ? refuse(expectedOperand(dtype)) : Ast.field(c.field.path, c.field.op, value)
+}
+
+/** `cond` with each condition `by` maps replaced, its shape kept. */
+const replaced = (cond: Ast.Cond, by: ReadonlyMap<Ast.Field, Ast.Field>): Ast.Cond => {
+  switch (cond._tag) {
+    case "Field":
+      return by.get(cond) ?? cond
+    case "Not":
+      return Ast.not(replaced(cond.cond, by))
+    case "And":
+    case "Or":
+      return { _tag: cond._tag, conds: cond.conds.map((c) => replaced(c, by)) }
+  }
+}
+
+/**
+ * Checks a query's feature conditions and order keys against the Feature registry before the query runs, and
+ * gives `where` with its feature operands as the features store values (see `scalarOperand`): every feature
+ * named exists (on the registry or through its relations), each operator fits its feature's dtype and each
+ * operand is a value of it, so no condition on a feature silently matches nothing for want of the stored form.
+ */
+export const checkQuery = (
+  model: Model,
+  where: Ast.Cond,
+  orderBy: ReadonlyArray<Ast.OrderKey> = []
+): Effect.Effect<Ast.Cond, InvalidQuery | StoreError, Store> =>
+  Effect.gen(function* () {
+    const conditions = featureConditions(model, where, orderBy)
+    if (conditions.length === 0) return where
+    const { byName, missing } = yield* featuresNamed(model.name, [...new Set(conditions.map((f) => f.name))])
+    if (missing.length > 0) {
+      const first = conditions.find((f) => f.name === missing[0])!
+      const hint = yield* missingFeatureHint(first)
+      return yield* new InvalidQuery({ registry: model.name, field: written(first), expected: expectedName(first, missing, hint) })
+    }
+    const checked = new Map<Ast.Field, Ast.Field>()
+    for (const c of conditions) {
+      const dtype = Dtype.parse(byName.get(c.name)!.dtype)
+      if (dtype === undefined) continue
+      const field = checkedCondition(model.name, c, dtype)
+      if (field instanceof InvalidQuery) return yield* field
+      if (field !== c.field) checked.set(c.field, field)
+    }
+    return checked.size === 0 ? where : replaced(where, checked)
   })

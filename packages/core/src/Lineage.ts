@@ -14,20 +14,24 @@ import * as path from "node:path"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { adapterFor } from "./Adapters.js"
 import * as Artifacts from "./Artifacts.js"
-import { type Call, contextOf, withCall } from "./Current.js"
+import { type Call, requireContext, withCall } from "./Current.js"
 import type * as Records from "./Records.js"
+import type { RecordOf, RegistryName } from "./Records.js"
 import type { Driver } from "./Driver.js"
 import * as DriverRules from "./Driver.js"
-import { StoreError } from "./Errors.js"
+import { StoreError, TrackNotCalled } from "./Errors.js"
 import * as Features from "./Features.js"
 import * as LineageGraph from "./LineageGraph.js"
 import * as OpenLineageEmitter from "./OpenLineageEmitter.js"
+import type { OrderKey } from "./Filter.js"
+import type { CreateInput, DefaultsArgument, FeatureValues, Lookup, NoExtra, UpdateInput } from "./Inputs.js"
 import type { Page, QuerySet } from "./QuerySet.js"
 import type { QueryInput } from "./Query.js"
 import * as Registry from "./Registry.js"
 import * as StorageRoot from "./StorageRoot.js"
 import * as Store from "./Store.js"
 import * as Tracking from "./Tracking.js"
+import type * as Transforms from "./Transforms.js"
 
 export type { Adapter } from "./Adapters.js"
 
@@ -112,10 +116,13 @@ export const storageFor = (url: string | undefined, options: Pick<ConnectOptions
  */
 export const sqliteFileFor = (url: string | undefined): string | undefined => StorageRoot.sqliteFile(targetOf(url) ?? defaultUrl)
 
-/** The `features` of a run or artifact the Promise face returns: its feature values, read and written. */
+/**
+ * The `features` of a run or artifact the Promise face returns: its feature values, read and written. `add` and
+ * `set` take any names while `LineageFeatures` declares none, else the declared ones (see `Inputs.FeatureValues`).
+ */
 export interface FeatureManager {
-  readonly add: (values: { readonly [name: string]: unknown }) => Promise<void>
-  readonly set: (values: { readonly [name: string]: unknown }) => Promise<void>
+  readonly add: (values: FeatureValues) => Promise<void>
+  readonly set: (values: FeatureValues) => Promise<void>
   readonly get: () => Promise<{ readonly [name: string]: unknown }>
   readonly remove: (names?: string | ReadonlyArray<string>) => Promise<void>
   readonly describe: () => Promise<string>
@@ -125,11 +132,19 @@ export type WithFeatureManager<A> = A & { readonly features: FeatureManager }
 
 type Decorate<A> = A extends Records.Run | Records.Artifact ? WithFeatureManager<A> : A
 
-export interface PromiseQuerySet<A> extends AsyncIterable<Decorate<A>> {
-  filter(...inputs: ReadonlyArray<QueryInput>): PromiseQuerySet<A>
-  orderBy(...keys: ReadonlyArray<string>): PromiseQuerySet<A>
-  limit(n: number): PromiseQuerySet<A>
-  offset(n: number): PromiseQuerySet<A>
+/**
+ * A query set of the Promise face, one rule as in the Effect face: builders (`filter`, `orderBy`, `limit`,
+ * `offset`, `allBranches`) return a query set; terminals (`all`, `first`, `one`, `oneOrNone`, `count`, `exists`,
+ * `page`, `delete`, `for await`) run it. `N` types the filters and keys as `QuerySet`'s does (`PromiseQuerySet<A>`
+ * takes any).
+ */
+export interface PromiseQuerySet<A, N = any> extends AsyncIterable<Decorate<A>> {
+  filter(...inputs: ReadonlyArray<QueryInput<N>>): PromiseQuerySet<A, N>
+  orderBy(...keys: ReadonlyArray<OrderKey<N>>): PromiseQuerySet<A, N>
+  limit(n: number): PromiseQuerySet<A, N>
+  offset(n: number): PromiseQuerySet<A, N>
+  /** Records on every branch, the trash included (see `QuerySet.allBranches`). */
+  allBranches(): PromiseQuerySet<A, N>
   all(): Promise<ReadonlyArray<Decorate<A>>>
   first(): Promise<Decorate<A> | undefined>
   one(): Promise<Decorate<A>>
@@ -138,6 +153,21 @@ export interface PromiseQuerySet<A> extends AsyncIterable<Decorate<A>> {
   exists(): Promise<boolean>
   delete(options?: { readonly permanent?: boolean }): Promise<number>
   page(options: { readonly size: number; readonly after?: string | undefined }): Promise<Page<Decorate<A>>>
+}
+
+/**
+ * A registry's operations as Promises, typed for registry `N` as the Effect face's `Registry<N>`: `filter`
+ * builds a query set, `all()` runs (every record on the main branch).
+ */
+export interface PromiseRegistry<N extends RegistryName, A extends Registry.Base = RecordOf<N>> {
+  create(input: CreateInput<N>): Promise<Decorate<A>>
+  get(idlike: number | string | QueryInput<N>): Promise<Decorate<A>>
+  getOrCreate<const L extends Lookup<N>>(lookup: L & NoExtra<L, Lookup<N>>, ...defaults: DefaultsArgument<N, L>): Promise<Decorate<A>>
+  update(record: A, patch: UpdateInput<N>): Promise<Decorate<A>>
+  delete(record: A, options?: { readonly permanent?: boolean }): Promise<void>
+  restore(record: A): Promise<Decorate<A>>
+  filter(...inputs: ReadonlyArray<QueryInput<N>>): PromiseQuerySet<A, N>
+  all(): Promise<ReadonlyArray<Decorate<A>>>
 }
 
 type Runtime = ManagedRuntime.ManagedRuntime<Store.Store, StoreError>
@@ -214,7 +244,7 @@ const featureManagers =
     return record as Decorate<A>
   }
 
-const querySet = <A extends Registry.Base>(s: Session, qs: QuerySet<A>): PromiseQuerySet<A> => {
+const querySet = <A extends Registry.Base, N>(s: Session, qs: QuerySet<A, N>): PromiseQuerySet<A, N> => {
   const { exec, decorate } = s
   const decorateFound = (row: A | undefined) => (row === undefined ? undefined : decorate(row))
   return {
@@ -222,6 +252,7 @@ const querySet = <A extends Registry.Base>(s: Session, qs: QuerySet<A>): Promise
     orderBy: (...keys) => querySet(s, qs.orderBy(...keys)),
     limit: (n) => querySet(s, qs.limit(n)),
     offset: (n) => querySet(s, qs.offset(n)),
+    allBranches: () => querySet(s, qs.allBranches()),
     all: async () => (await exec(qs.all())).map(decorate),
     first: async () => decorateFound(await exec(qs.first())),
     one: async () => decorate(await exec(qs.one())),
@@ -244,26 +275,34 @@ const querySet = <A extends Registry.Base>(s: Session, qs: QuerySet<A>): Promise
   }
 }
 
-/** A registry's operations as Promises. */
-const registry = <A extends Registry.Base>(s: Session, r: Registry.Registry<A>) => {
+/** A registry's operations as Promises, but `getOrCreate`, whose lookup differs between registries. */
+const operations = <N extends RegistryName>(
+  s: Session,
+  r: Omit<Registry.Registry<N>, "getOrCreate">
+): Omit<PromiseRegistry<N>, "getOrCreate"> => {
   const { exec, decorate } = s
   return {
-    create: async (input: Registry.Input) => decorate(await exec(r.create(input))),
-    get: async (idlike: number | string | QueryInput) => decorate(await exec(r.get(idlike))),
-    getOrCreate: async (lookup: { readonly [k: string]: unknown }, defaults?: Registry.Input) =>
-      decorate(await exec(r.getOrCreate(lookup, defaults))),
-    update: async (record: A, patch: Registry.Input) => decorate(await exec(r.update(record, patch))),
-    delete: (record: A, o?: { readonly permanent?: boolean }) => exec(r.delete(record, o)),
-    restore: async (record: A) => decorate(await exec(r.restore(record))),
-    filter: (...inputs: ReadonlyArray<QueryInput>) => querySet(s, r.filter(...inputs)),
-    all: () => querySet(s, r.filter())
+    create: async (input) => decorate(await exec(r.create(input))),
+    get: async (idlike) => decorate(await exec(r.get(idlike))),
+    update: async (record, patch) => decorate(await exec(r.update(record, patch))),
+    delete: (record, o) => exec(r.delete(record, o)),
+    restore: async (record) => decorate(await exec(r.restore(record))),
+    filter: (...inputs) => querySet(s, r.filter(...inputs)),
+    all: async () => (await exec(r.all())).map(decorate)
   }
 }
+
+/** A registry's operations as Promises. */
+const registry = <N extends RegistryName>(s: Session, r: Registry.Registry<N>): PromiseRegistry<N> => ({
+  ...operations(s, r),
+  getOrCreate: async <const L extends Lookup<N>>(lookup: L & NoExtra<L, Lookup<N>>, ...defaults: DefaultsArgument<N, L>) =>
+    s.decorate(await s.exec(r.getOrCreate<L>(lookup, ...defaults)))
+})
 
 const runRegistry = (s: Session) => {
   const { exec, decorate } = s
   return {
-    ...registry(s, Registry.Run),
+    ...registry<"Run">(s, Registry.Run),
     /** Started runs whose heartbeat stopped: their process died without a word. */
     stale: (o?: { readonly olderThanMs?: number }) => querySet(s, Tracking.stale(o)),
     inputs: async (run: Records.Run) => (await exec(Artifacts.inputs(run))).map(decorate),
@@ -275,7 +314,7 @@ const runRegistry = (s: Session) => {
 const artifactRegistry = (s: Session) => {
   const { exec, decorate } = s
   return {
-    ...registry(s, Registry.Artifact),
+    ...registry<"Artifact">(s, Registry.Artifact),
     fromPath: async (path: string, o?: Artifacts.RegisterOptions) => decorate(await exec(Artifacts.fromPath(path, o))),
     fromBytes: async (bytes: Uint8Array | string, o?: Artifacts.BytesOptions) =>
       decorate(await exec(Artifacts.fromBytes(bytes, o))),
@@ -290,43 +329,63 @@ const artifactRegistry = (s: Session) => {
  * recording that source, else the key's next version (see `Transforms.guard`).
  */
 const transformRegistry = (s: Session) => ({
-  ...registry(s, Registry.Transform),
-  getOrCreate: async (lookup: Tracking.TransformSpec | Registry.Input, defaults?: Registry.Input) =>
-    s.exec(Registry.Transform.getOrCreate(lookup, defaults))
+  ...operations<"Transform">(s, Registry.Transform),
+  getOrCreate: <const L extends Lookup<"Transform"> & Transforms.Declaring>(
+    lookup: L & NoExtra<L, Lookup<"Transform"> & Transforms.Declaring>,
+    ...defaults: DefaultsArgument<"Transform", L, Transforms.Declaring>
+  ) => s.exec(Registry.Transform.getOrCreate<L>(lookup, ...defaults))
 })
 
+/** `getOrCreate` finds a feature by its name (a `dtype` given in the lookup must be the feature's). */
 const featureRegistry = (s: Session) => ({
-  ...registry(s, Registry.Feature),
-  getOrCreate: async (lookup: Registry.Input, defaults?: Registry.Input) => s.exec(Registry.Feature.getOrCreate(lookup, defaults))
+  ...operations<"Feature">(s, Registry.Feature),
+  getOrCreate: <const L extends Lookup<"Feature"> & { readonly name: string }>(
+    lookup: L & NoExtra<L, Lookup<"Feature">>,
+    ...defaults: DefaultsArgument<"Feature", L>
+  ) => s.exec(Registry.Feature.getOrCreate<L>(lookup, ...defaults))
 })
 
 /** `step`/`flow`: wraps a function so that every call is a run, and the call chain inside it knows that run. */
-const trackedCall =
-  ({ exec, calls }: Session, kind: "step" | "flow") =>
-  <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, o: Tracking.FunctionOptions = {}) =>
-  async (...args: Args): Promise<Awaited<R>> => {
-    const call = await exec(Tracking.startCall(kind, fn, args, o))
-    try {
-      const result = await calls.run(call, async () => await fn(...args))
-      await exec(Tracking.endCall(call.run, Exit.succeed(result)))
-      return result
-    } catch (error) {
-      await exec(Tracking.endCall(call.run, Exit.fail(error)))
-      throw error
+const trackedCall = ({ exec, calls }: Session, kind: "step" | "flow") => {
+  const wrap = <Args extends ReadonlyArray<unknown>, R>(fn: (...args: Args) => R | Promise<R>, given: Tracking.FunctionOptions = {}) => {
+    // Named as it is wrapped, from the frame of the code calling `wrap` (see `Tracking.named`).
+    const o = Tracking.named(kind, fn, given, wrap)
+    return async (...args: Args): Promise<Awaited<R>> => {
+      const call = await exec(Tracking.startCall(kind, fn, args, o))
+      try {
+        const result = await calls.run(call, async () => await fn(...args))
+        await exec(Tracking.endCall(call.run, Exit.succeed(result)))
+        return result
+      } catch (error) {
+        await exec(Tracking.endCall(call.run, Exit.fail(error)))
+        throw error
+      }
     }
   }
+  return wrap
+}
 
 /**
  * lamindb's `ln.context`, read when asked: inside a `flow` call's async chain (and the steps it calls) the
- * flow's run and transform, else this client's global run and transform.
+ * flow's run and transform, else this client's global run and transform. With no run tracked, reading `run`
+ * or `transform` throws `TrackNotCalled` saying to call `track()`; `isTracked` asks without throwing.
  */
 const context = ({ decorate, calls }: Session, store: Store.StoreShape) => {
-  const current = () => calls.getStore()?.flow ?? contextOf(store)
+  const current = () => {
+    const found = requireContext(store, calls.getStore()?.flow)
+    if (found instanceof TrackNotCalled) throw found
+    return found
+  }
   return {
-    get run() {
-      const { run } = current()
-      return run === undefined ? undefined : decorate(run)
+    /** Whether a run is tracked here: exactly when `run` and `transform` can be read. */
+    get isTracked(): boolean {
+      return !(requireContext(store, calls.getStore()?.flow) instanceof TrackNotCalled)
     },
+    /** The tracked run; `TrackNotCalled` when there is none (see `isTracked`). */
+    get run() {
+      return decorate(current().run)
+    },
+    /** The tracked run's transform; `TrackNotCalled` when there is none (see `isTracked`). */
     get transform() {
       return current().transform
     }
@@ -347,10 +406,10 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     Run: runRegistry(s),
     Feature: featureRegistry(s),
     Artifact: artifactRegistry(s),
-    Collection: registry(s, Registry.Collection),
-    ULabel: registry(s, Registry.ULabel),
-    Project: registry(s, Registry.Project),
-    User: registry(s, Registry.User),
+    Collection: registry<"Collection">(s, Registry.Collection),
+    ULabel: registry<"ULabel">(s, Registry.ULabel),
+    Project: registry<"Project">(s, Registry.Project),
+    User: registry<"User">(s, Registry.User),
     /** lamindb's `ln.context`: the run and transform of the flow being called, else this client's global ones. */
     context: context(s, store),
     track: async (o?: Tracking.TrackOptions) => s.decorate(await s.exec(Tracking.track(o))),

@@ -10,10 +10,10 @@ export type FieldKind = "int" | "float" | "string" | "bool" | "datetime" | "json
 
 export type OnDelete = "cascade" | "protect" | "setNull"
 
-export interface FieldDef<S extends Schema.Top = Schema.Top> {
+export interface FieldDef<S extends Schema.Top = Schema.Top, K extends FieldKind = FieldKind, N extends boolean = boolean> {
   readonly schema: S
-  readonly kind: FieldKind
-  readonly nullable: boolean
+  readonly kind: K
+  readonly nullable: N
   readonly index?: IndexSpec["kind"] | undefined
   /** Value given on create when the caller leaves the field out (nullable fields default to null). */
   readonly default?: (() => unknown) | undefined
@@ -24,14 +24,28 @@ export interface FieldDef<S extends Schema.Top = Schema.Top> {
   readonly ref?: { readonly registry: string; readonly onDelete: OnDelete } | undefined
 }
 
-const make = <S extends Schema.Top>(schema: S, kind: FieldKind, options: Partial<FieldDef> = {}): FieldDef<S> => ({
-  nullable: false,
-  ...options,
-  schema,
-  kind
-})
+/** A field made with a `default`: the types (`Inputs`) let a create leave it out, as the store fills it. */
+export interface Defaulted {
+  readonly default: () => unknown
+}
+
+/** A `ref` field, its target registry as a literal type, so the types (`Filter`, `Inputs`) can follow it. */
+export interface RefTo<R extends string> {
+  readonly ref: { readonly registry: R; readonly onDelete: OnDelete }
+}
 
 type Options = { readonly index?: IndexSpec["kind"]; readonly default?: () => unknown }
+
+/** `Defaulted` when the options give a default. */
+type DefaultOf<O extends Options> = O extends { readonly default: () => unknown } ? Defaulted : unknown
+
+const make = <S extends Schema.Top, K extends FieldKind, N extends boolean, O extends Options>(
+  schema: S,
+  kind: K,
+  nullable: N,
+  options: O,
+  more: Partial<FieldDef> = {}
+): FieldDef<S, K, N> & DefaultOf<O> => ({ ...more, ...options, nullable, schema, kind }) as FieldDef<S, K, N> & DefaultOf<O>
 
 /** Counts and sizes: whole numbers from 0 to `Number.MAX_SAFE_INTEGER`, the largest every store keeps exactly. */
 export const Natural = Schema.Number.check(
@@ -40,36 +54,34 @@ export const Natural = Schema.Number.check(
   })
 )
 
+/**
+ * A constructor of fields of one schema and kind, and of their nullable variant: each keeps in its type the
+ * kind, the nullability and whether a default was given, which the typed inputs and filters read.
+ */
+const scalar = <S extends Schema.Top, NS extends Schema.Top, K extends FieldKind>(schema: S, nullSchema: NS, kind: K, more: Partial<FieldDef> = {}) =>
+  Object.assign(<const O extends Options = {}>(o: O = {} as O) => make(schema, kind, false, o, more), {
+    nullable: <const O extends Options = {}>(o: O = {} as O) => make(nullSchema, kind, true, o, more)
+  })
+
+/** A constructor of `ref` fields (hash-indexed unless told otherwise), each keeping its target registry's name in its type. */
+const reference =
+  <S extends Schema.Top, N extends boolean>(schema: S, nullable: N) =>
+  <const R extends string, const O extends Options = {}>(registry: R, onDelete: OnDelete, o: O = {} as O) =>
+    make(schema, "ref", nullable, { index: "hash", ...o }, { ref: { registry, onDelete } }) as FieldDef<S, "ref", N> & RefTo<R> & DefaultOf<O>
+
 /** Field constructors: `F.string()`, `F.string.nullable()`, … */
 export const F = {
-  int: Object.assign((o: Options = {}) => make(Schema.Int, "int", o), {
-    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Int), "int", { ...o, nullable: true })
-  }),
+  int: scalar(Schema.Int, Schema.NullOr(Schema.Int), "int"),
   /** A count or a size: a safe integer, never negative. */
-  natural: Object.assign((o: Options = {}) => make(Natural, "int", { ...o, natural: true }), {
-    nullable: (o: Options = {}) => make(Schema.NullOr(Natural), "int", { ...o, nullable: true, natural: true })
-  }),
-  float: Object.assign((o: Options = {}) => make(Schema.Finite, "float", o), {
-    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Finite), "float", { ...o, nullable: true })
-  }),
-  string: Object.assign((o: Options = {}) => make(Schema.String, "string", o), {
-    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.String), "string", { ...o, nullable: true })
-  }),
-  bool: (o: Options = {}) => make(Schema.Boolean, "bool", o),
-  datetime: Object.assign((o: Options = {}) => make(Schema.Date, "datetime", o), {
-    nullable: (o: Options = {}) => make(Schema.NullOr(Schema.Date), "datetime", { ...o, nullable: true })
-  }),
-  json: (o: Options = {}) => make(Schema.NullOr(Schema.Json), "json", { ...o, nullable: true }),
-  enum: <const L extends ReadonlyArray<string>>(values: L, o: Options = {}) =>
-    make(Schema.Literals(values), "enum", { ...o, values }),
-  ref: Object.assign(
-    (registry: string, onDelete: OnDelete, o: Options = {}) =>
-      make(Schema.Int, "ref", { index: "hash", ...o, ref: { registry, onDelete } }),
-    {
-      nullable: (registry: string, onDelete: OnDelete, o: Options = {}) =>
-        make(Schema.NullOr(Schema.Int), "ref", { index: "hash", ...o, nullable: true, ref: { registry, onDelete } })
-    }
-  )
+  natural: scalar(Natural, Schema.NullOr(Natural), "int", { natural: true }),
+  float: scalar(Schema.Finite, Schema.NullOr(Schema.Finite), "float"),
+  string: scalar(Schema.String, Schema.NullOr(Schema.String), "string"),
+  bool: <const O extends Options = {}>(o: O = {} as O) => make(Schema.Boolean, "bool", false, o),
+  datetime: scalar(Schema.Date, Schema.NullOr(Schema.Date), "datetime"),
+  json: <const O extends Options = {}>(o: O = {} as O) => make(Schema.NullOr(Schema.Json), "json", true, o),
+  enum: <const L extends ReadonlyArray<string>, const O extends Options = {}>(values: L, o: O = {} as O) =>
+    make(Schema.Literals(values), "enum", false, o, { values }),
+  ref: Object.assign(reference(Schema.Int, false), { nullable: reference(Schema.NullOr(Schema.Int), true) })
 }
 
 export type Fields = { readonly [name: string]: FieldDef }
@@ -116,8 +128,17 @@ export interface Unique extends UniqueSpec {
   readonly scope?: "all" | "live" | undefined
 }
 
-export interface Model<Fs extends Fields = Fields> {
-  readonly name: string
+export type RelationMap = { readonly [name: string]: Relation }
+
+export type AliasMap = { readonly [alias: string]: string }
+
+/**
+ * A registry's description. Its type parameters keep what `model()` in `Records` declares as literal types (the
+ * fields' kinds, the relations' targets, the name, the aliases), from which `Filter` and `Inputs` derive the
+ * types of queries and inputs; `Model` alone is any registry.
+ */
+export interface Model<Fs extends Fields = Fields, Rs extends RelationMap = RelationMap, Name extends string = string, As extends AliasMap = AliasMap> {
+  readonly name: Name
   readonly table: string
   readonly fields: Fs
   readonly uidLength: number
@@ -133,12 +154,12 @@ export interface Model<Fs extends Fields = Fields> {
   /** The field a uid-prefix miss suggests instead (`Transform.get({ key: … })`). */
   readonly nameField: string
   readonly unique: ReadonlyArray<Unique>
-  readonly relations: { readonly [name: string]: Relation }
+  readonly relations: Rs
   /**
    * Other names of fields, by alias: accepted wherever a field is named, in inputs (resolved by `Store`) and
    * in queries (by `Query`), as lamindb keeps `version` for `version_tag`. A field or relation of that name wins.
    */
-  readonly aliases?: { readonly [alias: string]: string } | undefined
+  readonly aliases?: As | undefined
 }
 
 export const tableSpec = (model: Model): TableSpec => ({

@@ -7,12 +7,16 @@
  * nothing a user passes can become an operator.
  */
 import * as Ast from "./Ast.js"
+import { categoricalRegistries } from "./Dtype.js"
+import * as Records from "./Records.js"
 import { modelOf } from "./Records.js"
 import { InvalidQuery } from "./Errors.js"
 import { F, type FieldDef, featureValues, type Model } from "./Model.js"
 import { cutName, isPlainObject, maxDepth, maxListValues, maxQueryValues, maxShownNameLength } from "./Limits.js"
 import * as Regex from "./Regex.js"
+import * as Suggestions from "./Suggestions.js"
 import { expectedWellFormed, illFormed, isWellFormed } from "./Text.js"
+import type { Filter } from "./Filter.js"
 
 export type Expression = { readonly [key: string]: unknown }
 
@@ -21,25 +25,37 @@ type QNode =
   | { readonly _tag: "not"; readonly part: QueryInput }
   | { readonly _tag: "where"; readonly path: ReadonlyArray<string>; readonly op: Ast.Operator; readonly value: unknown }
 
-/** A combinator node. A class, so plain data (e.g. parsed JSON) can never pass for one. */
-export class Q {
+/**
+ * A combinator node. A class, so plain data (e.g. parsed JSON) can never pass for one.
+ *
+ * `N` is the registry whose filters (`Filter<N>`) the parts are checked against, taken from where the `Q` is
+ * used: inside `Run.filter(Q.or(…))` every part is checked as a Run filter; away from a filter call, name it
+ * (`Q.or<"Run">(…)`). A `Q` made with no registry named or in sight (`const q = Q.and(expression)`) is
+ * `Q<unknown>`: accepted by every registry and checked only when the query runs, the way for code that builds
+ * queries at run time. `Q.where` is `Q<never>`: it fits every registry too, but, its parts taking no part in
+ * the inference of `N` (`NoInfer`), it leaves its siblings checked (`Q.or(Q.where(…), { status: … })`).
+ */
+export class Q<N = unknown> {
+  /** Types only: `N`, compared both ways, so `Q<unknown>` and `Q<never>` fit every registry and `Q<"Run">` only Run. */
+  declare private readonly registry?: { bivariant(registry: N): void }["bivariant"]
   private constructor(readonly node: QNode) {}
-  static and(...parts: ReadonlyArray<QueryInput>): Q {
-    return new Q({ _tag: "and", parts })
+  static and<N = unknown>(...parts: ReadonlyArray<NoInfer<QueryInput<N>>>): Q<N> {
+    return new Q({ _tag: "and", parts: parts as ReadonlyArray<QueryInput> })
   }
-  static or(...parts: ReadonlyArray<QueryInput>): Q {
-    return new Q({ _tag: "or", parts })
+  static or<N = unknown>(...parts: ReadonlyArray<NoInfer<QueryInput<N>>>): Q<N> {
+    return new Q({ _tag: "or", parts: parts as ReadonlyArray<QueryInput> })
   }
-  static not(part: QueryInput): Q {
-    return new Q({ _tag: "not", part })
+  static not<N = unknown>(part: NoInfer<QueryInput<N>>): Q<N> {
+    return new Q({ _tag: "not", part: part as QueryInput })
   }
-  /** One predicate on an explicit path, for keys that would otherwise read as operators. */
-  static where(path: string | ReadonlyArray<string>, op: Ast.Operator, value: unknown): Q {
+  /** One predicate on an explicit path, for keys that would otherwise read as operators, or that no type declares. */
+  static where(path: string | ReadonlyArray<string>, op: Ast.Operator, value: unknown): Q<never> {
     return new Q({ _tag: "where", path: typeof path === "string" ? segments(path) : path, op, value })
   }
 }
 
-export type QueryInput = Expression | Q
+/** What `filter` and `get` take for registry `N`: a filter object or a `Q`; without a registry, any of them. */
+export type QueryInput<N = unknown> = Filter<N> | Q<N>
 
 // lamindb / Django spell some operators in lower case.
 const operatorAliases: { readonly [k: string]: Ast.Operator } = {
@@ -120,6 +136,51 @@ export const lookupName = (model: Model, seg: string): string | undefined => {
 
 export const available = (model: Model) => [...Object.keys(model.fields), ...Object.keys(model.relations)].join(", ")
 
+/**
+ * Where `path` names a feature: the index of the segment holding feature values, on `model` or on a registry
+ * its relations reach (`inputArtifacts__featureValues__accuracy`), and that registry; the feature's name is
+ * the segment after it. Undefined for any other path, one inside a JSON field (`params__featureValues__x`)
+ * included.
+ */
+export const featureSegment = (model: Model, path: ReadonlyArray<string>): { readonly index: number; readonly model: Model } | undefined => {
+  let current = model
+  for (let i = 0; i + 1 < path.length; i++) {
+    const segment = path[i]!
+    if (segment === featureValues && Object.hasOwn(current.fields, featureValues)) return { index: i, model: current }
+    if (!Object.hasOwn(current.relations, segment)) return undefined
+    current = modelOf(current.relations[segment]!.to)
+  }
+  return undefined
+}
+
+/** A path as its key was written: without the segment holding feature values (`featureValues__accuracy` is `accuracy`). */
+const writtenPath = (model: Model, path: ReadonlyArray<string>): string => {
+  const at = featureSegment(model, path)
+  return (at === undefined ? path : [...path.slice(0, at.index), ...path.slice(at.index + 1)]).join("__")
+}
+
+/** The record classes a categorical feature's value may be given as (see `Dtype.categoricalRegistries`). */
+const categoricalRecords: ReadonlyArray<readonly [registry: string, record: abstract new (...args: never) => object]> = [
+  ["ULabel", Records.ULabel],
+  ["Project", Records.Project],
+  ["Feature", Records.Feature],
+  ["User", Records.User],
+  ["Transform", Records.Transform],
+  ["Artifact", Records.Artifact],
+  ["Run", Records.Run]
+]
+
+/**
+ * A feature's filter value as `features.add` reads it: a record stands for its name (the field its registry
+ * is named by: a ULabel's `name`, a Transform's `key`, …); anything else, a record without a name included
+ * (an artifact without a key), is itself, and is refused as no JSON value.
+ */
+const asFeatureValue = (v: unknown): unknown => {
+  const found = categoricalRecords.find(([, record]) => v instanceof record)
+  const name = found === undefined ? undefined : (v as { readonly [field: string]: unknown })[categoricalRegistries[found[0]]!]
+  return typeof name === "string" && name !== "" ? name : v
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Values
 
@@ -146,9 +207,9 @@ const scalar = (ctx: Ctx, fieldName: string, def: FieldDef | undefined, op: Ast.
     return j
   }
   if (Ast.stringOperators.has(op) && def.kind !== "string" && def.kind !== "enum")
-    return fail(ctx, fieldName, `an operator that fits a ${def.kind} field (not ${op})`, op, v)
+    return fail(ctx, fieldName, Suggestions.expectedOperator(def.kind), op, v)
   if (Ast.orderOperators.has(op) && def.kind === "bool")
-    return fail(ctx, fieldName, "an operator that fits a bool field (not an order comparison)", op, v)
+    return fail(ctx, fieldName, Suggestions.expectedOperator(def.kind), op, v)
   switch (def.kind) {
     case "int":
       return Number.isSafeInteger(v) ? (v as number) : fail(ctx, fieldName, "an integer", op, v)
@@ -197,10 +258,14 @@ const operand = (ctx: Ctx, fieldName: string, def: FieldDef | undefined, op: Ast
 
 /** `eq null` means `isNull`: the one place a value picks the operator, and only for null. */
 const leaf = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, op: Ast.Operator, v: unknown): Ast.Cond => {
-  const name = path.join("__")
+  const name = writtenPath(ctx.root, path)
   if (v === null && (op === "eq" || op === "ne")) return Ast.field(path, "isNull", op === "eq")
   if (v === undefined) return fail(ctx, name, "a value (got undefined)", op, v)
-  return Ast.field(path, op, operand(ctx, name, def, op, v))
+  // A feature's own value (not a path inside it): records stand for their names, in a list too (a list too
+  // long is refused by its length below, before any element is read).
+  const feature = featureSegment(ctx.root, path)?.index === path.length - 2
+  const given = !feature ? v : Array.isArray(v) && v.length <= maxListValues ? v.map(asFeatureValue) : asFeatureValue(v)
+  return Ast.field(path, op, operand(ctx, name, def, op, given))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -208,13 +273,18 @@ const leaf = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undefined, 
 
 const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs: ReadonlyArray<string>): Ast.Cond | ((v: unknown) => Ast.Cond) => {
   const [head, ...rest] = segs
-  const shown = [...prefix, ...segs].join("__")
+  const shown = writtenPath(ctx.root, [...prefix, ...segs])
   if (head === undefined || head === "") return fail(ctx, shown, "a field name")
   const name = lookupName(model, head)
   // Not a field or relation: on a registry with features, a feature name (checked against the Feature
   // registry when the query runs).
   if (name === undefined && Object.hasOwn(model.fields, featureValues)) return resolveKey(ctx, model, prefix, [featureValues, ...segs])
-  if (name === undefined) return fail(ctx, [...prefix, head].join("__"), `a field or relation of ${model.name} (${available(model)})`)
+  if (name === undefined) {
+    // Right after a relation, the last segment may also be a misspelt operator on it (`transform__inn`).
+    const operators = prefix.length > 0 && rest.length === 0 ? Suggestions.relationOperators : []
+    const near = Suggestions.nearest(head, [...Suggestions.queryNames(model), ...operators]).map((n) => [...prefix, n].join("__"))
+    return fail(ctx, [...prefix, head].join("__"), Suggestions.withSuggestion(`a field or relation of ${model.name} (${available(model)})`, near))
+  }
   const path = [...prefix, name]
   if (Object.hasOwn(model.relations, name)) {
     const target = modelOf(model.relations[name]!.to)
@@ -234,7 +304,10 @@ const resolveKey = (ctx: Ctx, model: Model, prefix: ReadonlyArray<string>, segs:
   }
   if (rest.length === 0) return (v) => fieldValue(ctx, path, def, v)
   const op = rest.length === 1 ? asOperator(rest[0]!) : undefined
-  if (op === undefined) return fail(ctx, shown, `an operator after ${name} (one of ${Ast.operators.join(", ")})`)
+  if (op === undefined) {
+    const near = rest.length === 1 ? Suggestions.nearest(rest[0]!, Suggestions.fittingOperators(def.kind)) : []
+    return fail(ctx, shown, Suggestions.withSuggestion(`${Suggestions.expectedOperator(def.kind)} after ${name}`, near.map((o) => [...path, o].join("__"))))
+  }
   return (v) => leaf(ctx, path, def, op, v)
 }
 
@@ -250,7 +323,8 @@ const fieldValue = (ctx: Ctx, path: ReadonlyArray<string>, def: FieldDef | undef
     return Ast.and(keys.map((k) => fieldValue(ctx, [...path, k], undefined, v[k])))
   }
   const bad = keys.find((k) => asOperator(k) === undefined) ?? "{}"
-  return fail(ctx, path.join("__"), `an operator (one of ${Ast.operators.join(", ")})`, bad, v)
+  const near = Suggestions.nearest(bad, Suggestions.fittingOperators(def.kind))
+  return fail(ctx, writtenPath(ctx.root, path), Suggestions.withSuggestion(Suggestions.expectedOperator(def.kind), near), bad, v)
 }
 
 /** The id of a related record: a record or an integer. */
@@ -309,25 +383,17 @@ const shownName = (name: string): string => (isWellFormed(name) ? name : JSON.st
 
 /** The first predicate whose path or value holds an unpaired surrogate, as an InvalidQuery. */
 const illFormedPredicate = (ctx: Ctx, cond: Ast.Cond): InvalidQuery | undefined => {
-  const pending: Array<Ast.Cond> = [cond]
-  while (pending.length > 0) {
-    const c = pending.pop()!
-    if (c._tag === "Not") pending.push(c.cond)
-    // One push per condition, last first so the first is met first: spreading a combinator's conditions
-    // into `push` passes them as arguments, and a query with a few hundred thousand keys overflows the stack.
-    else if (c._tag !== "Field") for (let i = c.conds.length - 1; i >= 0; i--) pending.push(c.conds[i]!)
-    else {
-      const at = illFormed(c.value)
-      if (at === undefined && c.path.every(isWellFormed)) continue
-      const path = c.path[0] === featureValues && Object.hasOwn(ctx.root.fields, featureValues) ? c.path.slice(1) : c.path
-      return new InvalidQuery({
-        registry: ctx.root.name,
-        field: path.map(shownName).join("__"),
-        operator: c.op,
-        value: c.value,
-        expected: expectedWellFormed(at ?? [])
-      })
-    }
+  for (const c of Ast.predicates(cond)) {
+    const at = illFormed(c.value)
+    if (at === undefined && c.path.every(isWellFormed)) continue
+    const path = c.path[0] === featureValues && Object.hasOwn(ctx.root.fields, featureValues) ? c.path.slice(1) : c.path
+    return new InvalidQuery({
+      registry: ctx.root.name,
+      field: path.map(shownName).join("__"),
+      operator: c.op,
+      value: c.value,
+      expected: expectedWellFormed(at ?? [])
+    })
   }
   return undefined
 }
@@ -479,7 +545,14 @@ export const orderKeys = (model: Model, keys: ReadonlyArray<string>): ReadonlyAr
         segs.unshift(featureValues)
       const name = found ?? (segs[0] === featureValues ? featureValues : undefined)
       if (name === undefined || !Object.hasOwn(model.fields, name))
-        return fail(ctx, raw, `a field of ${model.name} to order by (${Object.keys(model.fields).join(", ")})`)
+        return fail(
+          ctx,
+          raw,
+          Suggestions.withSuggestion(
+            `a field of ${model.name} to order by (${Object.keys(model.fields).join(", ")})`,
+            Suggestions.nearest(segs[0] ?? "", Suggestions.orderNames(model)).map((n) => [direction === "desc" ? `-${n}` : n, ...segs.slice(1)].join("__"))
+          )
+        )
       if (segs.length > 1 && model.fields[name]!.kind !== "json")
         return fail(ctx, raw, `a plain field (ordering across relations is not supported)`)
       if (segs.slice(1).some((s) => s === "")) return fail(ctx, raw, "non-empty path segments")

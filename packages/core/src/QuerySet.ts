@@ -1,7 +1,7 @@
 /**
- * Lazy query sets: `filter`, `orderBy`, `limit`, `offset` build a new value; `all`, `first`, `one`,
- * `oneOrNone`, `count`, `exists`, `page`, `stream` and `delete` run it. Nothing touches the store until a
- * terminal method runs, and an invalid query fails before it does.
+ * Lazy query sets, one rule: builders (`filter`, `orderBy`, `limit`, `offset`, `allBranches`) return a new query
+ * set; terminals (`all`, `first`, `one`, `oneOrNone`, `count`, `exists`, `page`, `stream`, `delete`) run it.
+ * Nothing touches the store until a terminal runs, and an invalid query fails before it does.
  */
 import { Effect, Option, Stream } from "effect"
 import * as Ast from "./Ast.js"
@@ -19,6 +19,7 @@ import { checkQuery } from "./Features.js"
 import { maxListedNames, nesting } from "./Limits.js"
 import { type Base, type DeleteOptions, remove } from "./Lifecycle.js"
 import { mainBranch, type Model } from "./Model.js"
+import type { OrderKey } from "./Filter.js"
 import { normalize, orderKeys, type QueryInput } from "./Query.js"
 import { modelOf } from "./Records.js"
 import { type Entity, Store } from "./Store.js"
@@ -123,7 +124,14 @@ const count = (model: Model, name: string, n: number | undefined): number | unde
     ? n
     : new InvalidQuery({ registry: model.name, field: name, value: n, expected: "a non-negative integer" })
 
-export class QuerySet<A extends Base> {
+/**
+ * A query set of records `A` of registry `N`: `filter` and `orderBy` take `N`'s typed filters and keys (see
+ * `Filter`). `QuerySet<A>` leaves `N` open (`any`): it takes any filter and key, checked when it runs, and any
+ * typed query set is one, so code that builds filters or keys at run time widens to it
+ * (`const runs: QuerySet<Run> = Run.filter()`). `any`, not `unknown`: the typed methods make `N` invariant,
+ * and only `any` relates to every registry both ways.
+ */
+export class QuerySet<A extends Base, N = any> {
   constructor(
     readonly entity: Entity<A>,
     readonly inputs: ReadonlyArray<QueryInput> = [],
@@ -132,24 +140,27 @@ export class QuerySet<A extends Base> {
     readonly offsetN?: number | undefined
   ) {}
 
-  filter(...inputs: ReadonlyArray<QueryInput>): QuerySet<A> {
+  filter(...inputs: ReadonlyArray<QueryInput<N>>): QuerySet<A, N> {
+    return this.where(inputs as ReadonlyArray<QueryInput>)
+  }
+  private where(inputs: ReadonlyArray<QueryInput>): QuerySet<A, N> {
     return new QuerySet(this.entity, [...this.inputs, ...inputs], this.ordering, this.limitN, this.offsetN)
   }
   /**
    * Records on every branch, the trash included: lamindb's `branch_id=None`, which `{ branchId: null }` also
    * spells, but reads as "has no branch". A registry without branches gives the same query set.
    */
-  allBranches(): QuerySet<A> {
-    return Object.hasOwn(this.entity.model.fields, "branchId") ? this.filter({ branchId: null }) : this
+  allBranches(): QuerySet<A, N> {
+    return Object.hasOwn(this.entity.model.fields, "branchId") ? this.where([{ branchId: null }]) : this
   }
   /** `"-startedAt"` sorts descending. Ties always break by ascending id, so pages are stable. */
-  orderBy(...keys: ReadonlyArray<string>): QuerySet<A> {
+  orderBy(...keys: ReadonlyArray<OrderKey<N>>): QuerySet<A, N> {
     return new QuerySet(this.entity, this.inputs, keys, this.limitN, this.offsetN)
   }
-  limit(n: number): QuerySet<A> {
+  limit(n: number): QuerySet<A, N> {
     return new QuerySet(this.entity, this.inputs, this.ordering, n, this.offsetN)
   }
-  offset(n: number): QuerySet<A> {
+  offset(n: number): QuerySet<A, N> {
     return new QuerySet(this.entity, this.inputs, this.ordering, this.limitN, n)
   }
 
@@ -167,10 +178,12 @@ export class QuerySet<A extends Base> {
         const checked = count(model, name, n)
         if (checked instanceof InvalidQuery) return Effect.fail(checked)
       }
-      // Feature names and values are checked against the Feature registry, still before the query runs.
-      // Ordering by a feature names it too: each order key is checked like an `isNull` condition on it.
-      const named = Ast.and([where, ...orderBy.map((k) => Ast.field(k.path, "isNull", true))])
-      return Effect.as(checkQuery(model, named), { where: withDefaultBranch(model, scoped), orderBy })
+      // Feature names, operators and values (and order keys naming features) are checked against the Feature
+      // registry, still before the query runs; feature operands come back as the features store values.
+      return Effect.map(checkQuery(model, scoped.where, orderBy), (checked) => ({
+        where: withDefaultBranch(model, { ...scoped, where: checked }),
+        orderBy
+      }))
     })
   }
 

@@ -5,7 +5,7 @@
  * query language reaches the record itself through the relation name (`transform__key`).
  */
 import { Schema } from "effect"
-import { F, type Fields, type Model, schemaFields } from "./Model.js"
+import { type AliasMap, F, type Fields, type Model, type RelationMap, schemaFields } from "./Model.js"
 import * as Versioning from "./Versioning.js"
 
 /** Fields every registry has: ids, the trash branch, timestamps and who created it. */
@@ -21,13 +21,16 @@ const base = {
 /** Link rows have no trash: they exist or not. */
 const linkBase = { id: F.int(), uid: F.string(), createdAt: F.datetime() } satisfies Fields
 
-const model = <const Fs extends Fields>(m: Model<Fs>): Model<Fs> => m
+/** A model as declared: `const`, so its fields, relations, name and aliases keep the literal types `Filter` and `Inputs` read. */
+const model = <const Fs extends Fields, const Rs extends RelationMap, const Name extends string, const As extends AliasMap = {}>(
+  m: Model<Fs, Rs, Name, As>
+): Model<Fs, Rs, Name, As> => m
 
 /**
  * Versioned registries store a version's tag as `versionTag` (lamindb 2's `version_tag`) and keep `version`
  * as its alias in inputs and queries; their records' `version` getter reads the tag, else the uid's suffix.
  */
-const versionAlias = { version: "versionTag" }
+const versionAlias = { version: "versionTag" } as const
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -428,6 +431,28 @@ export class CollectionArtifact extends Schema.Class<CollectionArtifact>("Collec
 ) {}
 
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * The registries a user queries and writes, by name, as types: each one's model (with its literal field kinds
+ * and relation targets) and record. `Filter`, `Inputs` and the typed registries read them; relations name their
+ * targets by these keys.
+ */
+export interface Registries {
+  readonly Transform: { readonly model: typeof TransformModel; readonly record: Transform }
+  readonly Run: { readonly model: typeof RunModel; readonly record: Run }
+  readonly Feature: { readonly model: typeof FeatureModel; readonly record: Feature }
+  readonly Artifact: { readonly model: typeof ArtifactModel; readonly record: Artifact }
+  readonly Collection: { readonly model: typeof CollectionModel; readonly record: Collection }
+  readonly ULabel: { readonly model: typeof ULabelModel; readonly record: ULabel }
+  readonly Project: { readonly model: typeof ProjectModel; readonly record: Project }
+  readonly User: { readonly model: typeof UserModel; readonly record: User }
+}
+
+export type RegistryName = keyof Registries
+export type ModelOf<N extends RegistryName> = Registries[N]["model"]
+export type RecordOf<N extends RegistryName> = Registries[N]["record"]
+/** A record as a relation's value names it, in queries and inputs: the record, or its id. */
+export type RecordOrId<N extends RegistryName> = RecordOf<N> | number
 
 /** Every registry, by name: the graph the query planner and cascading deletes walk. */
 export const models: { readonly [name: string]: Model } = {

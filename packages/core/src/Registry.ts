@@ -7,6 +7,7 @@
 import { Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import * as Records from "./Records.js"
+import type { RecordOf, RegistryName } from "./Records.js"
 import * as Dtype from "./Dtype.js"
 import {
   DoesNotExist,
@@ -19,8 +20,11 @@ import {
 import * as Lifecycle from "./Lifecycle.js"
 import { trashBranch } from "./Model.js"
 import { cutName, maxShownNameLength } from "./Limits.js"
+import type { CreateInput, DefaultsArgument, Lookup, NoExtra, UpdateInput } from "./Inputs.js"
+import type { Model } from "./Model.js"
 import type { Expression, QueryInput } from "./Query.js"
 import { QuerySet } from "./QuerySet.js"
+import { pointingToGetOrCreate } from "./Suggestions.js"
 import * as References from "./References.js"
 import { type Entity, entity, Store } from "./Store.js"
 import * as Transforms from "./Transforms.js"
@@ -29,11 +33,13 @@ import * as Versioning from "./Versioning.js"
 
 export type { Base } from "./Lifecycle.js"
 type Base = Lifecycle.Base
+/** Any registry's input, unchecked until the store reads it: what the typed inputs (`Inputs`) narrow. */
 export type Input = { readonly [field: string]: unknown }
 
 export type CreateError = ValidationError | UniqueViolation | StoreError
 export type GetError = InvalidQuery | DoesNotExist | MultipleObjectsReturned | StoreError
 
+/** A registry's operations over `entity`, untyped (any input, any filter): `Registry<N>` types them per registry. */
 export const make = <A extends Base>(entity: Entity<A>) => {
   const model = entity.model
   const registry = model.name
@@ -62,6 +68,9 @@ export const make = <A extends Base>(entity: Entity<A>) => {
     Effect.andThen(References.check(model, inputs), Store.use((store) => store.insert(entity, inputs)))
 
   const filter = (...inputs: ReadonlyArray<QueryInput>) => new QuerySet(entity, inputs)
+
+  /** Every record (on the main branch): a terminal, as on a query set, so it runs. */
+  const all = () => filter().all()
 
   /**
    * A string names a uid or uid prefix, as in lamindb, where one that matches nothing (a name passed without
@@ -133,20 +142,69 @@ export const make = <A extends Base>(entity: Entity<A>) => {
   const restore = (record: A) => Lifecycle.restore(entity, record)
   const reload = (record: A) => Lifecycle.reload(entity, record)
 
-  return { entity, model, create, createMany, filter, get, getOrCreate, update, delete: remove, restore, reload }
+  return { entity, model, create: pointingToGetOrCreate(create), createMany: pointingToGetOrCreate(createMany), filter, all, get, getOrCreate, update, delete: remove, restore, reload }
 }
 
-export type Registry<A extends Base> = ReturnType<typeof make<A>>
+/** The untyped operations `make` returns, which the registries' guards (`Transforms`, `ArtifactPaths`) wrap. */
+export type Untyped<A extends Base> = ReturnType<typeof make<A>>
+
+export interface CreateOptions {
+  /** In a versioned registry, `false` refuses a key that already has a family instead of making its next version. */
+  readonly revise?: boolean
+}
+
+/**
+ * The operations of registry `N` on its records `A`, typed from its model (see `Inputs` and `Filter`): a
+ * misspelt field, a value of the wrong type or a missing required field is a compile error. `filter` builds
+ * a query set; `all`, like a query set's terminals, runs.
+ */
+export interface Registry<N extends RegistryName, A extends Base = RecordOf<N>> {
+  readonly entity: Entity<A>
+  readonly model: Model
+  /**
+   * Creates a record. In a versioned registry, a key that already has a family makes the family's next
+   * version (lamindb's inferred `revises`), unless `revise: false`, which refuses it with `UniqueViolation`.
+   */
+  create(input: CreateInput<N>, options?: CreateOptions): Effect.Effect<A, CreateError | InvalidQuery, Store>
+  /** Creates records in one all-or-none insert (no versioning): the fast path for bulk loads. */
+  createMany(inputs: ReadonlyArray<CreateInput<N>>): Effect.Effect<ReadonlyArray<A>, CreateError, Store>
+  filter(...inputs: ReadonlyArray<QueryInput<N>>): QuerySet<A, N>
+  /** Every record on the main branch (`filter().all()`). */
+  all(): Effect.Effect<ReadonlyArray<A>, InvalidQuery | StoreError, Store>
+  /** An integer id, a full uid or uid prefix, or a filter. */
+  get(idlike: number | string | QueryInput<N>): Effect.Effect<A, GetError, Store>
+  /**
+   * The record matching `lookup`, created from `lookup` and `defaults` if there is none; racing callers get
+   * the same one. The lookup holds plain values of fields (it is created from); `defaults` must give the
+   * required fields it leaves out.
+   */
+  getOrCreate<const L extends Lookup<N>>(lookup: L & NoExtra<L, Lookup<N>>, ...defaults: DefaultsArgument<N, L>): Effect.Effect<A, GetError | CreateError, Store>
+  update(record: A, patch: UpdateInput<N>): Effect.Effect<A, CreateError, Store>
+  delete(record: A, options?: Lifecycle.DeleteOptions): ReturnType<typeof Lifecycle.remove<A>>
+  restore(record: A): ReturnType<typeof Lifecycle.restore<A>>
+  reload(record: A): ReturnType<typeof Lifecycle.reload<A>>
+}
+
+/** A registry a user works with: its operations, typed, and its record class (`schema`). */
+export type Of<N extends RegistryName, S> = Registry<N> & { readonly schema: S }
 
 // The registries a user works with: each its record class's operations (`Transform.create`, `Run.filter`, …)
 // and, under the same name, the record type.
 const registry = <S extends Records.RecordClass>(model: Parameters<typeof entity>[0], schema: S) =>
   Object.assign(make(entity(model, schema)), { schema })
 
+/**
+ * Untyped operations as the typed registry `R`. They take any input and filter (the store checks each when it
+ * runs), so they serve every narrower type: only their names are checked here. Comparing them member by
+ * member would build every registry's filter and input types (some 6,000 filter keys for `Run`), costing about
+ * a second in every program that compiles this module.
+ */
+const typed = <R>(operations: { readonly [K in keyof R]: unknown }): R => operations as R
+
 /** A transform's hash is its source's, and `getOrCreate` declares a transform by its key and source (see `Transforms`). */
-export const Transform = Transforms.guard(registry(Records.TransformModel, Records.Transform))
+export const Transform = typed<Transforms.TransformRegistry>(Transforms.guard(registry(Records.TransformModel, Records.Transform)))
 export type Transform = Records.Transform
-export const Run = registry(Records.RunModel, Records.Run)
+export const Run = typed<Of<"Run", typeof Records.Run>>(registry(Records.RunModel, Records.Run))
 export type Run = Records.Run
 const features = registry(Records.FeatureModel, Records.Feature)
 
@@ -181,7 +239,18 @@ const explainTrashedName = (violation: UniqueViolation, input: Input) =>
     })
   })
 
-export const Feature = {
+/**
+ * The Feature registry: `getOrCreate` finds a feature by the name its lookup gives (a `dtype` given there too
+ * must be the feature's).
+ */
+export interface FeatureRegistry extends Omit<Of<"Feature", typeof Records.Feature>, "getOrCreate"> {
+  getOrCreate<const L extends Lookup<"Feature"> & { readonly name: string }>(
+    lookup: L & NoExtra<L, Lookup<"Feature">>,
+    ...defaults: DefaultsArgument<"Feature", L>
+  ): Effect.Effect<Records.Feature, GetError | CreateError, Store>
+}
+
+export const Feature = typed<FeatureRegistry>({
   ...features,
   create: createFeature,
   getOrCreate: (lookup: Input, defaults: Input = {}) =>
@@ -205,16 +274,16 @@ export const Feature = {
         })
       return existing
     })
-}
+})
 export type Feature = Records.Feature
 /** Suffix, key and storage say where bytes live: checked on every write (see `ArtifactPaths`). */
-export const Artifact = ArtifactPaths.guard(registry(Records.ArtifactModel, Records.Artifact))
+export const Artifact = typed<Of<"Artifact", typeof Records.Artifact>>(ArtifactPaths.guard(registry(Records.ArtifactModel, Records.Artifact)))
 export type Artifact = Records.Artifact
-export const Collection = registry(Records.CollectionModel, Records.Collection)
+export const Collection = typed<Of<"Collection", typeof Records.Collection>>(registry(Records.CollectionModel, Records.Collection))
 export type Collection = Records.Collection
-export const ULabel = registry(Records.ULabelModel, Records.ULabel)
+export const ULabel = typed<Of<"ULabel", typeof Records.ULabel>>(registry(Records.ULabelModel, Records.ULabel))
 export type ULabel = Records.ULabel
-export const Project = registry(Records.ProjectModel, Records.Project)
+export const Project = typed<Of<"Project", typeof Records.Project>>(registry(Records.ProjectModel, Records.Project))
 export type Project = Records.Project
-export const User = registry(Records.UserModel, Records.User)
+export const User = typed<Of<"User", typeof Records.User>>(registry(Records.UserModel, Records.User))
 export type User = Records.User

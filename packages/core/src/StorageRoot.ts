@@ -15,6 +15,7 @@ import { Context, Data, Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import { ArtifactModel } from "./Records.js"
 import { decodeUrlPart, type Doc, urlWithoutQuery } from "./Driver.js"
+import { inspectedAsErrors } from "./Errors.js"
 
 /**
  * Where new bytes go and the only place bytes are read from: `$LINEAGE_STORAGE`, else the per-user
@@ -90,6 +91,8 @@ export class ArtifactStorageError extends Data.TaggedError("ArtifactStorageError
     return `Could not ${this.operation} ${this.path}${why === undefined ? "" : `: ${why}`}`
   }
 }
+
+inspectedAsErrors(ArtifactStorageError)
 
 export const fsEffect = <A>(file: string, operation: string, run: () => Promise<A>) =>
   Effect.tryPromise({ try: run, catch: (cause) => new ArtifactStorageError({ reason: "Io", path: file, operation, cause }) })

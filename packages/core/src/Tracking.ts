@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { basename } from "node:path"
 import { Cause, Effect, Exit } from "effect"
 import * as Artifacts from "./Artifacts.js"
+import * as CallSite from "./CallSite.js"
 import {
   type Call,
   CurrentFlow,
@@ -36,6 +37,7 @@ import * as OpenLineageEmitter from "./OpenLineageEmitter.js"
 import * as Params from "./Params.js"
 import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
+import type { FeatureValues } from "./Inputs.js"
 import type { QuerySet } from "./QuerySet.js"
 import { Run, Transform } from "./Registry.js"
 import * as Signature from "./Signature.js"
@@ -52,7 +54,8 @@ export interface TrackOptions {
   /** The entry script when it is not `process.argv[1]`. */
   readonly path?: string | undefined
   readonly params?: { readonly [key: string]: unknown } | undefined
-  readonly features?: { readonly [name: string]: unknown } | undefined
+  /** Typed by `LineageFeatures` once it declares features (see `Inputs.FeatureValues`). */
+  readonly features?: FeatureValues | undefined
   /** The run that started this one; default: `LINEAGE_INITIATED_BY_RUN` from a tracked parent process. */
   readonly initiatedByRun?: Records.Run | string | undefined
   readonly name?: string | undefined
@@ -381,7 +384,7 @@ export const abort = () =>
  * Started runs whose heartbeat stopped more than `olderThanMs` ago (default three heartbeats): their process
  * died without a word.
  */
-export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet<Records.Run> => {
+export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet<Records.Run, "Run"> => {
   // An invalid LINEAGE_HEARTBEAT_MS is refused by track(), which it would configure; here it only sets a window.
   const env = heartbeatFromEnv()
   const cutoff = new Date(Date.now() - (options.olderThanMs ?? 3 * (typeof env === "number" ? env : defaultHeartbeatMs)))
@@ -392,7 +395,12 @@ export const stale = (options: { readonly olderThanMs?: number } = {}): QuerySet
 // Function runs
 
 export interface FunctionOptions {
-  /** The transform key; default: the function's name. */
+  /**
+   * The transform key (under the calling run's transform key: `<key>/<this>`); default: the function's own
+   * name, else the variable the wrapped function is assigned to where `step`/`flow` is called (`const scale =
+   * ln.step(…)`, read from that line of the caller's source, see `CallSite`). Without any of them, a call is
+   * refused with a `ValidationError` asking for one.
+   */
   readonly key?: string | undefined
   readonly version?: string | undefined
   /** `false` records the function's hash but not its source (default: as the calling run's transform). */
@@ -459,9 +467,40 @@ export const paramsOf = (
   return Signature.bind(Signature.parse(source) ?? Signature.positional, args)
 }
 
+const expectedKey =
+  'a name for the function\'s transform: pass { key: "…" } (step(fn, { key: "scale" })), a named function ' +
+  "(async function scale(…) {…}), or assign the wrapped function on the line that wraps it (const scale = ln.step(…))"
+
+/**
+ * A function's own name, as `step`/`flow` key it: a bound function's without the `bound ` that `bind` puts
+ * before it (`bound scale` is `scale`); "" when it has none (an anonymous function, bound or not).
+ */
+const functionName = (fn: (...args: never) => unknown): string => {
+  const name: unknown = fn.name
+  return typeof name === "string" ? name.replace(/^(?:bound )+/, "") : ""
+}
+
+/**
+ * `options` with the key the wrapped function goes by when none is given: the function's own name, else the
+ * variable the caller assigns the wrapped function to (see `CallSite`). For the public `step`/`flow` (`wrapper`,
+ * itself) to call as it wraps `fn`, so that the frame below `wrapper` on the stack is its caller's.
+ */
+export const named = (
+  kind: "step" | "flow",
+  fn: (...args: never) => unknown,
+  options: FunctionOptions,
+  wrapper: (...args: never) => unknown
+): FunctionOptions => {
+  if (options.key !== undefined) return options
+  const key = functionName(fn) || CallSite.assignedName(kind, wrapper)
+  return key === undefined ? options : { ...options, key }
+}
+
 /**
  * The run of one call of a tracked function, initiated by the current run, and the call chain it starts: a
- * flow's run and transform are the `context` of its call chain, a step keeps its caller's.
+ * flow's run and transform are the `context` of its call chain, a step keeps its caller's. The transform is
+ * keyed by `options.key`, else the function's name: a function with neither is refused (see `named`, which
+ * finds a key where the function is wrapped).
  */
 export const startCall = (
   kind: "step" | "flow",
@@ -481,7 +520,10 @@ export const startCall = (
       return yield* new TrackNotCalled({
         detail: "Please use step() inside a tracked run, or finish() the global run before calling a flow()."
       })
-    const name = options.key ?? (fn.name || "anonymous")
+    // After the run is checked: with none, calling track() is the first thing to do.
+    const name: unknown = options.key ?? functionName(fn)
+    if (typeof name !== "string" || name === "")
+      return yield* new ValidationError({ registry: "Transform", field: "key", value: name, expected: expectedKey })
     const source = Signature.sourceOf(fn)
     const parentTransform = parent === undefined ? undefined : yield* Transform.get(parent.transformId)
     const transform = yield* transformFor({
@@ -496,7 +538,7 @@ export const startCall = (
     const now = new Date()
     const run = yield* Run.create({
       transformId: transform.id,
-      entrypoint: fn.name || null,
+      entrypoint: functionName(fn) || null,
       params: Object.keys(params).length === 0 ? null : params,
       status: "started",
       startedAt: now,
@@ -512,20 +554,20 @@ export const startCall = (
 export const endCall = <A, E>(run: Records.Run, exit: Exit.Exit<A, E>) =>
   Exit.isSuccess(exit) ? end(run, "completed") : end(run, endStatus(exit.cause), Cause.squash(exit.cause))
 
-const trackedCalls =
-  (kind: "step" | "flow") =>
-  <Args extends ReadonlyArray<unknown>, A, E, R>(
-    fn: (...args: Args) => Effect.Effect<A, E, R>,
-    options: FunctionOptions = {}
-  ) =>
-  (...args: Args) =>
-    // Bracketed: the start is not interrupted once it has written the run, and the end always runs, so an
-    // interrupted call's run is ended `aborted`, never left `started`.
-    Effect.acquireUseRelease(
-      startCall(kind, fn, args, options),
-      (call) => withCall(call)(fn(...args)),
-      (call, exit) => endCall(call.run, exit)
-    )
+const trackedCalls = (kind: "step" | "flow") => {
+  const wrap = <Args extends ReadonlyArray<unknown>, A, E, R>(fn: (...args: Args) => Effect.Effect<A, E, R>, given: FunctionOptions = {}) => {
+    const options = named(kind, fn, given, wrap)
+    return (...args: Args) =>
+      // Bracketed: the start is not interrupted once it has written the run, and the end always runs, so an
+      // interrupted call's run is ended `aborted`, never left `started`.
+      Effect.acquireUseRelease(
+        startCall(kind, fn, args, options),
+        (call) => withCall(call)(fn(...args)),
+        (call, exit) => endCall(call.run, exit)
+      )
+  }
+  return wrap
+}
 
 /**
  * Each call of `fn` is a run of a `function` transform, initiated by the current run (which must exist), with

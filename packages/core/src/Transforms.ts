@@ -12,6 +12,7 @@ import { UniqueViolation, ValidationError } from "./Errors.js"
 import { mainBranch } from "./Model.js"
 import type { Expression } from "./Query.js"
 import * as Redaction from "./Redaction.js"
+import type { DefaultsArgument, Lookup, NoExtra } from "./Inputs.js"
 import type { Transform, TransformKind } from "./Records.js"
 import type * as Registry from "./Registry.js"
 import { Store } from "./Store.js"
@@ -98,7 +99,7 @@ const withSourceHash = (input: Input): Effect.Effect<Input, ValidationError> => 
  * transform that stores no source. Whether it does is read from the store, not from `record`: a stale copy
  * must not set a hash that disagrees with the source stored since.
  */
-const patchWithSourceHash = (entity: Registry.Registry<Transform>["entity"], record: Transform, patch: Input) => {
+const patchWithSourceHash = (entity: Registry.Untyped<Transform>["entity"], record: Transform, patch: Input) => {
   if (patch["sourceCode"] !== undefined) return withSourceHash(patch)
   const given = patch["hash"]
   if (given === undefined) return Effect.succeed(patch)
@@ -181,7 +182,7 @@ const specOf = (lookup: Expression, defaults: Input): Effect.Effect<{ readonly s
   })
 
 /** The operations a declaration reads and writes through: the Transform registry's, source hashing included. */
-type Operations = Pick<Registry.Registry<Transform>, "filter" | "create" | "restore">
+type Operations = Pick<Registry.Untyped<Transform>, "filter" | "create" | "restore">
 
 const inTrash = (t: Transform) => (t.branchId === mainBranch ? "" : ` (${t.uid}, in the trash)`)
 
@@ -292,7 +293,7 @@ const declare = (transforms: Operations, spec: TransformSpec, extra: Input = {})
  * them. `create` always creates: the same source under the same key again is a `UniqueViolation` on
  * `transform_key_hash`.
  */
-export const guard = <Reg extends Registry.Registry<Transform>>(registry: Reg) => {
+export const guard = <Reg extends Registry.Untyped<Transform>>(registry: Reg) => {
   const create = (input: Input, options?: { readonly revise?: boolean }) =>
     Effect.flatMap(withSourceHash(input), (sourced) => registry.create(sourced, options))
   const transforms = { filter: registry.filter, create, restore: registry.restore }
@@ -315,6 +316,20 @@ export const guard = <Reg extends Registry.Registry<Transform>>(registry: Reg) =
       return getOrCreate({ key: expression["key"] }, { ...defaults, ...described })
     }
   })
+}
+
+/** What a transform's `getOrCreate` takes beyond every registry's: `storeSource`, for a declared transform. */
+export type Declaring = Pick<TransformSpec, "storeSource">
+
+/**
+ * The Transform registry: `getOrCreate` also declares a transform by its key and source (`storeSource` among
+ * the lookup or the defaults), as `guard` says.
+ */
+export interface TransformRegistry extends Omit<Registry.Of<"Transform", typeof Transform>, "getOrCreate"> {
+  getOrCreate<const L extends Lookup<"Transform"> & Declaring>(
+    lookup: L & NoExtra<L, Lookup<"Transform"> & Declaring>,
+    ...defaults: DefaultsArgument<"Transform", L, Declaring>
+  ): Effect.Effect<Transform, Registry.GetError | Registry.CreateError, Store>
 }
 
 /** The source fields of a hashed input, to create with. */

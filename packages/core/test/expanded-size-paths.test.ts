@@ -38,8 +38,8 @@ const counted = <T extends object>(target: T, reads: { n: number }, bound = 2_00
     }
   })
 
-const dag = (levels: number): unknown => {
-  let x: unknown = 1
+const dag = (levels: number): Ast.Json => {
+  let x: Ast.Json = 1
   for (let i = 0; i < levels; i++) x = { l: x, r: x }
   return x
 }

@@ -6,10 +6,11 @@
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import * as MemoryStore from "@lineage/store-memory"
+import type { Json } from "../src/Ast.js"
 import { Features, Feature, InvalidQuery, Limits, Params, Run, Tracking, Transform, ValidationError } from "../src/index.js"
 
-const dag = (levels: number): unknown => {
-  let x: unknown = 1
+const dag = (levels: number): Json => {
+  let x: Json = 1
   for (let i = 0; i < levels; i++) x = { l: x, r: x }
   return x
 }

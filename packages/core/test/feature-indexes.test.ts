@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
-import { Feature, Features, Run, Store, Transform } from "../src/index.js"
+import { Feature, Features, Q, Run, Store, Transform } from "../src/index.js"
 import type { Driver } from "../src/index.js"
 import * as ReferenceDriver from "../../conformance/src/ReferenceDriver.js"
 
@@ -56,7 +56,7 @@ describe("feature creation", () => {
           const transform = yield* Transform.create({ key: "script.ts" })
           const run = yield* Run.create({ transformId: transform.id })
           yield* Features.add(run, { f0: 1, f199: 7 })
-          return [yield* Run.filter({ f199: 7 }).count(), yield* Run.filter({ f0: 2 }).count()] as const
+          return [yield* Run.filter(Q.where("f199", "eq", 7)).count(), yield* Run.filter(Q.where("f0", "eq", 2)).count()] as const
         }),
         Store.Store,
         store

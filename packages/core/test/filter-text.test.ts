@@ -11,7 +11,7 @@ import { InvalidQuery } from "../src/Errors.js"
 import * as FilterText from "../src/FilterText.js"
 import { maxQueryValues } from "../src/Limits.js"
 import type { Model } from "../src/Model.js"
-import { normalize, type QueryInput } from "../src/Query.js"
+import { normalize, Q, type QueryInput } from "../src/Query.js"
 import { RunModel, TransformModel } from "../src/Records.js"
 import { Feature, Run, Transform } from "../src/Registry.js"
 import * as Store from "../src/Store.js"
@@ -261,8 +261,9 @@ describe("through QuerySet.filter on a store", () => {
       yield* Run.create({ transformId: t.id, status: "errored", params: { epochs: 3 }, featureValues: { lr: 0.1 } })
       yield* Run.create({ transformId: t.id, status: "completed", params: { epochs: 5 }, featureValues: { lr: 0.01 } })
       const q = yield* FilterText.parse(RunModel, "transform__key__startswith=train lr__gt=0.05 params__epochs__lt=4")
-      const found = yield* Run.filter(q).all()
-      const unknown = yield* Effect.flip(Effect.flatMap(FilterText.parse(RunModel, "nosuchfeature=1"), (q2) => Run.filter(q2).all()))
+      // Parsed at run time: untyped, through a Q built without a registry.
+      const found = yield* Run.filter(Q.and<unknown>(q)).all()
+      const unknown = yield* Effect.flip(Effect.flatMap(FilterText.parse(RunModel, "nosuchfeature=1"), (q2) => Run.filter(Q.and<unknown>(q2)).all()))
       return { statuses: found.map((r) => r.status), unknown }
     })
     const { statuses, unknown } = await Effect.runPromise(Effect.provide(program, Layer.fresh(layer)))

@@ -9,6 +9,7 @@ import { ArtifactStorage } from "../src/Artifacts.js"
 import { context, contextOf, currentRun } from "../src/Current.js"
 import * as Lineage from "../src/Lineage.js"
 import * as Params from "../src/Params.js"
+import { Q } from "../src/Query.js"
 import { Artifact, Feature, Run, Transform } from "../src/Registry.js"
 import { layerFromDriver, Store, type StoreShape, make as makeStore } from "../src/Store.js"
 import * as Tracking from "../src/Tracking.js"
@@ -117,7 +118,7 @@ describe("track and finish", () => {
     expect(await run(Run.filter().count())).toBe(0)
     await run(Feature.create({ name: "lr", dtype: "float" }))
     const r = await run(Tracking.track({ transform: { key: "p" }, features: { lr: 0.5 } }))
-    expect(await run(Run.filter({ lr: 0.5 }).count())).toBe(1)
+    expect(await run(Run.filter(Q.where("lr", "eq", 0.5)).count())).toBe(1)
     expect(r.featureValues).toEqual({ lr: 0.5 })
   })
 
@@ -186,7 +187,7 @@ describe("step and flow", () => {
     )
     expect(await run(outer(3))).toEqual(["s0", "s1", "s2"])
     const [flowRun] = await run(Run.filter({ transform__key: "outer" }).all())
-    const steps = await run(Run.filter({ initiatedByRun: flowRun }).orderBy("params__label").all())
+    const steps = await run(Run.filter({ initiatedByRun: flowRun! }).orderBy("params__label").all())
     expect(steps.map((s) => s.params)).toEqual([{ label: "s0" }, { label: "s1" }, { label: "s2" }])
     await run(Tracking.track({ transform: { key: "global" } }))
     const e = await fail(outer(1))
@@ -272,7 +273,8 @@ describe("a flow's run is the context of its call chain", () => {
   it("the Promise face: ln.context in a flow's async chain (and its steps) is the flow's, per call, never global", async () => {
     const ln = await Lineage.connect("memory:", { storage })
     try {
-      const current = () => ({ run: ln.context.run?.uid, transform: ln.context.transform?.key })
+      const current = () =>
+        ln.context.isTracked ? { run: ln.context.run.uid, transform: ln.context.transform.key } : { run: undefined, transform: undefined }
       const inner = ln.step(async () => current(), { key: "inner" })
       const probe = ln.flow(
         async (label: string, ms: number) => {

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { Feature, Features, Run, Store, Transform } from "@lineage/core"
+import { Feature, Features, Q, Run, Store, Transform } from "@lineage/core"
 import type { RedisDriver } from "../src/index.js"
 import { freshDriver, run, watchCommands } from "../../../test/support/redis.js"
 
@@ -46,9 +46,9 @@ describe(`${N} features on Redis`, () => {
     const runs = await exec(Effect.forEach([0, 1, 2], () => Run.create({ transformId: transform.id })))
     await exec(Features.add(runs[0]!, { f0: 1, [`f${N - 1}`]: 5 }))
     await exec(Features.add(runs[1]!, { [`f${N - 1}`]: 6, f500: 1 }))
-    expect((await exec(Run.filter({ [`f${N - 1}__gte`]: 5 }).orderBy("id").all())).map((r) => r.id)).toEqual([runs[0]!.id, runs[1]!.id])
-    expect((await exec(Run.filter({ f500: 1 }).all())).map((r) => r.id)).toEqual([runs[1]!.id])
-    expect(await exec(Run.filter({ f0__isNull: true }).count())).toBe(2)
+    expect((await exec(Run.filter(Q.where(`f${N - 1}`, "gte", 5)).orderBy("id").all())).map((r) => r.id)).toEqual([runs[0]!.id, runs[1]!.id])
+    expect((await exec(Run.filter(Q.where("f500", "eq", 1)).all())).map((r) => r.id)).toEqual([runs[1]!.id])
+    expect(await exec(Run.filter(Q.where("f0", "isNull", true)).count())).toBe(2)
     const plan = await run(driver.explain("run", { where: { _tag: "Field", path: ["featureValues", `f${N - 1}`], op: "eq", value: 6 }, orderBy: [] }))
     expect(plan.access).toMatchObject({ _tag: "Lookup", path: ["featureValues", `f${N - 1}`], estimated: 1 })
   })

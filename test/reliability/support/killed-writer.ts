@@ -4,7 +4,7 @@
  * and `finish` — printing `ack <run uid>` once a round's last write was acknowledged.
  */
 import { Lineage } from "@lineage/core"
-import { waitForGo } from "./processes.js"
+import { waitForGo } from "./go.js"
 
 const worker = Number(process.env["WORKER"])
 const ln = await Lineage.connect()

@@ -1,23 +1,14 @@
 /**
- * Worker processes for the multi-process tests. A worker runs under tsx with the source condition, prints
- * `ready` once connected, waits for `go` on stdin (so every worker starts its writes together), and ends by
- * printing one JSON line: its result.
+ * Worker processes for the multi-process tests: compiled scripts (see test/support/scripts.ts), each run on the
+ * packages' builds. A worker prints `ready` once connected, waits for `go` on stdin (./go.ts; so every worker
+ * starts its writes together), and ends by printing one JSON line: its result.
  */
-import { spawn, type ChildProcess } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-
-export const repoRoot = fileURLToPath(new URL("../../..", import.meta.url))
+import { type Compiled, type Env, spawnCompiled } from "../../support/scripts.js"
 
 export const fixture = (name: string): string => fileURLToPath(new URL(`../../fixtures/${name}`, import.meta.url))
-
-/** `node --import tsx --conditions=@lineage/source <script>`, as test/tracking-process.test.ts starts one. */
-export const spawnScript = (script: string, env: { readonly [k: string]: string }, stdin: "pipe" | "ignore" = "pipe"): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", "--conditions=@lineage/source", script], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    stdio: [stdin, "pipe", "pipe"]
-  })
 
 export interface Worker<R> {
   readonly child: ChildProcess
@@ -26,8 +17,8 @@ export interface Worker<R> {
   readonly go: () => void
 }
 
-export const startWorker = <R>(script: string, env: { readonly [k: string]: string }): Worker<R> => {
-  const child = spawnScript(script, env)
+export const startWorker = <R>(script: Compiled, env: Env): Worker<R> => {
+  const child = spawnCompiled(script, env, "pipe")
   const lines = createInterface({ input: child.stdout! })
   let stderr = ""
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
@@ -56,7 +47,7 @@ export const startWorker = <R>(script: string, env: { readonly [k: string]: stri
 }
 
 /** Starts `count` workers at once, waits until all are ready, releases them together, collects results. */
-export const race = async <R>(script: string, count: number, env: (i: number) => { readonly [k: string]: string }): Promise<ReadonlyArray<R>> => {
+export const race = async <R>(script: Compiled, count: number, env: (i: number) => Env): Promise<ReadonlyArray<R>> => {
   const workers = Array.from({ length: count }, (_, i) => startWorker<R>(script, env(i)))
   try {
     await Promise.all(workers.map((w) => w.ready))
@@ -65,11 +56,4 @@ export const race = async <R>(script: string, count: number, env: (i: number) =>
   } finally {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill("SIGKILL")
   }
-}
-
-/** Reads the stdin line `go`. */
-export const waitForGo = async (): Promise<void> => {
-  const lines = createInterface({ input: process.stdin })
-  await new Promise<void>((resolve) => lines.once("line", () => resolve()))
-  lines.close()
 }

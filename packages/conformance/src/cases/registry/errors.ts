@@ -47,6 +47,7 @@ export const errors: ReadonlyArray<Case> = [
     assert.match(e.message, /dup/)
   }),
   c("InvalidQuery: names registry, field, operator and value", async (s) => {
+    // @ts-expect-error invalid on purpose
     const e = await s.fail(Artifact.filter({ size__icontains: "12" }).all(), "InvalidQuery")
     assert.ok(e instanceof InvalidQuery && e instanceof Error)
     assert.equal(e.registry, "Artifact")
@@ -57,6 +58,7 @@ export const errors: ReadonlyArray<Case> = [
     assert.match(e.message, /"size"/)
     assert.match(e.message, /icontains/)
     assert.match(e.message, /"12"/)
+    // @ts-expect-error invalid on purpose
     const unknown = await s.fail(Transform.filter({ colour: "red" }).all(), "InvalidQuery")
     assert.match(unknown.message, /colour/)
     assert.match(unknown.message, /key/, "the message lists the available fields")
@@ -77,6 +79,7 @@ export const errors: ReadonlyArray<Case> = [
     assert.match(e.message, /Transform/)
   }),
   c("ValidationError: names registry, field, value and expectation", async (s) => {
+    // @ts-expect-error invalid on purpose
     const e = await s.fail(Feature.create({ name: "f", dtype: 3 }), "ValidationError")
     assert.ok(e instanceof ValidationError && e instanceof Error)
     assert.equal(e.registry, "Feature")

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict"
 import { Artifact, Ast, Q, type QueryInput, Run, Transform } from "@lineage/core"
 import type { Case } from "../../Case.js"
-import { at, counting, linkInput, newRun, open, registryCase, type Session, sortedIds } from "./support.js"
+import { anyArtifacts, anyRuns, anyTransforms, at, counting, linkInput, newRun, open, registryCase, type Session, sortedIds } from "./support.js"
 
 const group = "filters"
 const c = (name: string, body: (s: Session) => Promise<void>): Case => registryCase(group, name, body)
@@ -34,14 +34,14 @@ const lab = async (s: Session) => {
   return { ranger, cellpose, scanpy, r1, r2, r3, r4, r5, raw, big, counts, masks, runs: [r1, r2, r3, r4, r5] }
 }
 
-const runIds = async (s: Session, ...q: ReadonlyArray<QueryInput>) => sortedIds(await s.run(Run.filter(...q).all()))
+const runIds = async (s: Session, ...q: ReadonlyArray<QueryInput>) => sortedIds(await s.run(anyRuns().filter(...q).all()))
 
 /** All spellings must select the same runs, and those runs must be `want`. */
 const same = async (s: Session, want: ReadonlyArray<{ readonly id: number }>, ...spellings: ReadonlyArray<QueryInput>) => {
   const expected = sortedIds(want)
   for (const q of spellings) {
     assert.deepStrictEqual(await runIds(s, q), expected, `for ${q instanceof Q ? "a Q" : JSON.stringify(q)}`)
-    assert.equal(await s.run(Run.filter(q).count()), expected.length, "count differs from all().length")
+    assert.equal(await s.run(anyRuns().filter(q).count()), expected.length, "count differs from all().length")
   }
 }
 
@@ -67,7 +67,7 @@ export const filters: ReadonlyArray<Case> = [
   }),
   c("string operators on real fields: startsWith is case-sensitive, i-variants are not", async (s) => {
     const l = await lab(s)
-    const keys = async (q: QueryInput) => (await s.run(Transform.filter(q).orderBy("key").all())).map((t) => t.key)
+    const keys = async (q: QueryInput) => (await s.run(anyTransforms().filter(q).orderBy("key").all())).map((t) => t.key)
     assert.deepStrictEqual(await keys({ key__startswith: "cell" }), ["cellpose"])
     assert.deepStrictEqual(await keys({ key__istartswith: "cell" }), ["Cell Ranger", "cellpose"])
     assert.deepStrictEqual(await keys({ description__icontains: "qc" }), ["Cell Ranger"])
@@ -123,12 +123,12 @@ export const filters: ReadonlyArray<Case> = [
   }),
   c("numbers: order operators on an int field, and code point order on strings", async (s) => {
     const l = await lab(s)
-    const sizes = async (q: QueryInput) => sortedIds(await s.run(Artifact.filter(q).all()))
+    const sizes = async (q: QueryInput) => sortedIds(await s.run(anyArtifacts().filter(q).all()))
     assert.deepStrictEqual(await sizes({ size__gt: 7 }), sortedIds([l.big, l.counts]))
     assert.deepStrictEqual(await sizes({ size__gte: 7, size__lt: 100 }), sortedIds([l.big, l.masks]))
     assert.deepStrictEqual(await sizes({ size: { range: [5, 7] } }), sortedIds([l.raw, l.masks]))
     for (const key of ["Zebra", "apple", "éclair", "\uFFEF", "😀"]) await s.run(Transform.create({ key }))
-    const keys = async (q: QueryInput) => (await s.run(Transform.filter(q).all())).map((t) => t.key).sort()
+    const keys = async (q: QueryInput) => (await s.run(anyTransforms().filter(q).all())).map((t) => t.key).sort()
     assert.deepStrictEqual(await keys({ key__gt: "\uFFEE" }), ["\uFFEF", "😀"].sort(), "code point order puts astral characters last")
     assert.deepStrictEqual(await keys({ key__gt: "\uFFEF" }), ["😀"])
     assert.deepStrictEqual(await keys({ key__lt: "a", key__gte: "Z" }), ["Zebra"])
@@ -167,7 +167,7 @@ export const filters: ReadonlyArray<Case> = [
   }),
   c("reverse relations: transforms by their runs, each transform once", async (s) => {
     const l = await lab(s)
-    const got = async (q: QueryInput) => sortedIds(await s.run(Transform.filter(q).all()))
+    const got = async (q: QueryInput) => sortedIds(await s.run(anyTransforms().filter(q).all()))
     assert.deepStrictEqual(await got({ runs__status: "completed" }), sortedIds([l.ranger, l.scanpy]))
     assert.deepStrictEqual(await got({ runs__startedAt__gte: at(-1) }), sortedIds([l.ranger, l.cellpose, l.scanpy]))
     assert.equal(await s.run(Transform.filter({ runs__startedAt__gte: at(-1) }).count()), 3)
@@ -176,7 +176,7 @@ export const filters: ReadonlyArray<Case> = [
   }),
   c("multi-hop relations: artifact → run → transform", async (s) => {
     const l = await lab(s)
-    const got = async (q: QueryInput) => sortedIds(await s.run(Artifact.filter(q).all()))
+    const got = async (q: QueryInput) => sortedIds(await s.run(anyArtifacts().filter(q).all()))
     assert.deepStrictEqual(await got({ run__transform__key: "Cell Ranger" }), [l.counts.id])
     assert.deepStrictEqual(await got({ run: { transform: { kind: "script" } } }), [l.masks.id])
     assert.deepStrictEqual(await got({ inputOfRuns__transform__key__startswith: "scan" }), sortedIds([l.raw, l.counts]))
@@ -238,46 +238,64 @@ export const filters: ReadonlyArray<Case> = [
     assert.deepStrictEqual(await runIds(s, { branchId__in: [1, -1] }), sortedIds(l.runs))
     assert.equal(await s.run(Run.filter().count()), 4)
   }),
+  // The invalid queries below are compile errors too (`@ts-expect-error`): the store must refuse them all the
+  // same, for callers without types.
   c("unknown fields and wrong operators are InvalidQuery naming registry, field and operator", async (s) => {
     await lab(s)
+    // @ts-expect-error invalid on purpose
     const unknown = await s.fail(Run.filter({ learningRate: 1 }).all(), "InvalidQuery")
     assert.equal(unknown.registry, "Run")
     assert.equal(unknown.field, "learningRate")
     assert.match(unknown.expected, /startedAt/)
+    // @ts-expect-error invalid on purpose
     const deep = await s.fail(Run.filter({ transform__nope: 1 }).all(), "InvalidQuery")
     assert.equal(deep.field, "transform__nope")
+    // @ts-expect-error invalid on purpose
     const badOp = await s.fail(Run.filter({ startedAt__after: at(0) }).all(), "InvalidQuery")
     assert.equal(badOp.field, "startedAt__after")
+    // @ts-expect-error invalid on purpose
     const notOp = await s.fail(Run.filter({ startedAt: { after: at(0) } }).all(), "InvalidQuery")
     assert.equal(notOp.operator, "after")
+    // @ts-expect-error invalid on purpose
     const order = await s.fail(Run.filter().orderBy("transform__key").all(), "InvalidQuery")
     assert.equal(order.field, "transform__key")
   }),
   c("wrong-typed values are InvalidQuery: string to int, number to string, invalid dates, bad enums", async (s) => {
     await lab(s)
+    // @ts-expect-error invalid on purpose
     const size = await s.fail(Artifact.filter({ size: "10" }).all(), "InvalidQuery")
     assert.equal(size.field, "size")
     assert.equal(size.value, "10")
+    // @ts-expect-error invalid on purpose
     const key = await s.fail(Transform.filter({ key: 5 }).all(), "InvalidQuery")
     assert.equal(key.field, "key")
     const date = await s.fail(Run.filter({ startedAt__gte: "yesterday" }).all(), "InvalidQuery")
     assert.equal(date.field, "startedAt")
     assert.equal(date.operator, "gte")
     await s.fail(Run.filter({ startedAt: new Date(Number.NaN) }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     const status = await s.fail(Run.filter({ status: "finished" }).all(), "InvalidQuery")
     assert.match(status.expected, /completed/)
+    // @ts-expect-error invalid on purpose
     await s.fail(Transform.filter({ isLatest: "true" }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter({ transform: "Cell Ranger" }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter({ status__in: "completed" }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter({ startedAt__range: [at(0)] }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter({ finishedAt__isnull: "yes" }).all(), "InvalidQuery")
     await s.fail(Run.filter({ params__x: Number.POSITIVE_INFINITY }).all(), "InvalidQuery")
   }),
   c("operators that do not fit the field are InvalidQuery; so is a bad regex", async (s) => {
     await lab(s)
+    // @ts-expect-error invalid on purpose
     const contains = await s.fail(Artifact.filter({ size__contains: "1" }).all(), "InvalidQuery")
     assert.equal(contains.operator, "contains")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter({ startedAt__startswith: "2024" }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Transform.filter({ isLatest__gt: false }).all(), "InvalidQuery")
     const regex = await s.fail(Transform.filter({ key__regex: "(" }).all(), "InvalidQuery")
     assert.equal(regex.operator, "regex")
@@ -289,7 +307,9 @@ export const filters: ReadonlyArray<Case> = [
     const spy = counting(s.ctx.driver)
     const t = await open(s.ctx, spy.driver)
     spy.reset()
+    // @ts-expect-error invalid on purpose
     await t.fail(Transform.filter({ nope: 1 }).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await t.fail(Run.filter({ inputArtifacts__key: 5 }).count(), "InvalidQuery")
     await t.fail(Run.filter({ transform: { key__regex: "[" } }).exists(), "InvalidQuery")
     await t.fail(Run.get({ startedAt: "soon" }), "InvalidQuery")
@@ -297,6 +317,7 @@ export const filters: ReadonlyArray<Case> = [
     await t.fail(Run.filter().limit(-1).all(), "InvalidQuery")
     assert.equal(spy.calls(), 0, "the driver was called for a query that cannot mean anything")
     // On a registry with features, an unknown key may name a feature: only the Feature registry is read.
+    // @ts-expect-error invalid on purpose
     const feature = await t.fail(Run.filter({ nope: 1 }).all(), "InvalidQuery")
     assert.equal(feature.field, "nope")
     assert.equal(spy.callsOn("run"), 0, "the run table was read for a query on a feature that does not exist")
@@ -341,11 +362,11 @@ export const filters: ReadonlyArray<Case> = [
   c("branchId: null on a relation asks for a related record on any branch; negated on the records' own branch it is InvalidQuery; stores get plain conditions", async (s) => {
     const l = await lab(s)
     await s.run(Run.delete(l.r1))
-    const artifacts = async (q: QueryInput) => sortedIds(await s.run(Artifact.filter(q).all()))
+    const found = async (q: QueryInput) => sortedIds(await s.run(anyArtifacts().filter(q).all()))
     // counts was made by the trashed r1, masks by r3.
-    assert.deepStrictEqual(await artifacts({ run__branchId: null }), sortedIds([l.counts, l.masks]))
-    assert.deepStrictEqual(await artifacts({ run: { branchId: null, name: "first" } }), [l.counts.id])
-    assert.deepStrictEqual(await artifacts({ run__branchId__isnull: false }), sortedIds([l.counts, l.masks]))
+    assert.deepStrictEqual(await found({ run__branchId: null }), sortedIds([l.counts, l.masks]))
+    assert.deepStrictEqual(await found({ run: { branchId: null, name: "first" } }), [l.counts.id])
+    assert.deepStrictEqual(await found({ run__branchId__isnull: false }), sortedIds([l.counts, l.masks]))
     for (const q of [Q.not({ branchId: null }), Q.not({ branchId__isnull: false }), Q.not(Q.or({ status: "started" }, { branchId: null }))]) {
       const e = await s.fail(Run.filter(q).count(), "InvalidQuery")
       assert.equal(e.field, "branchId")
@@ -355,7 +376,7 @@ export const filters: ReadonlyArray<Case> = [
     assert.equal(await s.run(Run.filter(Q.not(Q.not({ branchId: null }))).count()), 5)
     const all = await s.run(Artifact.filter().all())
     assert.deepStrictEqual(
-      await artifacts(Q.not({ run__branchId: null })),
+      await found(Q.not({ run__branchId: null })),
       sortedIds(all.filter((a) => a.runId === null))
     )
     // What the driver is asked: no predicate on a null branchId, and no default branch filter on runs.

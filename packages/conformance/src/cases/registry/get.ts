@@ -123,6 +123,7 @@ export const get: ReadonlyArray<Case> = [
     assert.equal(none.registry, "Run")
     const several = await s.fail(Run.get({ name: "b" }), "MultipleObjectsReturned")
     assert.equal(several.count, 2)
+    // @ts-expect-error invalid on purpose
     const invalid = await s.fail(Run.get({ nome: "b" }), "InvalidQuery")
     assert.equal(invalid.field, "nome")
   }),

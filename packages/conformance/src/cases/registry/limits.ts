@@ -7,23 +7,23 @@
  * - an error listing unknown names lists `Limits.maxListedNames` of them and counts the rest.
  */
 import assert from "node:assert/strict"
-import { Feature, Features, Limits, Q, Run, Transform, ULabel } from "@lineage/core"
+import { type Ast, Feature, Features, Limits, Q, Run, Transform, ULabel } from "@lineage/core"
 import type { Case } from "../../Case.js"
-import { counting, newRun, open, registryCase, type Session } from "./support.js"
+import { anyRuns, counting, newRun, open, registryCase, type Session } from "./support.js"
 
 const group = "limits"
 const c = (name: string, body: (s: Session) => Promise<void>): Case => registryCase(group, name, body)
 
 /** `{ a: { a: … 1 } }` with `levels` objects. */
-const nested = (levels: number): unknown => {
-  let v: unknown = 1
+const nested = (levels: number): Ast.Json => {
+  let v: Ast.Json = 1
   for (let i = 0; i < levels; i++) v = { a: v }
   return v
 }
 
 /** `[[… 1]]` with `levels` arrays. */
-const nestedArrays = (levels: number): unknown => {
-  let v: unknown = 1
+const nestedArrays = (levels: number): Ast.Json => {
+  let v: Ast.Json = 1
   for (let i = 0; i < levels; i++) v = [v]
   return v
 }
@@ -81,9 +81,11 @@ export const limits: ReadonlyArray<Case> = [
     const cyclic: { self?: unknown } = {}
     cyclic.self = cyclic
     for (const deep of [nested(10_000), nested(Limits.maxDepth + 1), { x: nestedArrays(10_000) }, cyclic]) {
+      // @ts-expect-error a cycle is no JSON, on purpose
       const params = await s.fail(Run.create({ transformId: t.id, params: deep }), "ValidationError")
       assert.equal(params.field, "params")
       assert.match(params.expected, /nested at most 64 levels|without cycles/)
+      // @ts-expect-error a cycle is no JSON, on purpose
       assert.equal((await s.fail(Run.update(run, { params: deep }), "ValidationError")).field, "params")
       const feature = await s.fail(Features.add(run, { meta: deep }), "ValidationError")
       assert.equal(feature.field, "meta")
@@ -136,14 +138,14 @@ export const limits: ReadonlyArray<Case> = [
     const deepQueries: ReadonlyArray<readonly [() => Promise<unknown>, string]> = [
       [() => t.fail(Transform.filter(nots).count(), "InvalidQuery"), "(query)"],
       [() => t.fail(Transform.filter(ands).count(), "InvalidQuery"), "key"],
-      [() => t.fail(Run.filter({ params: nested(10_000) }).count(), "InvalidQuery"), "params__a__a"],
-      [() => t.fail(Run.filter({ params__x: nestedArrays(10_000) }).count(), "InvalidQuery"), "params__x"],
-      [() => t.fail(Run.filter({ params__x__in: [nestedArrays(10_000)] }).count(), "InvalidQuery"), "params__x__in"],
-      [() => t.fail(Run.filter({ [`params${"__a".repeat(10_000)}`]: 1 }).count(), "InvalidQuery"), "params__a__a"],
-      [() => t.fail(Run.filter({ meta: nested(Limits.maxDepth) }).count(), "InvalidQuery"), "meta__a"],
-      [() => t.fail(Run.filter({ [`transform${"__runs__transform".repeat(1_000)}__key`]: 1 }).count(), "InvalidQuery"), "transform__runs"],
+      [() => t.fail(anyRuns().filter({ params: nested(10_000) }).count(), "InvalidQuery"), "params__a__a"],
+      [() => t.fail(anyRuns().filter({ params__x: nestedArrays(10_000) }).count(), "InvalidQuery"), "params__x"],
+      [() => t.fail(anyRuns().filter({ params__x__in: [nestedArrays(10_000)] }).count(), "InvalidQuery"), "params__x__in"],
+      [() => t.fail(anyRuns().filter({ [`params${"__a".repeat(10_000)}`]: 1 }).count(), "InvalidQuery"), "params__a__a"],
+      [() => t.fail(anyRuns().filter({ meta: nested(Limits.maxDepth) }).count(), "InvalidQuery"), "meta__a"],
+      [() => t.fail(anyRuns().filter({ [`transform${"__runs__transform".repeat(1_000)}__key`]: 1 }).count(), "InvalidQuery"), "transform__runs"],
       [() => t.fail(Run.filter(Q.where(["params", ...Array<string>(1_000).fill("a")], "eq", 1)).count(), "InvalidQuery"), "params__a"],
-      [() => t.fail(Run.filter({}).orderBy(`params${"__a".repeat(1_000)}`).all(), "InvalidQuery"), "params__a"]
+      [() => t.fail(anyRuns().filter({}).orderBy(`params${"__a".repeat(1_000)}`).all(), "InvalidQuery"), "params__a"]
     ]
     for (const [query, field] of deepQueries) {
       const e = (await query()) as { readonly field: string; readonly expected: string; readonly message: string }
@@ -151,7 +153,7 @@ export const limits: ReadonlyArray<Case> = [
       assert.match(e.expected, /at most 64/)
       assert.ok(e.message.length < 500, `a short message, got ${e.message.length} characters`)
     }
-    assert.match((await t.fail(Run.filter({ params__x__eq: cyclic }).count(), "InvalidQuery")).expected, /without cycles/)
+    assert.match((await t.fail(anyRuns().filter({ params__x__eq: cyclic }).count(), "InvalidQuery")).expected, /without cycles/)
     const page = await t.fail(Run.filter({}).orderBy("params").page({ size: 1, after: cursor }), "InvalidQuery")
     assert.equal(page.field, "after")
     assert.equal(spy.calls(), 0)
@@ -172,7 +174,7 @@ export const limits: ReadonlyArray<Case> = [
     const add = await s.fail(Features.add(run, values), "ValidationError")
     assert.match(add.message, new RegExp(`… and ${count - Limits.maxListedNames} more`))
     assert.ok(add.message.length < 3_000, `a short message, got ${add.message.length} characters`)
-    const query = await s.fail(Run.filter(values).count(), "InvalidQuery")
+    const query = await s.fail(anyRuns().filter(values).count(), "InvalidQuery")
     assert.match(query.message, new RegExp(`… and ${count - Limits.maxListedNames} more`))
     assert.ok(query.message.length < 3_000, `a short message, got ${query.message.length} characters`)
   })

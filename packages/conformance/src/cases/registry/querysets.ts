@@ -6,7 +6,7 @@ import assert from "node:assert/strict"
 import { Run, Transform } from "@lineage/core"
 import { Stream } from "effect"
 import type { Case } from "../../Case.js"
-import { at, ids, newRun, newTransform, registryCase, type Session } from "./support.js"
+import { anyRuns, at, ids, newRun, newTransform, registryCase, type Session } from "./support.js"
 
 const group = "querysets"
 const c = (name: string, body: (s: Session) => Promise<void>): Case => registryCase(group, name, body)
@@ -42,7 +42,8 @@ export const querysets: ReadonlyArray<Case> = [
     assert.deepStrictEqual(ids(await s.run(Run.filter().orderBy("-startedAt").all())), ids(byStartDesc(runs)))
     const asc = [...runs].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.id - b.id)
     assert.deepStrictEqual(ids(await s.run(Run.filter().orderBy("startedAt").all())), ids(asc))
-    assert.deepStrictEqual(ids(await s.run(Run.filter().orderBy("started_at").all())), ids(asc))
+    // lamindb's snake_case spelling, which the types leave out: through an untyped query set.
+    assert.deepStrictEqual(ids(await s.run(anyRuns().orderBy("started_at").all())), ids(asc))
   }),
   c("several order keys, and -id", async (s) => {
     const { runs } = await tied(s)
@@ -167,6 +168,7 @@ export const querysets: ReadonlyArray<Case> = [
     await s.fail(Run.filter().page({ size: 0 }), "InvalidQuery")
     await s.fail(Run.filter().page({ size: 2.5 }), "InvalidQuery")
     await s.fail(Run.filter().offset(-1).all(), "InvalidQuery")
+    // @ts-expect-error invalid on purpose
     await s.fail(Run.filter().orderBy("nope").all(), "InvalidQuery")
   }),
   c("stream yields every record once, in order, across page boundaries", async (s) => {

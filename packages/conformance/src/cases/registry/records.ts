@@ -233,18 +233,23 @@ export const records: ReadonlyArray<Case> = [
   }),
   c("ValidationError names field, value and expectation for wrong types, and writes nothing", async (s) => {
     const t = await newTransform(s)
+    // @ts-expect-error invalid on purpose
     const e1 = await s.fail(Run.create({ transformId: "one", startedAt: at(0) }), "ValidationError")
     assert.equal(e1.registry, "Run")
     assert.equal(e1.field, "transformId")
     assert.equal(e1.value, "one")
     assert.ok(e1.expected.length > 0)
+    // @ts-expect-error invalid on purpose
     const e2 = await s.fail(Run.create({ transformId: t.id, startedAt: "2024-01-01" }), "ValidationError")
     assert.equal(e2.field, "startedAt")
+    // @ts-expect-error invalid on purpose
     const e3 = await s.fail(Run.create({ transformId: t.id, startedAt: at(0), status: "finished" }), "ValidationError")
     assert.equal(e3.field, "status")
     assert.match(e3.expected, /completed/)
+    // @ts-expect-error invalid on purpose
     const e4 = await s.fail(Feature.create({ name: 42, dtype: "int" }), "ValidationError")
     assert.equal(e4.field, "name")
+    // @ts-expect-error invalid on purpose
     const e5 = await s.fail(Transform.create({ key: "k", kind: "workflow" }), "ValidationError")
     assert.equal(e5.field, "kind")
     const e6 = await s.fail(Artifact.create({ key: "k", size: 1.5 }), "ValidationError")
@@ -255,6 +260,7 @@ export const records: ReadonlyArray<Case> = [
   }),
   c("ValidationError for unknown fields and for fields the store manages", async (s) => {
     const t = await newTransform(s)
+    // @ts-expect-error invalid on purpose
     const unknown = await s.fail(Run.create({ transformId: t.id, startedAt: at(0), learningRate: 1 }), "ValidationError")
     assert.equal(unknown.field, "learningRate")
     assert.match(unknown.expected, /field of Run/)
@@ -267,6 +273,7 @@ export const records: ReadonlyArray<Case> = [
       const e = await s.fail(Run.update(r, { [field]: field === "id" ? 99 : field === "uid" ? "x" : at(9) }), "ValidationError")
       assert.equal(e.field, field)
     }
+    // @ts-expect-error invalid on purpose
     const bad = await s.fail(Run.update(r, { status: "nope" }), "ValidationError")
     assert.equal(bad.field, "status")
     assert.deepStrictEqual(await s.run(Run.get(r.id)), r, "a refused update must change nothing")
@@ -280,6 +287,7 @@ export const records: ReadonlyArray<Case> = [
     assert.equal((await s.run(ULabel.get("abcdEFGH"))).id, ok.id)
   }),
   c("createMany is all or none", async (s) => {
+    // @ts-expect-error invalid on purpose
     const e = await s.fail(ULabel.createMany([{ name: "a" }, { name: 5 }, { name: "c" }]), "ValidationError")
     assert.equal(e.field, "name")
     await s.fail(ULabel.createMany([{ name: "d" }, { name: "e" }, { name: "d" }]), "UniqueViolation")

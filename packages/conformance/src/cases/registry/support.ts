@@ -4,7 +4,7 @@
  * failed before any store was touched), and small fixtures.
  */
 import assert from "node:assert/strict"
-import { Records, type Driver, Run, Store, type StoreError, Transform } from "@lineage/core"
+import { Artifact, Records, type Driver, type QuerySet, Run, Store, type StoreError, Transform } from "@lineage/core"
 import { Cause, Effect, Exit } from "effect"
 import type { Case, CaseContext } from "../../Case.js"
 import { describeValue } from "../../Fixtures.js"
@@ -135,6 +135,15 @@ export const at = (ms: number): Date => new Date(Date.UTC(2024, 1, 29, 23, 59, 5
 
 export const newTransform = (s: Session, input: { readonly [k: string]: unknown } = {}) =>
   s.run(Transform.create({ key: `t-${Math.random().toString(36).slice(2)}`, ...input }))
+
+/**
+ * Query sets that take any filter and order key (`QuerySet<A>`), checked only when they run: for cases on
+ * features no `LineageFeatures` declares, on spellings the types leave out (snake_case keys, keyword keys
+ * across two relations), and on queries built at run time.
+ */
+export const anyRuns = (): QuerySet<Records.Run> => Run.filter()
+export const anyTransforms = (): QuerySet<Records.Transform> => Transform.filter()
+export const anyArtifacts = (): QuerySet<Records.Artifact> => Artifact.filter()
 
 export const newRun = (s: Session, transform: { readonly id: number }, input: { readonly [k: string]: unknown } = {}) =>
   s.run(Run.create({ transformId: transform.id, startedAt: at(0), ...input }))
