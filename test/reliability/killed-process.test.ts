@@ -3,7 +3,7 @@
  * it printed its run: before, during or after `track()`), by SIGKILL or SIGTERM, leaves no run that looks alive forever: every run in the namespace is
  * completed, errored or aborted, or is found by `Run.stale({ olderThanMs })` once its heartbeat (100 ms in
  * test/fixtures/tracked-process.ts) has stopped. Writers killed by SIGKILL in the middle of a stream of writes
- * (support/killed-writer.ts) lose no round they had acknowledged, and leave a consistent store: no index drift,
+ * (support/killed-writer.ts; 300–1500 ms after their first acknowledged round) lose no round they had acknowledged, and leave a consistent store: no index drift,
  * and on SQLite `PRAGMA integrity_check` says ok. Delays come from a seeded generator, printed for replay.
  */
 import { once } from "node:events"
@@ -89,16 +89,28 @@ describe.each(targets)("$name: tracked processes killed at random moments", (tar
       const writers = Array.from({ length: Math.max(2, Math.ceil(processes / 2)) }, (_, i) => {
         const worker = startWorker(scripts.writer, { LINEAGE_STORE: opened.url, WORKER: String(i) })
         const acknowledged: Array<string> = []
-        createInterface({ input: worker.child.stdout! }).on("line", (line) => (line.startsWith("ack ") ? acknowledged.push(line.slice(4)) : undefined))
-        return { worker, acknowledged, exited: once(worker.child, "exit") }
+        // Its stream is under way once a round was acknowledged (or over, when the writer died before one).
+        let streamed: () => void
+        const firstAck = new Promise<void>((resolve) => (streamed = resolve))
+        createInterface({ input: worker.child.stdout! }).on("line", (line) => {
+          if (!line.startsWith("ack ")) return
+          acknowledged.push(line.slice(4))
+          streamed()
+        })
+        // "close": every line the writer printed before it was killed is read by then.
+        const exited = once(worker.child, "close")
+        return { worker, acknowledged, exited, streaming: Promise.race([firstAck, exited]) }
       })
       await Promise.all(writers.map((w) => w.worker.ready))
-      // Each writer is killed at its own moment of its stream: most often inside a transaction, as it writes.
+      // Each writer is killed at its own moment of its stream, counted from its first acknowledged round (busy
+      // cores can make that round alone outlast a delay counted from the start): most often inside a
+      // transaction, as it writes.
       const delays = fc.sample(fc.integer({ min: 300, max: 1_500 }), { numRuns: writers.length, seed })
       const start = performance.now()
       await Promise.all(
         writers.map(async (w, i) => {
           w.worker.go()
+          await w.streaming
           await new Promise((r) => setTimeout(r, delays[i]))
           w.worker.child.kill("SIGKILL")
           await w.exited

@@ -23,15 +23,16 @@ export const startWorker = <R>(script: Compiled, env: Env): Worker<R> => {
   let stderr = ""
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
   let last = ""
+  // On "close", not "exit": when a process has exited, its last lines may still be unread (Node documents it).
   const ready = new Promise<void>((resolve, reject) => {
     lines.on("line", (line) => {
       if (line === "ready") resolve()
       else last = line
     })
-    child.once("exit", (code) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)))
+    child.once("close", (code) => reject(new Error(`worker exited (${code}) before ready: ${stderr}`)))
   })
   const result = new Promise<R>((resolve, reject) => {
-    child.once("exit", (code) => {
+    child.once("close", (code) => {
       if (code !== 0) return reject(new Error(`worker exited ${code}: ${stderr}`))
       try {
         resolve(JSON.parse(last) as R)
