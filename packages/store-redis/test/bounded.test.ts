@@ -122,9 +122,10 @@ describe("bounded work per script on Redis", () => {
 
     expect(found).toEqual(Evaluator.find(docs, spec))
     expect(counted).toBe(Math.ceil(N / 3))
-    // The budget is a few ms per script; the bounds leave room for a loaded machine. One script for the
-    // whole list takes seconds.
-    expect(longestMs).toBeLessThan(100)
+    // The budget is a few ms per script; the bound leaves room for a machine whose cores the test workers
+    // share with the server (385 ms was seen there). One script for the whole list takes seconds; the
+    // script count and sizes below are what prove the bound.
+    expect(longestMs).toBeLessThan(1_000)
     expect(pings.pings).toBeGreaterThan(0)
     expect(pings.maxMs).toBeLessThan(1_000)
     // One script per step of the find and of the count, none with more than one step's ranges.
