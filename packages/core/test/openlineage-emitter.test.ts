@@ -151,6 +151,17 @@ const emitterAndEvent = (options: OpenLineageEmitter.Options) =>
     })
   )
 
+/** An emitter whose endpoint never answers, with two events sent: the first in flight, the second queued. */
+const twoQueuedOnHangingEndpoint = async () => {
+  const server = await serve(() => "hang")
+  const { emitter, event } = await emitterAndEvent({ url: server.url, timeoutMs: 20_000, retries: 0 })
+  const arrived = server.arrival()
+  emitter.send(event)
+  emitter.send(event)
+  await arrived
+  return { server, emitter, event }
+}
+
 const expectValid = (events: ReadonlyArray<OpenLineage.RunEvent>) => {
   for (const event of events) expect(specErrors(event)).toEqual([])
 }
@@ -391,12 +402,7 @@ describe("retries and failures", () => {
   })
 
   it("flush stops waiting for an endpoint that does not answer after its bound, warning of what is still queued", async () => {
-    const server = await serve(() => "hang")
-    const { emitter, event } = await emitterAndEvent({ url: server.url, timeoutMs: 20_000, retries: 0 })
-    const arrived = server.arrival()
-    emitter.send(event)
-    emitter.send(event)
-    await arrived
+    const { server, emitter, event } = await twoQueuedOnHangingEndpoint()
     await emitter.flush(100)
     expect(warnings).toEqual([`OpenLineage: 2 event(s) for ${server.url}/api/v1/lineage still queued after waiting 100 ms`])
     expect(server.unanswered[0]!.socket?.destroyed).toBe(false)
@@ -404,12 +410,7 @@ describe("retries and failures", () => {
   })
 
   it("close waits once, then aborts the request in flight and drops the rest with one warning, and sends nothing after", async () => {
-    const server = await serve(() => "hang")
-    const { emitter, event } = await emitterAndEvent({ url: server.url, timeoutMs: 20_000, retries: 0 })
-    const arrived = server.arrival()
-    emitter.send(event)
-    emitter.send(event)
-    await arrived
+    const { server, emitter, event } = await twoQueuedOnHangingEndpoint()
     await emitter.close(100)
     expect(warnings).toEqual([`OpenLineage: closing, 2 event(s) for ${server.url}/api/v1/lineage were dropped after waiting 100 ms`])
     await server.abandoned(0)
