@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { type ClusterFigures, clusterRows } from "./cluster.js"
 import type { MemoryFigures } from "./memory.js"
 import type { MongoFigures } from "./mongo.js"
 import type { PostgresFigures } from "./postgres.js"
@@ -33,6 +34,7 @@ export interface Figures {
   readonly tracking:
     | { readonly memoryMs: number; readonly redisMs: number | undefined; readonly sqliteMs: number; readonly postgresMs: number | undefined }
     | undefined
+  readonly cluster: ClusterFigures | undefined
   /** Sizes the targets name; quick runs measure smaller ones, so their verdicts are "n/a". */
   readonly memoryTargetSize: number
   readonly redisTargetSize: number
@@ -97,6 +99,7 @@ export const rows = (f: Figures): Array<Row> => {
     if (f.tracking.postgresMs !== undefined)
       out.push({ what: "track() + finish(), postgres", measured: ms(f.tracking.postgresMs), target: "none (reported)", verdict: "reported", baseline: "" })
   }
+  if (f.cluster !== undefined) out.push(...clusterRows(f.cluster))
   return out
 }
 

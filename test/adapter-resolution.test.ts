@@ -178,7 +178,7 @@ describe.each(["esm", "cjs"] as const)("the built core (%s), run in a directory 
   it("an installed adapter whose peer dependency is missing: Unsupported, naming the missing package", () => {
     const outcome = connectFrom(withoutPeer, format, "redis://127.0.0.1:1/0")
     expect(outcome.reason).toBe("Unsupported")
-    expect(outcome.message).toContain("the store for redis: rediss: URLs is @lineage/store-redis, which could not be loaded")
+    expect(outcome.message).toContain("the store for redis: rediss: redis+cluster: rediss+cluster: URLs is @lineage/store-redis, which could not be loaded")
     expect(outcome.message).toContain("ioredis")
     expect(outcome.message).toContain("npm install @lineage/store-redis ioredis")
     expect(existsSync(planted)).toBe(false)

@@ -46,26 +46,51 @@ export const freePort = (): Promise<number> =>
     })
   })
 
-const start = async (): Promise<RedisServer> => {
-  if (await ping(6379)) return { url: "redis://127.0.0.1:6379", port: 6379, stop: async () => {} }
+/**
+ * Kills `servers` and removes `dir` once this process is gone, however it ends: a test worker that is torn
+ * down or killed gets no `exit` event, and its servers would run on for ever. A detached shell polls this
+ * process's pid; it kills a pid only while that pid is still the server on that port (redis-server's
+ * process title names its port), so a pid reused meanwhile is spared. Returns a function that ends the
+ * watch (and its shell).
+ */
+export const dieWithThisProcess = (servers: ReadonlyArray<{ readonly pid: number; readonly port: number }>, dir?: string): (() => void) => {
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done`,
+    `for s in ${servers.map((s) => `${s.pid}:${s.port}`).join(" ")}; do`,
+    '  pid=${s%%:*}; port=${s#*:}',
+    `  tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q "redis-server [^ ]*:$port\\b" && kill -9 "$pid"`,
+    "done",
+    dir === undefined ? "" : `rm -rf '${dir}'`
+  ].join("\n")
+  const shell = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" })
+  shell.unref()
+  return () => void shell.kill("SIGKILL")
+}
+
+/**
+ * A `redis-server` of the caller's own on a free port, with `args` added (e.g. `--replicaof`), stopped by
+ * `stop()`, and killed when the process ends (`dieWithThisProcess`).
+ */
+export const startPrivateRedis = async (args: ReadonlyArray<string> = []): Promise<RedisServer> => {
   const port = await freePort()
   let child: ChildProcess
   try {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" })
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args], { stdio: "ignore" })
     await new Promise<void>((resolve, reject) => {
       child.once("error", reject)
       child.once("spawn", () => resolve())
     })
   } catch (e) {
     throw new Error(
-      `No Redis server for the tests: nothing answers at 127.0.0.1:6379 and redis-server could not be started (${String(e)}). ` +
+      `No Redis server for the tests: redis-server could not be started (${String(e)}). ` +
         "install redis-server: apt-get install redis-server (or start one on port 6379)"
     )
   }
+  const unwatch = dieWithThisProcess([{ pid: child.pid!, port }])
   const stop = async () => {
+    unwatch()
     if (child.exitCode === null) child.kill("SIGTERM")
   }
-  process.once("exit", () => void stop())
   for (let i = 0; i < 100; i++) {
     if (await ping(port)) return { url: `redis://127.0.0.1:${port}`, port, stop }
     await new Promise((r) => setTimeout(r, 50))
@@ -73,6 +98,9 @@ const start = async (): Promise<RedisServer> => {
   await stop()
   throw new Error(`redis-server on port ${port} did not answer within 5 s; install redis-server: apt-get install redis-server`)
 }
+
+const start = async (): Promise<RedisServer> =>
+  (await ping(6379)) ? { url: "redis://127.0.0.1:6379", port: 6379, stop: async () => {} } : startPrivateRedis()
 
 let shared: Promise<RedisServer> | undefined
 
@@ -87,30 +115,24 @@ export const freshPrefix = (label: string): string => `${runId}:${label}:${count
 
 export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
 
-/** A driver on a fresh namespace whose `close` also deletes the namespace. */
+/** A driver on a fresh namespace (of the test server unless `options.url` says otherwise) whose `close` also deletes the namespace. */
 export const freshDriver = async (label: string, options: RedisStore.RedisStoreOptions = {}): Promise<RedisStore.RedisDriver> => {
-  const server = await redisServer()
-  const driver = await run(RedisStore.make({ url: server.url, prefix: freshPrefix(label), ...options }))
+  const url = options.url ?? (await redisServer()).url
+  const driver = await run(RedisStore.make({ url, prefix: freshPrefix(label), ...options }))
   return { ...driver, close: () => Effect.andThen(Effect.ignore(driver.drop()), driver.close()) }
 }
 
-/** Another handle onto the same namespace, as a second process would open. */
-export const reopen = async (driver: RedisStore.RedisDriver): Promise<RedisStore.RedisDriver> => {
-  const server = await redisServer()
-  return run(RedisStore.make({ url: server.url, prefix: driver.prefix }))
+/** Another handle onto the same namespace, as a second process would open (`options` as `freshDriver`'s). */
+export const reopen = async (driver: RedisStore.RedisDriver, options: RedisStore.RedisStoreOptions = {}): Promise<RedisStore.RedisDriver> => {
+  const url = options.url ?? (await redisServer()).url
+  return run(RedisStore.make({ url, prefix: driver.prefix, ...options }))
 }
 
-/** Reads persisted documents through the raw client, not the driver's queries. */
+/** Reads persisted documents through the raw client (SCAN of every primary of a cluster), not the driver's queries. */
 export const backdoor = (driver: RedisStore.RedisDriver): Backdoor => ({
   all: async (table) => {
-    const keys = new Set<string>()
-    let cursor = "0"
-    do {
-      const [next, found] = await driver.client.scan(cursor, "MATCH", driver.keys.docPattern(table), "COUNT", 1_000)
-      cursor = next
-      for (const k of found) keys.add(k)
-    } while (cursor !== "0")
-    if (keys.size === 0) return []
+    const keys = await RedisStore.scanKeys(driver.client, driver.keys.docPattern(table))
+    if (keys.length === 0) return []
     const raws = await driver.client.mget(...keys)
     return raws.flatMap((raw): Array<Driver.Doc> => (raw === null ? [] : [JSON.parse(raw) as Driver.Doc]))
   },

@@ -4,8 +4,12 @@
  * deployment has them, else an ordered `insertMany` whose written part is taken back on failure. An update is
  * a compare-and-set on the document's version `v`, retried while other writers race it. Before documents are
  * written, the table's id counter is raised past their ids (see Ids).
+ *
+ * An update's replace names the uid it read as well (`o.uid`), so that on a cluster sharded on the uid, as
+ * the README recommends, mongos routes it to the shard holding the document, also when the update changes
+ * the uid (mongod moves the document, and refuses that move to a filter without the shard key).
  */
-import type { ClientSession } from "mongodb"
+import type { ClientSession, Filter } from "mongodb"
 import { Driver, StoreError } from "@lineage/core"
 import { checkSize } from "./DocumentSize.js"
 import { fromStored, type Stored, toStored } from "./Encoding.js"
@@ -83,24 +87,32 @@ const takeBack = async (ns: Namespace, table: string, e: unknown): Promise<void>
 const updateIn = async (ns: Namespace, table: string, id: number, patch: Doc, expect: Doc | undefined, session: Session): Promise<Doc> => {
   await ns.catalog.table(table)
   for (let i = 0; i < maxUpdateAttempts; i++) {
-    const raw = await documents(ns, table).findOne({ _id: id }, { projection: { j: 1, v: 1 }, ...inSession(session) })
+    const raw = await documents(ns, table).findOne({ _id: id }, { projection: { j: 1, v: 1, "o.uid": 1 }, ...inSession(session) })
     if (raw === null) throw StoreError.notFound(table, id)
     const current = fromStored(raw)
     Driver.checkExpect(table, id, current, expect)
     const next: Doc = JSON.parse(JSON.stringify({ ...current, ...patch, id })) as Doc
     const version = typeof raw.v === "number" ? raw.v : 0
-    if (await replaceAt(ns, table, next, version, session)) return next
+    if (await replaceAt(ns, table, next, { version, uid: raw.o?.["uid"] }, session)) return next
     // Someone else changed (or removed) it between our read and write: read again, check `expect` again.
   }
   throw StoreError.unavailable(`update of ${table} ${id} kept racing other writers`)
 }
 
-/** Replaces a document if it is still at `version`; whether it was. */
-const replaceAt = async (ns: Namespace, table: string, next: Doc, version: number, session: Session): Promise<boolean> => {
-  const stored = toStored(next, version + 1)
+/** What an update read of the document it replaces: its version and its uid's order key (`o.uid`), if it has one. */
+interface Read {
+  readonly version: number
+  readonly uid: string | undefined
+}
+
+/** Replaces a document if it is still at the version read, found by its id and the uid read; whether it was. */
+const replaceAt = async (ns: Namespace, table: string, next: Doc, read: Read, session: Session): Promise<boolean> => {
+  const stored = toStored(next, read.version + 1)
   checkSize(table, next, stored, ns.maxDocumentBytes)
+  // A document without a uid has a null shard key: an equality on null is one mongos can route too.
+  const filter: Filter<Stored> = { _id: stored._id, v: read.version, "o.uid": read.uid ?? null }
   try {
-    return (await documents(ns, table).replaceOne({ _id: stored._id, v: version }, stored, inSession(session))).matchedCount === 1
+    return (await documents(ns, table).replaceOne(filter, stored, inSession(session))).matchedCount === 1
   } catch (e) {
     return writeFailure(ns, table, [next], e)
   }

@@ -3,9 +3,9 @@
  * so a stale copy just misses an index it could have used); every write states the schema version it was
  * prepared against, and the write script refuses it if a declaration has changed the schema since.
  */
-import type { Redis } from "ioredis"
 import { showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
+import type { RedisClient } from "./Client.js"
 import type { KeySpace } from "./Keys.js"
 import { indexState, type StoredTable, withIndexes } from "./Tables.js"
 
@@ -59,7 +59,7 @@ export class Catalog {
   private schema: Schema | undefined
 
   constructor(
-    private readonly client: Redis,
+    private readonly client: RedisClient,
     private readonly keys: KeySpace
   ) {}
 

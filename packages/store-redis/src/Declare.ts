@@ -24,7 +24,7 @@ import type { Ast } from "@lineage/core"
 import { type Bound, idOfMember, member } from "./Encoding.js"
 import { entryOf, indexState, merge, withIndexes } from "./Tables.js"
 import { ScriptCall } from "./WriteScript.js"
-import { execute, type Namespace, newToken } from "./Writes.js"
+import { execute, type Namespace, newToken, schemaReplicated } from "./Writes.js"
 
 type Doc = Evaluator.Doc
 
@@ -206,6 +206,8 @@ const build = async (ns: Namespace, job: Build): Promise<void> => {
   await settle(ns, job)
 }
 
+/** Declares `specs`; with `waitForReplicas`, returns once replicas hold the schema, whether this call or an earlier one made it. */
 export const declare = async (ns: Namespace, specs: ReadonlyArray<Driver.TableSpec>): Promise<void> => {
   for (const job of await publish(ns, combine(specs))) await build(ns, job)
+  await schemaReplicated(ns, (await ns.catalog.current()).version)
 }

@@ -1,20 +1,24 @@
 /**
- * The Redis store: the `Driver` on an ioredis client, in one namespace (`{prefix}`) of one Redis database.
- * See the package README for the key layout and what it means on Redis Cluster.
+ * The Redis store: the `Driver` on an ioredis client, in one namespace (`{prefix}`) of one Redis database or
+ * of a Redis Cluster (where the namespace is one hash slot). See the package README for the key layout and
+ * what it means on Redis Cluster.
  */
-import type { Redis } from "ioredis"
 import { Config, Effect, Layer, Redacted } from "effect"
 import { Driver, Evaluator, IndexPlanner, Store, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import { Catalog } from "./Catalog.js"
+import { beforeRetry, isCluster, open, type RedisClient, scanBatches } from "./Client.js"
 import {
+  boundsOf,
+  type Bounds,
+  checkWait,
   type Connection,
   defaultPrefix,
-  defaultRetry,
   failure,
-  open,
   type RedisStoreOptions,
+  requestTimeoutMs,
   resolve,
+  type WaitForReplicas,
   withRetry
 } from "./Connection.js"
 import { declare } from "./Declare.js"
@@ -22,7 +26,7 @@ import * as Executor from "./Executor.js"
 import { invalidPrefix, keySpace, type KeySpace } from "./Keys.js"
 import { measure, planCount, planFind, type Plan } from "./Planner.js"
 import { type IndexReport, verifyIndexes } from "./Verify.js"
-import { applied, type Namespace, newToken, type Prepared, write } from "./Writes.js"
+import { applied, type Namespace, newToken, type Prepared, replicated, reserve, write } from "./Writes.js"
 
 type Doc = Evaluator.Doc
 
@@ -44,13 +48,13 @@ export interface RedisDriver extends Driver.Driver {
   /** The namespace: every key is `{prefix}:…`. */
   readonly prefix: string
   readonly keys: KeySpace
-  /** The ioredis client (the caller's, from `fromClient`, or the one `make` opened). */
-  readonly client: Redis
+  /** The ioredis client, one server's or a cluster's (the caller's, from `fromClient`, or the one `make` opened). */
+  readonly client: RedisClient
   /** The plan `find` would run (index sizes are read from Redis), without running it. */
   readonly explain: (table: string, spec: Ast.FindSpec) => Effect.Effect<Plan, StoreError>
   /** Checks every document against every index and unique constraint; see `IndexReport`. */
   readonly verifyIndexes: () => Effect.Effect<IndexReport, StoreError>
-  /** Deletes every key of the namespace (SCAN + UNLINK) and returns how many. For tests and teardown. */
+  /** Deletes every key of the namespace (SCAN of every primary + UNLINK) and returns how many. For tests and teardown. */
   readonly drop: () => Effect.Effect<number, StoreError>
   /** Work done by queries since creation or the last `resetStats`. */
   readonly stats: () => Stats
@@ -60,15 +64,13 @@ export interface RedisDriver extends Driver.Driver {
 /** Operators whose candidates come from indexes; the rest are filtered by the evaluator. */
 export const nativeOperators: ReadonlyArray<Ast.Operator> = IndexPlanner.indexedOperators
 
-/** How long a write's token is kept: longer than any reconnect-and-resend can take. */
-const defaultTokenTtlMs = 120_000
-
 interface Built {
-  readonly client: Redis
+  readonly client: RedisClient
   readonly prefix: string
   readonly owned: boolean
   readonly secret?: Redacted.Redacted<string> | undefined
-  readonly options: RedisStoreOptions
+  readonly bounds: Bounds
+  readonly wait?: WaitForReplicas | undefined
 }
 
 /** What the methods of one driver share. */
@@ -85,16 +87,19 @@ const writeOps = ({ ns, request }: Handle, what: string, ops: ReadonlyArray<Driv
     const token = newToken()
     let inFlight: Prepared | undefined
     return request(what, async () => {
-      // A previous attempt lost its connection after sending its script: it may have applied.
-      if (inFlight !== undefined && (await applied(ns, token))) return inFlight
+      // A previous attempt sent its script and then failed (a lost connection, too few replicas): it may
+      // have applied, and then only the wait for replicas is still to do.
+      if (inFlight !== undefined && (await applied(ns, token))) {
+        await replicated(ns, token)
+        return inFlight
+      }
       return write(ns, ops, token, (prepared) => (inFlight = prepared))
     })
   })
 
 const reserveIds = async (ns: Namespace, name: string, count: number): Promise<number> => {
   await ns.catalog.table(name)
-  const last = await ns.client.incrby(ns.keys.seq(name), count)
-  return last - count + 1
+  return (await reserve(ns, name, count)) - count + 1
 }
 
 /** Index sizes for `where`; if another handle has declared since, with this handle's tables refreshed. */
@@ -113,15 +118,10 @@ const explainFind = async (ns: Namespace, name: string, spec: Ast.FindSpec) => {
   return { table, sizes, plan: planFind(table, sizes, spec) }
 }
 
-/** Deletes every key of the namespace (SCAN + UNLINK) and returns how many. */
+/** Deletes every key of the namespace (SCAN of every primary + UNLINK) and returns how many. */
 const dropNamespace = async (ns: Namespace): Promise<number> => {
-  let cursor = "0"
   let removed = 0
-  do {
-    const [next, found] = await ns.client.scan(cursor, "MATCH", ns.keys.all, "COUNT", 1_000)
-    cursor = next
-    if (found.length > 0) removed += await ns.client.unlink(...found)
-  } while (cursor !== "0")
+  for await (const found of scanBatches(ns.client, ns.keys.all)) removed += await ns.client.unlink(...found)
   await ns.catalog.reload()
   return removed
 }
@@ -135,7 +135,7 @@ const resetStats = ({ ns, counters }: Handle): void => {
 }
 
 /** Closes the client if the driver opened it. */
-const closeClient = (client: Redis, owned: boolean): Effect.Effect<void> =>
+const closeClient = (client: RedisClient, owned: boolean): Effect.Effect<void> =>
   owned
     ? Effect.promise(async () => {
         try {
@@ -147,13 +147,27 @@ const closeClient = (client: Redis, owned: boolean): Effect.Effect<void> =>
       })
     : Effect.void
 
-const handleOf = ({ client, prefix, secret, options }: Built): Handle => {
+const handleOf = ({ client, prefix, secret, bounds, wait }: Built): Handle => {
   const keys = keySpace(prefix)
-  const retry = options.retry ?? defaultRetry
+  const { retry, tokenTtlMs } = bounds
   return {
-    ns: { client, keys, catalog: new Catalog(client, keys), tokenTtlMs: options.writeTokenTtlMs ?? defaultTokenTtlMs, replays: { count: 0 } },
+    ns: { client, keys, catalog: new Catalog(client, keys), tokenTtlMs, wait, replays: { count: 0 } },
     counters: { scanned: 0, fetched: 0, examined: 0, entries: 0 },
-    request: (what, f) => withRetry(Effect.tryPromise({ try: f, catch: (e) => failure(what, e, secret) }), retry)
+    request: (what, f) =>
+      withRetry(
+        Effect.tryPromise({
+          try: async () => {
+            try {
+              return await f()
+            } catch (e) {
+              await beforeRetry(client, e)
+              throw e
+            }
+          },
+          catch: (e) => failure(what, e, secret, isCluster(client))
+        }),
+        retry
+      )
   }
 }
 
@@ -207,24 +221,30 @@ export interface FromClientOptions {
   readonly prefix?: string | undefined
   readonly retry?: RedisStoreOptions["retry"]
   readonly writeTokenTtlMs?: number | undefined
+  readonly waitForReplicas?: RedisStoreOptions["waitForReplicas"]
 }
 
-/** A driver on a client the caller owns: `close` leaves it open. */
-export const fromClient = (client: Redis, options: FromClientOptions = {}): Effect.Effect<RedisDriver, StoreError> =>
+/** A driver on a client the caller owns (one server's `Redis` or a `Cluster`): `close` leaves it open. */
+export const fromClient = (client: RedisClient, options: FromClientOptions = {}): Effect.Effect<RedisDriver, StoreError> =>
   Effect.suspend(() => {
     const prefix = options.prefix ?? defaultPrefix
     const why = invalidPrefix(prefix)
     if (why !== undefined) return Effect.fail(StoreError.invalid(`invalid Redis store prefix: ${why}`))
-    return Effect.succeed(build({ client, prefix, owned: false, options }))
+    const wait = options.waitForReplicas === undefined ? undefined : checkWait(options.waitForReplicas)
+    if (typeof wait === "string") return Effect.fail(StoreError.invalid(`invalid Redis option: ${wait}`))
+    // The client's own command timeout is the caller's: the token's lifetime is checked against ours.
+    const bounds = boundsOf(options, wait)
+    if (typeof bounds === "string") return Effect.fail(StoreError.invalid(`invalid Redis option: ${bounds}`))
+    return Effect.succeed(build({ client, prefix, owned: false, bounds, wait }))
   })
 
 /** Opens a client from options or a URL; the driver's `close` closes it. */
 export const make = (options: RedisStoreOptions = {}): Effect.Effect<RedisDriver, StoreError> =>
   Effect.gen(function* () {
-    const { connection, prefix } = yield* resolve(options)
-    const retry = options.retry ?? defaultRetry
-    const client = yield* withRetry(open(connection, options.connectTimeoutMs ?? 2_000, options.connectionName), retry)
-    return build({ client, prefix, owned: true, secret: connection.password, options })
+    const { connection, prefix, waitForReplicas, bounds } = yield* resolve(options)
+    const timeouts = { connectMs: options.connectTimeoutMs ?? 2_000, commandMs: requestTimeoutMs(bounds.commandTimeoutMs, waitForReplicas) }
+    const client = yield* withRetry(open(connection, timeouts, options.connectionName), bounds.retry)
+    return build({ client, prefix, owned: true, secret: connection.password, bounds, wait: waitForReplicas })
   })
 
 /** `make({ ...options, url })`. */
@@ -235,7 +255,7 @@ export const fromUrl = (url: string | Redacted.Redacted<string>, options: Omit<R
 export const layer = (options: RedisStoreOptions = {}): Layer.Layer<Store.Store, StoreError> => Store.layer(make(options))
 
 /** The `Store` service on a client the caller owns (and closes). */
-export const layerFromClient = (client: Redis, options: FromClientOptions = {}): Layer.Layer<Store.Store, StoreError> =>
+export const layerFromClient = (client: RedisClient, options: FromClientOptions = {}): Layer.Layer<Store.Store, StoreError> =>
   Store.layer(fromClient(client, options))
 
 /**

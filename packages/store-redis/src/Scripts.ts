@@ -3,7 +3,7 @@
  * The write script is `WriteScript`'s; here is the planner's `measure`.
  */
 import { createHash } from "node:crypto"
-import type { Redis } from "ioredis"
+import type { RedisClient } from "./Client.js"
 
 export const sha1 = (text: string | Buffer): string => createHash("sha1").update(text).digest("hex")
 
@@ -46,7 +46,7 @@ export const measure = script(measureSource)
 
 /** EVALSHA, loading the script on a server that does not have it yet (a fresh or restarted Redis). */
 export const run = async (
-  client: Redis,
+  client: RedisClient,
   s: Script,
   keys: ReadonlyArray<string>,
   args: ReadonlyArray<string | Buffer>

@@ -1,11 +1,13 @@
 /**
  * `verifyIndexes`: checks every stored document against every index and unique constraint of its table,
  * and every index entry and claim against the documents, and reports the drift. Documents are found by
- * SCAN over their keys, not through the id index, so a document missing from that index is found too.
+ * SCAN over their keys (on every primary of a cluster), not through the id index, so a document missing
+ * from that index is found too.
  * Run it on a quiet namespace: writes made while it runs may show as drift. Indexes still being built (see
  * Declare) are not checked.
  */
 import { Driver, Evaluator } from "@lineage/core"
+import { scanKeys } from "./Client.js"
 import { idOfMember, member } from "./Encoding.js"
 import { readyIndexesOf, type StoredTable } from "./Tables.js"
 import type { Namespace } from "./Writes.js"
@@ -44,20 +46,9 @@ export interface IndexReport {
   readonly drift: ReadonlyArray<Drift>
 }
 
-const scanKeys = async (ns: Namespace, pattern: string): Promise<Array<string>> => {
-  const out: Array<string> = []
-  let cursor = "0"
-  do {
-    const [next, keys] = await ns.client.scan(cursor, "MATCH", pattern, "COUNT", 1_000)
-    cursor = next
-    out.push(...keys)
-  } while (cursor !== "0")
-  return [...new Set(out)]
-}
-
 /** A table's documents by id; a key whose value is not a document of that id is reported and skipped. */
 const readDocuments = async (ns: Namespace, table: StoredTable, drift: Array<Drift>): Promise<Map<number, Doc>> => {
-  const keys = await scanKeys(ns, ns.keys.docPattern(table.name))
+  const keys = await scanKeys(ns.client, ns.keys.docPattern(table.name))
   const docs = new Map<number, Doc>()
   for (let i = 0; i < keys.length; i += 500) {
     const slice = keys.slice(i, i + 500)

@@ -7,10 +7,12 @@
  * one record and one `UniqueViolation`.
  */
 import { randomBytes } from "node:crypto"
-import type { Redis } from "ioredis"
+import type { ChainableCommander } from "ioredis"
 import { Driver, Evaluator, showValue, StoreError } from "@lineage/core"
 import type { Ast } from "@lineage/core"
 import type { Catalog } from "./Catalog.js"
+import type { RedisClient } from "./Client.js"
+import type { WaitForReplicas } from "./Connection.js"
 import { idKey, memberOf } from "./Encoding.js"
 import type { KeySpace } from "./Keys.js"
 import * as Scripts from "./Scripts.js"
@@ -20,10 +22,12 @@ import { ScriptCall, script } from "./WriteScript.js"
 type Doc = Evaluator.Doc
 
 export interface Namespace {
-  readonly client: Redis
+  readonly client: RedisClient
   readonly keys: KeySpace
   readonly catalog: Catalog
   readonly tokenTtlMs: number
+  /** Replicas that must acknowledge each write, if any. */
+  readonly wait?: WaitForReplicas | undefined
   /** Writes found already applied under their token: re-sent after their reply was lost. */
   readonly replays: { count: number }
 }
@@ -346,8 +350,9 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 const maxRetries = 200
 
 /**
- * Prepares and applies `ops` until the script accepts the prepared write or a typed failure is found. `token` names this
- * write across re-sends, so a write whose reply was lost is never applied twice.
+ * Prepares and applies `ops` until the script accepts the prepared write or a typed failure is found, then waits
+ * for replicas if the namespace asks (`replicated`). `token` names this write across re-sends, so a write whose
+ * reply was lost is never applied twice.
  */
 export const write = async (
   ns: Namespace,
@@ -362,13 +367,84 @@ export const write = async (
     // The caller keeps the prepared write whose script is in flight: if the reply is lost, the token tells whether it applied.
     onPrepared(prepared)
     const outcome = await execute(ns, prepared.call, prepared.version)
-    if (outcome._tag === "Done") return prepared
+    if (outcome._tag === "Done") {
+      await replicated(ns, token)
+      return prepared
+    }
     if (outcome.reloadSchema) await ns.catalog.reload()
     else readInserts = true
     // Back off a little under heavy contention so the winner's neighbours are not all preparing again at once.
     if (attempt >= 3) await pause(Math.random() * Math.min(2 ** attempt, 50))
   }
   throw StoreError.unavailable(`a write was refused ${maxRetries} times by concurrent changes; giving up`)
+}
+
+/**
+ * `commands`, then `WAIT replicas timeoutMs`, in one pipeline: on one connection to the primary that serves the
+ * namespace now (the commands' keys are the namespace's). The commands include a write, so WAIT covers all
+ * that primary applied before it, on any connection. Returns the commands' replies and how many replicas
+ * acknowledged.
+ */
+const withWait = async (
+  wait: WaitForReplicas,
+  commands: ChainableCommander
+): Promise<{ readonly replies: ReadonlyArray<unknown>; readonly acked: number }> => {
+  const results = (await commands.wait(wait.replicas, wait.timeoutMs).exec()) ?? []
+  for (const [e] of results) if (e) throw e
+  const replies = results.map(([, reply]) => reply)
+  return { replies: replies.slice(0, -1), acked: Number(replies[replies.length - 1]) }
+}
+
+/** Fails `Unavailable` (retryable) when fewer replicas than asked acknowledged what `applied` names. */
+const enoughReplicas = (wait: WaitForReplicas, acked: number, applied: string): void => {
+  if (acked < wait.replicas)
+    throw StoreError.unavailable(`${applied} on the primary; acknowledged by ${acked} of ${wait.replicas} replicas within ${wait.timeoutMs} ms`)
+}
+
+/**
+ * With `waitForReplicas`, waits for replicas to acknowledge the write applied under `token`, and fails
+ * (`Unavailable`, retryable) unless enough did in time. PEXPIRE finds the token only on a primary that holds
+ * the write (the script wrote both in one step), and, being a write itself, makes WAIT cover the write too,
+ * though it came on another connection or before a failover.
+ */
+export const replicated = async (ns: Namespace, token: string): Promise<void> => {
+  const wait = ns.wait
+  if (wait === undefined) return
+  const { replies, acked } = await withWait(wait, ns.client.pipeline().pexpire(ns.keys.token(token), ns.tokenTtlMs))
+  if (Number(replies[0]) !== 1)
+    throw StoreError.unavailable(
+      "the write is not on the primary that serves its namespace now (a failover lost it before a replica had it): a retry applies it again"
+    )
+  enoughReplicas(wait, acked, "the write is applied")
+}
+
+/**
+ * With `waitForReplicas`, waits for replicas to hold the schema at `version` or later, as `replicated` does for a
+ * write: INCRBY 0 of the schema version is a write (so WAIT covers every declaration the primary applied) that
+ * reads the version. A version behind `version` means a failover lost the declaration: a retry makes it again.
+ */
+export const schemaReplicated = async (ns: Namespace, version: string): Promise<void> => {
+  const wait = ns.wait
+  if (wait === undefined) return
+  const { replies, acked } = await withWait(wait, ns.client.pipeline().incrby(ns.keys.schemaVersion, 0))
+  if (Number(replies[0]) < Number(version))
+    throw StoreError.unavailable(
+      "the declaration is not on the primary that serves its namespace now (a failover lost it before a replica had it): a retry makes it again"
+    )
+  enoughReplicas(wait, acked, "the declaration is applied")
+}
+
+/**
+ * Reserves `count` ids of `table` (INCRBY of its counter); the last one. With `waitForReplicas`, fails
+ * (`Unavailable`, retryable) unless enough replicas acknowledged the reservation: a reservation a failover
+ * lost would hand the same ids out again. A failed reservation's ids are never handed out; a retry takes others.
+ */
+export const reserve = async (ns: Namespace, table: string, count: number): Promise<number> => {
+  const wait = ns.wait
+  if (wait === undefined) return ns.client.incrby(ns.keys.seq(table), count)
+  const { replies, acked } = await withWait(wait, ns.client.pipeline().incrby(ns.keys.seq(table), count))
+  enoughReplicas(wait, acked, "the ids are reserved")
+  return Number(replies[0])
 }
 
 /** True when the write named by `token` was applied (its reply may have been lost with the connection). */

@@ -14,7 +14,19 @@ export {
   type RedisDriver,
   type Stats
 } from "./RedisStore.js"
-export { describe as describeConnection, parseUrl, redactUrl, urlOptions, type Connection, type ParsedUrl, type RedisStoreOptions, type RetryOptions } from "./Connection.js"
+export { isCluster, scanKeys, type RedisClient } from "./Client.js"
+export type { ClusterNode } from "./ClusterUrl.js"
+export {
+  describe as describeConnection,
+  parseUrl,
+  redactUrl,
+  urlOptions,
+  type Connection,
+  type ParsedUrl,
+  type RedisStoreOptions,
+  type RetryOptions,
+  type WaitForReplicas
+} from "./Connection.js"
 export { docsPerStep } from "./Declare.js"
 export { membersPerRead } from "./Executor.js"
 export { keySpace, type KeySpace } from "./Keys.js"

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest"
 import { Ast } from "@lineage/core"
 import { failureOf } from "../../../test/support/failures.js"
 import { describeConnection, make, parseUrl, redactUrl } from "../src/index.js"
-import { freePort, freshPrefix, redisServer, run } from "../../../test/support/redis.js"
+import { freePort, freshPrefix, redisServer, run, startPrivateRedis } from "../../../test/support/redis.js"
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -76,6 +76,27 @@ describe("connecting", () => {
     expect(error.message).not.toContain("topsecret")
     expect(Date.now() - started).toBeLessThan(10_000)
   })
+
+  it("a server that stops answering without closing its connection fails requests Unavailable within the command timeout, not never", async () => {
+    const server = await startPrivateRedis()
+    const pid = Number(/process_id:(\d+)/.exec(spawnSync("redis-cli", ["-p", String(server.port), "INFO", "server"], { encoding: "utf8" }).stdout)?.[1])
+    const driver = await run(make({ url: server.url, prefix: freshPrefix("paused"), commandTimeoutMs: 300, retry: { times: 1, baseDelayMs: 10 } }))
+    try {
+      await run(driver.declare([{ name: "thing", unique: [], indexes: [] }]))
+      process.kill(pid, "SIGSTOP")
+      const started = Date.now()
+      const outcome = await Promise.race([failureOf(driver.get("thing", [1])), pause(8_000).then(() => undefined)])
+      expect(outcome, "still pending after 8 s").toBeDefined()
+      expect(outcome!.reason._tag).toBe("Unavailable")
+      expect(outcome!.isRetryable).toBe(true)
+      expect(outcome!.message).toContain("Command timed out")
+      expect(Date.now() - started).toBeLessThan(8_000)
+    } finally {
+      process.kill(pid, "SIGCONT")
+      await run(driver.close())
+      await server.stop()
+    }
+  }, 20_000)
 
   it("a wrong password fails without echoing it", async () => {
     const server = await redisServer()

@@ -6,6 +6,7 @@ import { UUID, type Document } from "bson"
 import { CommandError } from "./Errors.js"
 import { formatValue, type StoredDoc } from "./Documents.js"
 import { ID_INDEX, MAX_INDEXES_PER_COLLECTION, UniqueIndex, type IndexSpec } from "./Indexes.js"
+import type { ShardKey } from "./Sharding.js"
 
 export class Collection {
   readonly uuid = new UUID()
@@ -13,6 +14,8 @@ export class Collection {
   private nextRecord = 1
   private specs: Array<IndexSpec> = [ID_INDEX]
   private uniques: Array<UniqueIndex>
+  /** Set by `shardCollection` (the emulator as mongos); a sharded collection stays sharded until dropped. */
+  shardKey: ShardKey | undefined = undefined
 
   constructor(
     readonly db: string,
@@ -163,6 +166,7 @@ export class Catalog {
   rename(from: Collection, db: string, name: string): Collection {
     this.drop(from.db, from.name)
     const target = this.create(db, name, from.options)
+    target.shardKey = from.shardKey
     target.addIndexes(from.indexes().filter((spec) => spec.name !== "_id_"))
     for (const doc of from.docs()) target.insert(doc)
     return target

@@ -1,6 +1,7 @@
 /**
- * Database commands, dispatched by name. Each handler answers what mongod (standalone, 7.0) answers;
- * failures throw CommandError and become `{ ok: 0, errmsg, code, codeName }`.
+ * Database commands, dispatched by name. Each handler answers what mongod (standalone, 7.0) answers, or in
+ * the sharded topology what mongos 7.0 answers (see Sharding); failures throw CommandError and become
+ * `{ ok: 0, errmsg, code, codeName }`.
  */
 import { Double, Long, ObjectId, calculateObjectSize, type Document } from "bson"
 import { CommandError, MAX_BSON_INTERNAL_SIZE, tooLarge } from "./Errors.js"
@@ -10,6 +11,7 @@ import { canonical, collectPath, freshView, idFirst, isPlainObject, store, type 
 import { compareWithExisting, parseIndexSpec, type IndexSpec } from "./Indexes.js"
 import { baseOptions, compileFilter, fromMingo, project, runPipeline, sortViews, validateSort, type Options } from "./Query.js"
 import { applyUpdate, buildUpsert, classify, typeName } from "./Update.js"
+import * as Sharding from "./Sharding.js"
 import type { DecodedDocument } from "./Wire.js"
 
 export const MAX_WIRE_VERSION = 21 // MongoDB 7.0
@@ -25,6 +27,7 @@ export interface Context {
   readonly catalog: Catalog
   readonly cursors: Cursors
   readonly connectionId: number
+  readonly topology: Sharding.Topology
 }
 
 export interface CommandRequest {
@@ -146,6 +149,8 @@ const hello: Handler = (ctx, req) => {
   if (req.name === "hello") reply["isWritablePrimary"] = true
   else reply["ismaster"] = true
   if (field(req, "helloOk") === true) reply["helloOk"] = true
+  // What tells a driver it speaks to a mongos.
+  if (ctx.topology === "sharded") reply["msg"] = "isdbgrid"
   Object.assign(reply, {
     maxBsonObjectSize: MAX_BSON_OBJECT_SIZE,
     maxMessageSizeBytes: MAX_MESSAGE_SIZE_BYTES,
@@ -251,18 +256,20 @@ const dropDatabase: Handler = (ctx, req) => {
   return { ok: OK }
 }
 
+/** `db.collection` as its two parts. */
+const splitNamespace = (ns: string): [string, string] => {
+  const dot = ns.indexOf(".")
+  if (dot <= 0) throw CommandError.of("InvalidNamespace", `Invalid namespace specified '${ns}'`)
+  return [ns.slice(0, dot), ns.slice(dot + 1)]
+}
+
 const renameCollection: Handler = (ctx, req) => {
   if (req.db !== "admin") throw new CommandError(13, "renameCollection may only be run against the admin database.", {}, "Unauthorized")
   const from = field(req, "renameCollection")
   const to = field(req, "to")
   if (typeof from !== "string" || typeof to !== "string") throw CommandError.of("TypeMismatch", "'renameCollection' and 'to' must be strings")
-  const split = (ns: string): [string, string] => {
-    const dot = ns.indexOf(".")
-    if (dot <= 0) throw CommandError.of("InvalidNamespace", `Invalid namespace specified '${ns}'`)
-    return [ns.slice(0, dot), ns.slice(dot + 1)]
-  }
-  const [fromDb, fromName] = split(from)
-  const [toDb, toName] = split(to)
+  const [fromDb, fromName] = splitNamespace(from)
+  const [toDb, toName] = splitNamespace(to)
   const source = ctx.catalog.get(fromDb, fromName)
   if (source === undefined) throw CommandError.of("NamespaceNotFound", "Source collection " + from + " does not exist")
   if (ctx.catalog.get(toDb, toName) !== undefined) {
@@ -321,6 +328,9 @@ const writeReply = (n: number, writeErrors: Array<Document>, extra: Document = {
 
 const isOrdered = (req: CommandRequest): boolean => field(req, "ordered") !== false
 
+/** A write sent as a retryable write (with a `txnNumber`): only accepted by the sharded topology. */
+const isRetryable = (req: CommandRequest): boolean => field(req, "txnNumber") !== undefined
+
 const insert: Handler = (ctx, req) => {
   const name = collectionName(req)
   const docs = listArgument(req, "documents")
@@ -331,6 +341,7 @@ const insert: Handler = (ctx, req) => {
   for (const [index, doc] of docs.entries()) {
     try {
       checkInsertSize(doc.exact)
+      if (collection.shardKey !== undefined) Sharding.checkInsert(collection.shardKey, doc.view)
       collection.insert(store(validateForInsert(doc.exact)))
       n++
     } catch (e) {
@@ -360,7 +371,10 @@ const update: Handler = (ctx, req) => {
       const multi = statement.view["multi"] === true
       const kind = classify(u.view)
       if (multi && kind === "replacement") throw CommandError.of("FailedToParse", "multi update is not supported for replacement-style update")
-      checkHint(ctx.catalog.get(req.db, name), statement.view["hint"])
+      const existing = ctx.catalog.get(req.db, name)
+      const shardKey = existing?.shardKey
+      if (shardKey !== undefined) Sharding.routeUpdate(shardKey, statement.view, kind === "replacement")
+      checkHint(existing, statement.view["hint"])
       const arrayFilters = arrayFiltersOf(statement.view["arrayFilters"])
       const condition = optionalDocument(statement.view["q"], "q")
       const matches = select(ctx.catalog.get(req.db, name), statement.view["q"], undefined, options)
@@ -377,6 +391,7 @@ const update: Handler = (ctx, req) => {
       const collection = ctx.catalog.getOrCreate(req.db, name).collection
       for (const [record, current] of targets) {
         const next = updated(applyUpdate(current, u, arrayFilters, condition))
+        if (shardKey !== undefined) Sharding.checkShardKeyChange(shardKey, current.view, next.view, statement.view["q"], multi, isRetryable(req))
         n++
         if (!Buffer.from(next.bytes).equals(current.bytes)) {
           collection.replace(record, next)
@@ -407,6 +422,7 @@ const del: Handler = (ctx, req) => {
         throw CommandError.of("FailedToParse", `The limit field in delete objects must be 0 or 1. Got ${String(limit)}`)
       }
       const collection = ctx.catalog.get(req.db, name)
+      if (collection?.shardKey !== undefined) Sharding.routeDelete(collection.shardKey, statement.view)
       checkHint(collection, statement.view["hint"])
       const matches = select(collection, statement.view["q"], undefined, options)
       for (const [record] of limit === 1 ? matches.slice(0, 1) : matches) {
@@ -434,6 +450,7 @@ const findAndModify: Handler = (ctx, req) => {
   if (remove && returnNew) throw CommandError.of("FailedToParse", "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document")
   if (remove && upsert) throw CommandError.of("FailedToParse", "Cannot specify both upsert=true and remove=true")
   const collection = ctx.catalog.get(req.db, name)
+  if (collection?.shardKey !== undefined) Sharding.routeFindAndModify(collection.shardKey, field(req, "query"))
   checkHint(collection, field(req, "hint"))
   const [match] = select(collection, field(req, "query"), field(req, "sort"), options)
   const shown = (doc: Document | undefined): Document | null => {
@@ -449,6 +466,7 @@ const findAndModify: Handler = (ctx, req) => {
   if (match !== undefined && collection !== undefined) {
     const [record, current] = match
     const next = updated(applyUpdate(current, u, arrayFilters, optionalDocument(field(req, "query"), "query")))
+    if (collection.shardKey !== undefined) Sharding.checkShardKeyChange(collection.shardKey, current.view, next.view, field(req, "query"), false, isRetryable(req))
     if (!Buffer.from(next.bytes).equals(current.bytes)) collection.replace(record, next)
     return { lastErrorObject: { n: 1, updatedExisting: true }, value: shown(returnNew ? next.exact : current.exact), ok: OK }
   }
@@ -589,6 +607,8 @@ const createIndexes: Handler = (ctx, req) => {
   const raw = field(req, "indexes")
   if (!Array.isArray(raw) || raw.length === 0) throw CommandError.of("BadValue", "Must specify at least one index to create")
   const specs = raw.map(parseIndexSpec)
+  const shardKey = ctx.catalog.get(req.db, name)?.shardKey
+  for (const spec of specs) Sharding.checkNewIndex(shardKey, spec)
   const { collection, created } = ctx.catalog.getOrCreate(req.db, name)
   const before = collection.indexes().length
   const fresh: Array<IndexSpec> = []
@@ -638,14 +658,72 @@ const dropIndexes: Handler = (ctx, req) => {
   return { nIndexesWas: before, ok: OK }
 }
 
+// ---------------------------------------------------------------------------------------------- sharding
+
+/** mongos's `shardCollection`: gives a collection (created if missing) a shard key; see Sharding. */
+const shardCollection: Handler = (ctx, req) => {
+  if (req.db !== "admin") throw new CommandError(13, "shardCollection may only be run against the admin database.", {}, "Unauthorized")
+  const ns = field(req, req.name)
+  if (typeof ns !== "string") throw CommandError.of("TypeMismatch", `BSON field 'shardCollection.shardCollection' is the wrong type '${typeName(ns)}', expected type 'string'`)
+  const [db, name] = splitNamespace(ns)
+  validateDbName(db)
+  validateCollectionName(db, name)
+  if (name.startsWith("system.")) throw CommandError.of("IllegalOperation", "can't shard system namespaces")
+  const key = optionalDocument(field(req, "key"), "key")
+  if (key === undefined) throw new CommandError(40414, "BSON field 'shardCollection.key' is missing but a required field", {}, "Location40414")
+  const existing = ctx.catalog.get(db, name)
+  const { shardKey, index } = Sharding.planShardCollection(ns, existing, key, field(req, "unique") === true)
+  const collection = existing ?? ctx.catalog.create(db, name, {})
+  if (index !== undefined) collection.addIndexes([index])
+  collection.shardKey = shardKey
+  return { collectionsharded: ns, ok: OK }
+}
+
+/** Since 6.0 databases need no `enableSharding` before `shardCollection`; it is accepted as mongos does. */
+const enableSharding: Handler = (_ctx, req) => {
+  if (req.db !== "admin") throw new CommandError(13, "enableSharding may only be run against the admin database.", {}, "Unauthorized")
+  const db = field(req, req.name)
+  if (typeof db !== "string") throw CommandError.of("TypeMismatch", "BSON field 'enableSharding.enableSharding' must be a string")
+  validateDbName(db)
+  return { ok: OK }
+}
+
 // ---------------------------------------------------------------------------------------------- sessions
 
 const okOnly: Handler = () => ({ ok: OK })
 
 const TRANSACTIONS_ON_STANDALONE = "Transaction numbers are only allowed on a replica set member or mongos"
+/** mongos runs transactions; the emulator does not: refused with the standalone's code, in its own words. */
+const TRANSACTIONS_NOT_EMULATED = "Multi-document transactions are not emulated (the emulator's sharded topology accepts retryable writes only)"
 
-const transactionsUnsupported: Handler = () => {
-  throw CommandError.of("IllegalOperation", TRANSACTIONS_ON_STANDALONE)
+const transactionsRefused = (ctx: Context): CommandError =>
+  CommandError.of("IllegalOperation", ctx.topology === "standalone" ? TRANSACTIONS_ON_STANDALONE : TRANSACTIONS_NOT_EMULATED)
+
+const transactionsUnsupported: Handler = (ctx) => {
+  throw transactionsRefused(ctx)
+}
+
+/** Commands a `txnNumber` may come with outside a transaction (mongod's retryable write commands). */
+const RETRYABLE_WRITE_COMMANDS = new Set(["insert", "update", "delete", "findAndModify", "findandmodify"])
+
+/**
+ * Sessions' transaction fields: a standalone refuses any of them (20); the sharded topology accepts a
+ * `txnNumber` alone on a retryable write command (executed once: retries are not deduplicated) and refuses
+ * it elsewhere as mongod does (50768), and refuses transactions (not emulated).
+ */
+const checkTransactionFields = (ctx: Context, req: CommandRequest): void => {
+  const body = req.body.view
+  if (body["startTransaction"] !== undefined || body["autocommit"] !== undefined) throw transactionsRefused(ctx)
+  if (body["txnNumber"] === undefined) return
+  if (ctx.topology === "standalone") throw transactionsRefused(ctx)
+  if (!RETRYABLE_WRITE_COMMANDS.has(req.name)) {
+    throw new CommandError(
+      50768,
+      `txnNumber may only be provided for multi-document transactions and retryable write commands. autocommit:false was not provided, and ${req.name} is not a retryable write command.`,
+      {},
+      "NotARetryableWriteCommand"
+    )
+  }
 }
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
@@ -684,19 +762,26 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   commitTransaction: transactionsUnsupported
 }
 
-export const isKnownCommand = (name: string): boolean => Object.prototype.hasOwnProperty.call(HANDLERS, name)
+/** mongos has the cluster's administration commands besides; a mongod answers them 59. */
+const MONGOS_HANDLERS: Readonly<Record<string, Handler>> = {
+  ...HANDLERS,
+  shardCollection,
+  shardcollection: shardCollection,
+  enableSharding,
+  enablesharding: enableSharding
+}
+
+const handlersOf = (topology: Sharding.Topology): Readonly<Record<string, Handler>> => (topology === "sharded" ? MONGOS_HANDLERS : HANDLERS)
 
 /** Runs one command and returns its reply document (errors included). */
 export const execute = (ctx: Context, req: CommandRequest): Document => {
   try {
-    const handler = isKnownCommand(req.name) ? HANDLERS[req.name] : undefined
+    const handlers = handlersOf(ctx.topology)
+    const handler = Object.prototype.hasOwnProperty.call(handlers, req.name) ? handlers[req.name] : undefined
     if (handler === undefined) {
       throw CommandError.of("CommandNotFound", `no such command: '${req.name}'`)
     }
-    const body = req.body.view
-    if (body["txnNumber"] !== undefined || body["startTransaction"] !== undefined || body["autocommit"] !== undefined) {
-      throw CommandError.of("IllegalOperation", TRANSACTIONS_ON_STANDALONE)
-    }
+    checkTransactionFields(ctx, req)
     return handler(ctx, req)
   } catch (e) {
     return toCommandError(e).toReply()

@@ -8,12 +8,18 @@ import { Catalog } from "./Catalog.js"
 import { execute, type Context } from "./Commands.js"
 import { Cursors } from "./Cursors.js"
 import { CommandError } from "./Errors.js"
+import type { Topology } from "./Sharding.js"
 import { Framer, MsgFlag, RefusedMessage, decodeMessage, encodeMsg, encodeReply, type Request } from "./Wire.js"
 
 export interface EmulatorOptions {
   /** TCP port; 0 (the default) picks a free one. */
   readonly port?: number
   readonly host?: "127.0.0.1"
+  /**
+   * `"standalone"` (the default): a standalone mongod. `"sharded"`: a mongos in front of one shard, which
+   * shards collections on `shardCollection` and refuses what a sharded cluster refuses (see Sharding).
+   */
+  readonly topology?: Topology
 }
 
 export interface EmulatorStats {
@@ -90,7 +96,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Emul
     totalConnections++
     sockets.add(socket)
     socket.setNoDelay(true)
-    const context: Context = { catalog, cursors, connectionId: nextConnection++ }
+    const context: Context = { catalog, cursors, connectionId: nextConnection++, topology: options.topology ?? "standalone" }
     const framer = new Framer()
     socket.on("data", (chunk: Buffer) => {
       try {

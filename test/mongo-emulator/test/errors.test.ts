@@ -1,6 +1,6 @@
 import { MongoNetworkError, MongoServerError, type Db } from "mongodb"
 import { beforeAll, describe, expect, it } from "vitest"
-import { connectedEmulator } from "./connected.js"
+import { connectedEmulator, failure } from "./connected.js"
 
 const emu = connectedEmulator()
 let db: Db
@@ -8,15 +8,6 @@ let db: Db
 beforeAll(() => {
   db = emu.client.db("errors")
 })
-
-const failure = async (p: Promise<unknown>): Promise<MongoServerError> => {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e
-  )
-  expect(error).toBeInstanceOf(MongoServerError)
-  return error as MongoServerError
-}
 
 describe("strictness", () => {
   it("unknown query operators fail with BadValue (2)", async () => {

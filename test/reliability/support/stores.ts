@@ -5,6 +5,7 @@
  * Redis reuses test/support/redis.ts (the server at 127.0.0.1:6379 or a private one; unique prefixes;
  * `drop()` afterwards). MongoDB is a hook: see `mongoTarget`. SQLite (a fresh file per namespace) and
  * PostgreSQL (a fresh schema per namespace) come from ./sql.ts, with their integrity and index drift check.
+ * Redis Cluster (a hook too: see `redisClusterTarget`) runs only where several processes share a store.
  */
 import { Effect } from "effect"
 import { Records } from "@lineage/core"
@@ -12,6 +13,8 @@ import * as RedisStore from "@lineage/store-redis"
 import * as MongoStore from "@lineage/store-mongodb"
 import { backdoor as mongoBackdoor, freshDatabase, mongoServer } from "../../support/mongo.js"
 import { backdoor, freshPrefix, redisServer } from "../../support/redis.js"
+import { prefixOn, primaryPorts } from "../../support/cluster-namespaces.js"
+import { redisCluster } from "../../support/redis-cluster.js"
 import { openPostgres, openSqlite } from "./sql.js"
 
 export interface Opened {
@@ -28,7 +31,7 @@ export interface Opened {
 }
 
 export interface Target {
-  readonly name: "memory" | "redis" | "mongodb" | "sqlite" | "postgres"
+  readonly name: "memory" | "redis" | "redis-cluster" | "mongodb" | "sqlite" | "postgres"
   /** Several processes can share one namespace (not the in-process memory store). */
   readonly shared: boolean
   readonly open: (label: string) => Promise<Opened>
@@ -62,6 +65,37 @@ export const redis: Target = {
     }
   }
 }
+
+let nextPrimary = 0
+
+/**
+ * Redis Cluster hook: on unless `LINEAGE_RELIABILITY_REDIS_CLUSTER=0`. The three-primary, three-replica cluster
+ * of this test process (test/support/redis-cluster.ts), reached by a `redis+cluster://` URL listing every node.
+ * Each namespace opened lands on the next primary in turn, and says where, so the namespaces of a run are
+ * spread over the shards. Index drift from the store's `verifyIndexes`; no raw view (only the secrets test
+ * reads one, and it does not run here).
+ */
+export const redisClusterStatus = "Redis Cluster not included: LINEAGE_RELIABILITY_REDIS_CLUSTER=0"
+export const redisClusterTarget = (): Target | undefined =>
+  process.env["LINEAGE_RELIABILITY_REDIS_CLUSTER"] === "0"
+    ? undefined
+    : {
+        name: "redis-cluster",
+        shared: true,
+        open: async (label) => {
+          const cluster = await redisCluster()
+          const primaries = await primaryPorts(cluster)
+          const placed = await prefixOn(cluster, primaries[nextPrimary++ % primaries.length]!, label)
+          console.info(`[reliability] redis-cluster: namespace ${placed.prefix} → primary 127.0.0.1:${placed.port}, slot ${placed.slot}`)
+          const url = `${cluster.url}?prefix=${encodeURIComponent(placed.prefix)}`
+          const driver = await Effect.runPromise(RedisStore.fromUrl(url, { connectionName: "lineage-reliability-raw" }))
+          return {
+            url,
+            drift: async () => (await Effect.runPromise(driver.verifyIndexes())).drift,
+            dispose: () => Effect.runPromise(Effect.andThen(Effect.ignore(driver.drop()), driver.close()))
+          }
+        }
+      }
 
 /** A database file per namespace, which several processes share (WAL). */
 export const sqlite: Target = { name: "sqlite", shared: true, open: openSqlite }
@@ -104,5 +138,13 @@ export const allTargets = async (): Promise<ReadonlyArray<Target>> => {
   return mongo === undefined ? [memory, redis, sqlite, postgres] : [memory, redis, mongo, sqlite, postgres]
 }
 
-/** Stores several processes can share. */
-export const sharedTargets = async (): Promise<ReadonlyArray<Target>> => (await allTargets()).filter((t) => t.shared)
+/**
+ * Stores several processes can share, Redis Cluster among them (when its hook is on): the multi-process tests
+ * (races, load, killed processes) run on it, the others do not, to keep the suite's time down.
+ */
+export const sharedTargets = async (): Promise<ReadonlyArray<Target>> => {
+  const cluster = redisClusterTarget()
+  if (cluster === undefined) console.info(`[reliability] ${redisClusterStatus}`)
+  const shared = (await allTargets()).filter((t) => t.shared)
+  return cluster === undefined ? shared : shared.flatMap((t) => (t.name === "redis" ? [t, cluster] : [t]))
+}
