@@ -17,6 +17,7 @@ import * as Ast from "./Ast.js"
 import { currentRun } from "./Current.js"
 import * as Records from "./Records.js"
 import { type DoesNotExist, type InvalidQuery, StoreError, UniqueViolation, ValidationError } from "./Errors.js"
+import * as Hints from "./Hints.js"
 import { showName } from "./Limits.js"
 import { mainBranch } from "./Model.js"
 import { meter, ProgressStream } from "./Progress.js"
@@ -236,14 +237,27 @@ const recordProducer = (artifact: Artifact, run: Run | undefined): Effect.Effect
 // ---------------------------------------------------------------------------------------------------------
 // Registration
 
-/** The live artifact holding these bytes (the hash is unique among live artifacts; the trash is left alone). */
+/** Where the live artifact holding each hash was last seen (see `Hints`). */
+const liveIds = Hints.make()
+
+
+/**
+ * The live artifact holding these bytes (the hash is unique among live artifacts; the trash is left alone):
+ * read by id where one was seen holding them, and kept if it still does and is still live.
+ */
 const byHash = (hash: string) =>
-  Store.use((store) =>
-    Effect.map(
-      store.find(artifactEntity, Ast.and([Ast.field(["hash"], "eq", hash), Ast.field(["branchId"], "eq", mainBranch)]), { limit: 1 }),
-      (rows) => rows[0]
-    )
-  )
+  Effect.gen(function* () {
+    const store = yield* Store
+    const hinted = liveIds.get(store, hash)
+    if (hinted !== undefined) {
+      const [seen] = yield* store.get(artifactEntity, [hinted])
+      if (seen !== undefined && seen.hash === hash && seen.branchId === mainBranch) return seen
+      liveIds.forget(store, hash)
+    }
+    const [found] = yield* store.find(artifactEntity, Ast.and([Ast.field(["hash"], "eq", hash), Ast.field(["branchId"], "eq", mainBranch)]), { limit: 1 })
+    if (found !== undefined) liveIds.set(store, hash, found.id)
+    return found
+  })
 
 const isHashViolation = (e: unknown): e is UniqueViolation => e instanceof UniqueViolation && e.constraint === "artifact_hash"
 
@@ -254,7 +268,7 @@ const isHashViolation = (e: unknown): e is UniqueViolation => e instanceof Uniqu
  */
 const createNew = (content: Content, fields: { readonly [k: string]: unknown }) =>
   Effect.gen(function* () {
-    const root = (yield* StorageRoot.open("write")).path
+    const root = yield* StorageRoot.writable
     const staging = yield* stage(root, content)
     const created = yield* ArtifactRegistry.create({
       ...fields,
@@ -269,6 +283,7 @@ const createNew = (content: Content, fields: { readonly [k: string]: unknown }) 
         Effect.andThen(removeQuietly(staging), Effect.ignore(ArtifactRegistry.delete(created, { permanent: true })))
       )
     )
+    yield* Store.useSync((store) => liveIds.set(store, content.hash, created.id))
     return created
   })
 
@@ -509,6 +524,31 @@ export const fromBytes = (bytes: Uint8Array | string, options: BytesOptions = {}
       write: (target) => StorageRoot.writeNew(target, [data], () => undefined, "write")
     }
     return yield* register(content, options)
+  })
+
+/**
+ * The artifact that registering `bytes` as no run's (`run: null`) with `options` would return untouched: the
+ * live artifact holding them, when every option given is already its value (no key to take, no description
+ * to replace, nothing kept to warn about). Undefined when registering them would do more, or would refuse the
+ * options: `fromBytes` is then what does it.
+ */
+export const registeredAs = (
+  bytes: Uint8Array | string,
+  options: BytesOptions & { readonly run: null }
+): Effect.Effect<Artifact | undefined, StoreError, Store> =>
+  Effect.gen(function* () {
+    const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes
+    const suffix = options.suffix ?? (options.key === undefined ? "" : suffixOf(options.key))
+    if (validateOptions(options, bytesOptions, suffix, "the `suffix` option") !== undefined) return undefined
+    const existing = yield* byHash(hashBytes(data))
+    if (existing === undefined) return undefined
+    const kept = (given: string | undefined, held: string | null) => given === undefined || given === held
+    const untouched =
+      kept(options.key, existing.key) &&
+      kept(options.description, existing.description) &&
+      kept(options.kind, existing.kind) &&
+      kept(options.suffix, existing.suffix)
+    return untouched ? existing : undefined
   })
 
 // ---------------------------------------------------------------------------------------------------------

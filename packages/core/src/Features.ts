@@ -12,6 +12,7 @@ import * as Records from "./Records.js"
 import * as Dtype from "./Dtype.js"
 import { InvalidQuery, showValue, StoreError, type UniqueViolation, ValidationError } from "./Errors.js"
 import { expectedNesting, listNames, showName, unfitTogether } from "./Limits.js"
+import * as Hints from "./Hints.js"
 import { featureValues, type Model, trashBranch } from "./Model.js"
 import type { FeatureValues } from "./Inputs.js"
 import { available, featureSegment } from "./Query.js"
@@ -41,12 +42,28 @@ const own = <V>(values: { readonly [name: string]: V }, name: string): V | undef
 
 const createHint = (name: string) => `Feature.create({ name: ${showName(name)}, dtype: "float" })`
 
-/** The Feature records for `names`, or a ValidationError listing those that do not exist and how to make them. */
+/** Where each feature was last seen by its name, which is unique across the trash (see `Hints`). */
+const featureIds = Hints.make()
+
+/**
+ * The Feature records for `names` (on any branch), and the names no feature has. Features seen before are read
+ * by id and kept only if they still hold their name; the other names are looked up by name.
+ */
 const featuresNamed = (registry: string, names: ReadonlyArray<string>) =>
   Effect.gen(function* () {
     const store = yield* Store
-    const found = yield* store.find(featureEntity, Ast.field(["name"], "in", [...names]))
-    const byName = new Map(found.map((f) => [f.name, f]))
+    const byName = new Map<string, Records.Feature>()
+    const hinted = [...new Set(names.flatMap((n) => featureIds.get(store, n) ?? []))]
+    if (hinted.length > 0)
+      for (const f of yield* store.get(featureEntity, hinted)) if (featureIds.get(store, f.name) === f.id) byName.set(f.name, f)
+    const unseen = names.filter((n) => !byName.has(n))
+    if (unseen.length > 0) {
+      for (const n of unseen) featureIds.forget(store, n)
+      for (const f of yield* store.find(featureEntity, Ast.field(["name"], "in", unseen))) {
+        byName.set(f.name, f)
+        featureIds.set(store, f.name, f.id)
+      }
+    }
     const missing = names.filter((n) => !byName.has(n))
     return { byName, missing, registry }
   })

@@ -44,7 +44,7 @@ export const defaultStorageRoot = (env: NodeJS.ProcessEnv = process.env, home: s
  * (`sqlite:./runs/lineage.db`) the directory `storage` beside it (`./runs/storage`, resolved now), so a
  * project's records and bytes live, move and are deleted together, whichever way the file is named. A database
  * in memory (`sqlite::memory:`) and a server's store have no place of their own: their bytes go to the per-user
- * default. The root is checked as every root is before a byte is written (`open`): in a directory others may
+ * default. The root is checked as every root is before a byte is written (`writable`): in a directory others may
  * write to, a `storage` someone else made or linked is refused, never used.
  */
 export const storageNextTo = (storeUrl: string): string | undefined => {
@@ -178,36 +178,44 @@ export const ownDirectory = (dir: string, purpose: "write" | "read", operation: 
     // link planted meanwhile).
     const before = yield* pathProblem(root, user, operation)
     if (before !== undefined) return yield* unsafe(root, operation, before)
-    const exists = yield* fsEffect(root, operation, () =>
-      fs.lstat(root).then(
-        () => true,
-        (e: unknown) => (isMissing(e) ? false : Promise.reject(e))
-      )
+    const found = yield* fsEffect(root, operation, () =>
+      fs.lstat(root).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)))
     )
-    if (!exists) {
+    if (found === undefined) {
       if (purpose === "read") return yield* new ArtifactStorageError({ reason: "Io", path: root, operation, detail: "it does not exist" })
       yield* create(root, operation)
     }
     const stats = yield* fsEffect(root, operation, async () => {
-      const link = await fs.lstat(root)
+      // One made here is looked at as it is now, after its creation.
+      const link = found ?? (await fs.lstat(root))
       return { link, target: link.isSymbolicLink() ? await fs.stat(root) : link }
     })
-    const problem = rootProblem(stats.link, stats.target, user) ?? (exists ? undefined : yield* pathProblem(root, user, operation))
+    const problem = rootProblem(stats.link, stats.target, user) ?? (found !== undefined ? undefined : yield* pathProblem(root, user, operation))
     if (problem !== undefined) return yield* unsafe(root, operation, problem)
     return root
   })
 
-/** The configured root, checked (and created, for writing) before any byte is read or written under it. */
-export const open = (purpose: "write" | "read"): Effect.Effect<Root, ArtifactStorageError> =>
+const operations = { write: "write artifact bytes into the storage root", read: "read artifact bytes from the storage root" }
+
+/** The configured root (resolved), checked (and created, for writing) before any byte is read or written under it. */
+const checked = (purpose: "write" | "read"): Effect.Effect<string, ArtifactStorageError> =>
   Effect.gen(function* () {
     const configured = yield* ArtifactStorage
-    const operation = purpose === "write" ? "write artifact bytes into the storage root" : "read artifact bytes from the storage root"
+    const operation = operations[purpose]
     if (configured.length === 0 || configured.includes("\0"))
       return yield* unsafe(JSON.stringify(configured), operation, "a storage root is a non-empty path without NUL")
-    const root = yield* ownDirectory(configured, purpose, operation)
-    const real = yield* fsEffect(root, operation, () => fs.realpath(root))
-    return { path: root, real }
+    return yield* ownDirectory(configured, purpose, operation)
   })
+
+/** Where bytes are read from: the configured root, checked, as given and as the file system has it. */
+export const readable: Effect.Effect<Root, ArtifactStorageError> = Effect.gen(function* () {
+  const root = yield* checked("read")
+  const real = yield* fsEffect(root, operations.read, () => fs.realpath(root))
+  return { path: root, real }
+})
+
+/** Where new bytes go: the configured root as given (resolved), checked and created where missing. */
+export const writable: Effect.Effect<string, ArtifactStorageError> = checked("write")
 
 const inside = (root: string, file: string) => {
   const relative = path.relative(root, file)
@@ -248,7 +256,7 @@ const storageDirectory = (storage: string | null) =>
  */
 export const locate = (artifact: Located): Effect.Effect<string, ArtifactStorageError> =>
   Effect.gen(function* () {
-    const root = yield* open("read")
+    const root = yield* readable
     const name = ArtifactPaths.fileName(artifact, ArtifactModel.uidLength)
     if (name === undefined)
       return yield* outside(artifact, `its uid and suffix are no file name (expected ${ArtifactModel.uidLength} base62 characters and a suffix such as ".csv")`)
@@ -303,7 +311,7 @@ export const removeFiles = (docs: ReadonlyArray<Doc>): Effect.Effect<void> =>
         : []
     )
     if (artifacts.length === 0) return
-    const root = yield* Effect.option(open("read"))
+    const root = yield* Effect.option(readable)
     if (root._tag === "None") return
     for (const artifact of artifacts) {
       const name = ArtifactPaths.fileName(artifact, ArtifactModel.uidLength)

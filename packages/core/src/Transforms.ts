@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { UniqueViolation, ValidationError } from "./Errors.js"
+import * as Hints from "./Hints.js"
 import { mainBranch } from "./Model.js"
 import type { Expression } from "./Query.js"
 import * as Redaction from "./Redaction.js"
@@ -182,7 +183,36 @@ const specOf = (lookup: Expression, defaults: Input): Effect.Effect<{ readonly s
   })
 
 /** The operations a declaration reads and writes through: the Transform registry's, source hashing included. */
-type Operations = Pick<Registry.Untyped<Transform>, "filter" | "create" | "restore">
+type Operations = Pick<Registry.Untyped<Transform>, "entity" | "filter" | "create" | "restore">
+
+/** Where the transform recording each (key, hash) was last seen: unique across the trash (see `Hints`). */
+const sourceIds = Hints.make()
+
+/**
+ * The transform recording `hash` as a source of `key`, on any branch: read by id where one was seen recording
+ * it, and kept if it still does.
+ */
+const sameSource = (transforms: Operations, key: string, hash: string) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const value = JSON.stringify([key, hash])
+    const hinted = sourceIds.get(store, value)
+    if (hinted !== undefined) {
+      const [seen] = yield* store.get(transforms.entity, [hinted])
+      if (seen !== undefined && seen.key === key && seen.hash === hash) return seen
+      sourceIds.forget(store, value)
+    }
+    const found = yield* transforms.filter({ key, hash, branchId: null }).first()
+    if (found !== undefined) sourceIds.set(store, value, found.id)
+    return found
+  })
+
+/** Remembers where `transform` records its source (see `sameSource`). */
+const seenSource = (transform: Transform) =>
+  Store.useSync((store) => {
+    if (transform.hash !== null) sourceIds.set(store, JSON.stringify([transform.key, transform.hash]), transform.id)
+    return transform
+  })
 
 const inTrash = (t: Transform) => (t.branchId === mainBranch ? "" : ` (${t.uid}, in the trash)`)
 
@@ -248,7 +278,7 @@ const declare = (transforms: Operations, spec: TransformSpec, extra: Input = {})
     if (hash !== undefined) {
       // Unique (key, hash) spans the trash: a trashed version with this source comes back (lamindb's
       // "returning transform from trash with same hash & key").
-      const same = yield* transforms.filter({ key: spec.key, hash, branchId: null }).first()
+      const same = yield* sameSource(transforms, spec.key, hash)
       if (same !== undefined) {
         if (spec.version !== undefined && same.versionTag !== spec.version) return yield* retagged(spec, same)
         return same.branchId === mainBranch ? same : yield* transforms.restore(same)
@@ -263,7 +293,7 @@ const declare = (transforms: Operations, spec: TransformSpec, extra: Input = {})
       if (latest !== undefined) return latest
       revise = false
     }
-    return yield* transforms.create(
+    const created = yield* transforms.create(
       {
         ...extra,
         key: spec.key,
@@ -275,6 +305,7 @@ const declare = (transforms: Operations, spec: TransformSpec, extra: Input = {})
       },
       { revise }
     )
+    return yield* seenSource(created)
   })
   return Effect.retry(attempt, { while: lostToAnotherWriter, times: 5 })
 }
@@ -296,7 +327,7 @@ const declare = (transforms: Operations, spec: TransformSpec, extra: Input = {})
 export const guard = <Reg extends Registry.Untyped<Transform>>(registry: Reg) => {
   const create = (input: Input, options?: { readonly revise?: boolean }) =>
     Effect.flatMap(withSourceHash(input), (sourced) => registry.create(sourced, options))
-  const transforms = { filter: registry.filter, create, restore: registry.restore }
+  const transforms = { entity: registry.entity, filter: registry.filter, create, restore: registry.restore }
   /** An ordinary get-or-create, the source among the defaults hashed for the create. */
   const getOrCreate = (lookup: Expression, defaults: Input) =>
     Effect.flatMap(withSourceHash({ ...lookup, ...defaults }), (sourced) =>
