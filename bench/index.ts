@@ -3,13 +3,19 @@
  *   pnpm bench                 memory at 10k, 100k and 1M runs; Redis at 100k; MongoDB at 10k beside the raw
  *                              driver; SQLite and PostgreSQL at 1M beside hand-written SQL; track() + finish()
  *   pnpm bench -- --quick      the same at small sizes, to check that it works (CI); results go to *-quick files
- *   pnpm bench -- --only=memory,redis,mongodb,sqlite,postgres,tracking   (prints only)
+ *   pnpm bench -- --only=memory,redis,mongodb,sqlite,postgres,tracking,cluster,metrics   (prints only)
+ *   metrics: 1,000,000 points (20,000 quick) through the buffer into memory, SQLite and Redis, 200,000 into PostgreSQL,
+ *            100,000 into MongoDB, each beside a raw insert of the same chunks; one `log` call in a hot loop (printed only)
+ *   cluster: 48 namespaces (12 quick) queried and written by 4 client processes (2 quick) on a Redis Cluster of
+ *            one primary and on one of three, in turns, both started with redis-server (skipped with a note without it)
  * Writes bench/results/latest.md and bench/results/scaling.svg. Redis: $REDIS_URL or 127.0.0.1:6379;
  * PostgreSQL: $LINEAGE_POSTGRES_URL or postgres://postgres@127.0.0.1:5432/test (each skipped with a note when
  * none answers).
  */
+import * as Cluster from "./cluster.js"
 import { enabled, heapUsed, log, partial, quick } from "./common.js"
 import * as Memory from "./memory.js"
+import * as Metrics from "./metrics.js"
 import * as Mongo from "./mongo.js"
 import * as Postgres from "./postgres.js"
 import * as Redis from "./redis.js"
@@ -72,6 +78,26 @@ if (enabled("tracking")) {
   }
 }
 
+let cluster: Cluster.ClusterFigures | undefined
+if (enabled("cluster")) {
+  if (!Cluster.available()) log("no redis-server or redis-cli to start a cluster with: Redis Cluster figures skipped")
+  else {
+    log("redis cluster: namespaces on one primary and on three, in turns")
+    heapUsed()
+    cluster = await Cluster.measure(
+      quick
+        ? { namespaces: 12, workers: 2, preload: 100, batch: 20, phaseMs: 1_500, rounds: 1 }
+        : { namespaces: 48, workers: 4, preload: 500, batch: 50, phaseMs: 8_000, rounds: 4 }
+    )
+  }
+}
+
+if (enabled("metrics")) {
+  log("metrics: points through the buffer, beside a raw insert of the same chunks; one log call in a hot loop")
+  heapUsed()
+  await Metrics.measure()
+}
+
 const figures: Figures = {
   quick,
   memory,
@@ -80,6 +106,7 @@ const figures: Figures = {
   sqlite,
   postgres,
   tracking,
+  cluster,
   memoryTargetSize: 1_000_000,
   redisTargetSize: 100_000,
   sqliteTargetSize: 1_000_000,

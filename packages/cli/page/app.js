@@ -3,17 +3,25 @@
  * The lineage viewer's page: hash routes over the JSON API under /api (see API.md).
  *
  *   #/runs?filter=…&order=…&offset=…   the runs table: query box, sortable columns, paging
- *   #/run/<uid>                         a run: fields, params, features, artifacts, environment, runs around it, graph
+ *   #/run/<uid>                         a run: fields, params, features, metrics, artifacts, environment, runs around it, graph
+ *   #/compare?runs=<uid>,<uid>&key=…    several runs' series of one metric key in one chart
  *   #/transform/<uid>                   a transform: fields, source, versions, runs
  *   #/artifact/<uid>                    an artifact: fields, features, runs, download, graph
  *   #/transforms, #/features            the registries' lists
  *
- * Every value from the store is inserted as text (createElement, textContent); the lineage graph's SVG, which
- * the server builds with every text escaped, is the only markup inserted, parsed as XML first. With a token,
- * the browser carries it in an HttpOnly cookie that this script never sees: no URL it builds holds it.
+ * Every value from the store is inserted as text (createElement, textContent); the SVG drawings the server
+ * builds with every text escaped (the lineage graph, the metric charts) are the only markup inserted, parsed as
+ * XML first. With a token, the browser carries it in an HttpOnly cookie that this script never sees: no URL it
+ * builds holds it.
  */
 
 const pageSize = 20
+/** Metric keys of a run drawn as charts; the table lists them all. */
+const maxCharts = 12
+/** Points per series a chart asks for: more than its width in pixels has no use. */
+const chartPoints = 400
+/** Charts asked for at once: the viewer reads series for two requests at a time, the rest would only queue. */
+const chartsAtOnce = 2
 
 // ---------------------------------------------------------------------------------------------------------
 // Elements
@@ -148,22 +156,37 @@ const queryString = (params) => {
 }
 
 /**
- * The lineage graph of a run or artifact, drawn by the server: parsed as SVG (XML), never as HTML.
- * @param {string} uid
+ * `holder` with the SVG drawing the server answers `path` with in it: parsed as SVG (XML), never as HTML; an
+ * error box instead when it cannot be had or read.
+ * @template {HTMLElement} E
+ * @param {E} holder
+ * @param {string} path
+ * @returns {Promise<E>}
  */
-const graph = async (uid) => {
-  const holder = h("div", { class: "graph", "data-graph": uid }, h("p", { class: "loading" }, "drawing…"))
+const drawing = async (holder, path) => {
+  holder.replaceChildren(h("p", { class: "loading" }, "drawing…"))
   try {
-    const text = await (await request(`/api/graph/${encodeURIComponent(uid)}?format=svg`)).text()
+    const text = await (await request(path)).text()
     const doc = new DOMParser().parseFromString(text, "image/svg+xml")
     const svg = doc.documentElement
-    if (svg.localName !== "svg" || doc.getElementsByTagName("parsererror").length > 0) throw new ApiError("BadGraph", "the graph could not be read", 0)
+    if (svg.localName !== "svg" || doc.getElementsByTagName("parsererror").length > 0) throw new ApiError("BadDrawing", "the drawing could not be read", 0)
     holder.replaceChildren(document.importNode(svg, true))
   } catch (e) {
     holder.replaceChildren(errorBox(e instanceof Error ? e.message : String(e)))
   }
   return holder
 }
+
+/** The lineage graph of a run or artifact, drawn by the server. @param {string} uid */
+const graph = (uid) => drawing(h("div", { class: "graph", "data-graph": uid }), `/api/graph/${encodeURIComponent(uid)}?format=svg`)
+
+/**
+ * The chart of runs' series of one metric key, drawn by the server.
+ * @param {string[]} runs
+ * @param {string} key
+ */
+const metricChart = (runs, key) =>
+  drawing(h("figure", { class: "metric-chart", "data-key": key }), `/api/metrics/history${queryString({ runs: runs.join(","), key, format: "svg", maxPoints: chartPoints })}`)
 
 // ---------------------------------------------------------------------------------------------------------
 // Query keys from names
@@ -224,8 +247,9 @@ const valueCell = (kind, values, name) => {
  * @param {RunRow[]} rows
  * @param {{ params: string[], features: string[] }} varying
  * @param {{ order: string, href: (order: string) => string } | undefined} sorting
+ * @param {boolean} [selectable] a last column of checkboxes, to pick runs to compare
  */
-const runTable = (rows, varying, sorting) => {
+const runTable = (rows, varying, sorting, selectable = false) => {
   /** @param {string} label @param {string | undefined} key @param {string} [kind] */
   const header = (label, key, kind) => {
     if (sorting === undefined || key === undefined) return h("th", { scope: "col", class: kind }, label)
@@ -252,7 +276,8 @@ const runTable = (rows, varying, sorting) => {
         header("started (UTC)", "startedAt"),
         header("duration", undefined, "number"),
         varying.params.map((p) => header(p, isPlain(p) ? `params__${p}` : undefined, "param")),
-        varying.features.map((f) => header(f, isPlain(f) ? featureKey(f) : undefined, "feature"))
+        varying.features.map((f) => header(f, isPlain(f) ? featureKey(f) : undefined, "feature")),
+        selectable ? h("th", { scope: "col", class: "select" }, "compare") : null
       )
     ),
     h(
@@ -268,7 +293,8 @@ const runTable = (rows, varying, sorting) => {
           h("td", {}, time(r.startedAt)),
           h("td", { class: "number" }, duration(r.durationMs)),
           varying.params.map((p) => valueCell("param", r.params, p)),
-          varying.features.map((f) => valueCell("feature", r.features, f))
+          varying.features.map((f) => valueCell("feature", r.features, f)),
+          selectable ? h("td", { class: "select" }, h("input", { type: "checkbox", value: r.uid, "aria-label": `compare ${r.uid}` })) : null
         )
       )
     )
@@ -301,6 +327,92 @@ const runTable = (rows, varying, sorting) => {
  *   lastRun: { uid: string, status: string } | null }} TransformRow
  * @typedef {{ uid: string, name: string, dtype: string, unit: string | null, description: string | null }} FeatureRow
  */
+
+/**
+ * @typedef {{ last: number, min: number, max: number, count: number, step: number }} KeySummary
+ * @typedef {{ uid: string, transform: { uid: string, key: string, version: string }, status: string,
+ *   summary: Record<string, KeySummary>, more: number }} MetricRun
+ */
+
+/** A metric value: six significant digits at most. @param {number} v */
+const metricValue = (v) => String(Number(v.toPrecision(6)))
+
+/** The href of the compare view. @param {string[]} runs @param {string} [key] */
+const compareHref = (runs, key) => `#/compare${queryString({ runs: runs.join(","), key })}`
+
+/**
+ * Summaries as a table, a row per entry: its name (text or a link), then last, min, max, count, step.
+ * @param {string} nameHeader
+ * @param {Array<[Child | Child[], KeySummary, Child?]>} entries
+ */
+const summaryTable = (nameHeader, entries) =>
+  h(
+    "table",
+    { class: "metrics" },
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, nameHeader), ["last", "min", "max", "count", "step"].map((c) => h("th", { scope: "col", class: "number" }, c)), h("th", {}, ""))),
+    h(
+      "tbody",
+      {},
+      entries.map(([name, s, extra]) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, name),
+          h("td", { class: "number" }, metricValue(s.last)),
+          h("td", { class: "number" }, metricValue(s.min)),
+          h("td", { class: "number" }, metricValue(s.max)),
+          h("td", { class: "number" }, s.count),
+          h("td", { class: "number" }, s.step),
+          h("td", {}, extra)
+        )
+      )
+    )
+  )
+
+/**
+ * `f` of each item, results in the items' order, at most `atOnce` running at a time.
+ * @template T, R
+ * @param {T[]} items
+ * @param {number} atOnce
+ * @param {(item: T) => Promise<R>} f
+ * @returns {Promise<R[]>}
+ */
+const inTurn = async (items, atOnce, f) => {
+  /** @type {R[]} */
+  const results = []
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await f(/** @type {T} */ (items[i]))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(atOnce, items.length) }, worker))
+  return results
+}
+
+/** A run's metrics: its summary by key, and a chart of each of its first `maxCharts` keys. @param {string} uid */
+const metricsSection = async (uid) => {
+  try {
+    const { runs } = /** @type {{ runs: MetricRun[] }} */ (await api(`/api/metrics${queryString({ runs: uid })}`))
+    const run = runs[0]
+    const keys = run === undefined ? [] : Object.keys(run.summary)
+    if (run === undefined || keys.length === 0) return section("Metrics", empty("none logged"))
+    const charts = await inTurn(keys.slice(0, maxCharts), chartsAtOnce, (key) => metricChart([run.uid], key))
+    return section(
+      "Metrics",
+      summaryTable(
+        "key",
+        keys.map((key) => [key, /** @type {KeySummary} */ (run.summary[key]), link(compareHref([run.uid], key), "compare")])
+      ),
+      run.more > 0 ? empty(`${run.more} more keys not listed`) : null,
+      keys.length > maxCharts ? empty(`charts of the first ${maxCharts} keys`) : null,
+      h("div", { class: "metric-charts" }, charts)
+    )
+  } catch (e) {
+    return section("Metrics", errorBox(e instanceof Error ? e.message : String(e)))
+  }
+}
 
 /** @param {ArtifactSummary[]} artifacts */
 const artifactTable = (artifacts) =>
@@ -367,7 +479,7 @@ const runsView = async (query) => {
     const page = /** @type {RunsPage} */ (await api(`/api/runs${queryString({ filter, order, limit: pageSize, offset })}`))
     const body =
       page.rows.length > 0
-        ? runTable(page.rows, page.varying, { order, href: (o) => href({ order: o, offset: 0 }) })
+        ? [runTable(page.rows, page.varying, { order, href: (o) => href({ order: o, offset: 0 }) }, true), compareButton()]
         : page.total === 0
           ? empty("No run matches.")
           : h("p", { class: "empty" }, `Past the last page: ${page.total} runs in all. `, link(href({ offset: lastPage(page.total) }), "Go to the last page"))
@@ -375,6 +487,16 @@ const runsView = async (query) => {
   } catch (e) {
     return [...head, errorBox(e instanceof Error ? e.message : String(e))]
   }
+}
+
+/** Opens the compare view on the runs whose boxes are checked. */
+const compareButton = () => {
+  const button = h("button", { type: "button", class: "compare" }, "Compare metrics of the checked runs")
+  button.addEventListener("click", () => {
+    const uids = [...document.querySelectorAll("table.runs td.select input:checked")].map((box) => /** @type {HTMLInputElement} */ (box).value)
+    location.hash = compareHref(uids)
+  })
+  return h("p", { class: "compare-bar" }, button)
 }
 
 /** The offset of the last page of `total` rows. @param {number} total */
@@ -426,6 +548,7 @@ const runView = async (uid) => {
     ]),
     section("Params", jsonDefinitions(run.params)),
     section("Features", jsonDefinitions(run.features)),
+    await metricsSection(run.uid),
     section("Inputs", artifactTable(run.inputs)),
     section("Outputs", artifactTable(run.outputs)),
     section("Lineage", await graph(run.uid)),
@@ -502,6 +625,51 @@ const artifactView = async (uid) => {
   ]
 }
 
+/**
+ * Several runs' series of one metric key in one chart: the runs and the key chosen in a form, the key among
+ * those the runs have (the first, unless one is asked for); the chosen key's summary by run beneath.
+ * @param {URLSearchParams} query
+ */
+const compareView = async (query) => {
+  const runs = (query.get("runs") ?? "").split(/[\s,]+/).filter((uid) => uid !== "")
+  const asked = query.get("key") ?? ""
+  const input = h("input", { type: "text", name: "runs", class: "runs-input", placeholder: "run uids, separated by spaces or commas", "aria-label": "runs", spellcheck: "false", autocomplete: "off" })
+  input.value = runs.join(" ")
+  const select = h("select", { name: "key", class: "key-select", "aria-label": "metric key" })
+  const form = h("form", { class: "query-form compare-form" }, input, select, h("button", { type: "submit" }, "Compare"))
+  form.addEventListener("submit", (event) => {
+    event.preventDefault()
+    const before = location.hash
+    location.hash = compareHref(input.value.split(/[\s,]+/).filter((uid) => uid !== ""), select.value || undefined)
+    if (location.hash === before) void render()
+  })
+  select.addEventListener("change", () => form.requestSubmit())
+  const head = [h("h1", {}, "Compare metrics"), form]
+  if (runs.length === 0) return [...head, empty("Give the runs to compare, or check them in the runs table.")]
+  try {
+    const found = /** @type {{ runs: MetricRun[] }} */ (await api(`/api/metrics${queryString({ runs: runs.join(",") })}`)).runs
+    const keys = [...new Set(found.flatMap((r) => Object.keys(r.summary)))].sort()
+    select.replaceChildren(...keys.map((k) => h("option", { value: k }, k)))
+    if (keys.length === 0) return [...head, empty("None of these runs logged a metric.")]
+    const key = keys.includes(asked) ? asked : /** @type {string} */ (keys[0])
+    select.value = key
+    // Own entries only: a key such as `constructor` is no inherited property.
+    const logged = found.filter((r) => Object.hasOwn(r.summary, key))
+    const without = found.filter((r) => !Object.hasOwn(r.summary, key))
+    return [
+      ...head,
+      await metricChart(found.map((r) => r.uid), key),
+      summaryTable(
+        "run",
+        logged.map((r) => [[uidLink("run", r.uid), " ", h("span", { class: "version" }, `${r.transform.key} ${r.transform.version}`)], /** @type {KeySummary} */ (r.summary[key]), statusBadge(r.status)])
+      ),
+      without.length === 0 ? null : h("p", { class: "empty" }, `No ${key} in `, without.flatMap((r, i) => [i === 0 ? "" : ", ", uidLink("run", r.uid)]))
+    ]
+  } catch (e) {
+    return [...head, errorBox(e instanceof Error ? e.message : String(e))]
+  }
+}
+
 const transformsView = async () => {
   const page = /** @type {{ rows: TransformRow[], total: number }} */ (await api(`/api/transforms${queryString({ limit: 200 })}`))
   return [
@@ -575,6 +743,7 @@ const views = {
   run: ([uid = ""]) => runView(uid),
   transform: ([uid = ""]) => transformView(uid),
   artifact: ([uid = ""]) => artifactView(uid),
+  compare: (_, query) => compareView(query),
   transforms: () => transformsView(),
   features: () => featuresView()
 }

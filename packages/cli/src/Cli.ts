@@ -1,6 +1,6 @@
 /**
- * The `lineage` command tree: `runs`, `show`, `graph`, `stale`, `transforms`, `features`, `export`, `ui` and
- * `types`, built with Effect's CLI module (`effect/cli`), so flags are typed and `--help` is generated for every
+ * The `lineage` command tree: `runs`, `show`, `graph`, `stale`, `transforms`, `features`, `metrics`, `export`,
+ * `ui` and `types`, built with Effect's CLI module (`effect/cli`), so flags are typed and `--help` is generated for every
  * command. Every command reads the store chosen as `Lineage.connect` chooses it (`--store URL`, else
  * `LINEAGE_STORE`, else the default SQLite file; see `Connection`), prints tables to a person and JSON to a
  * script (`--json`), and ends with a documented exit code (see `Failure`).
@@ -13,6 +13,7 @@ import * as Connection from "./Connection.js"
 import * as Export from "./Export.js"
 import { exitCodesHelp, UsageError } from "./Failure.js"
 import * as GraphSvg from "./GraphSvg.js"
+import * as Metrics from "./Metrics.js"
 import { print, printJson, stdout } from "./Output.js"
 import * as Render from "./Render.js"
 import * as Table from "./Table.js"
@@ -249,6 +250,49 @@ const features = Command.make("features", listing("name"), (flags) =>
   })
 ).pipe(describe("List features: the typed values runs and artifacts are annotated with."), Command.withShortDescription("List features"))
 
+const metrics = Command.make(
+  "metrics",
+  {
+    runs: Argument.String("run").pipe(
+      Argument.variadic({ min: 1 }),
+      Argument.withDescription(`A run uid or uid prefix; give up to ${Metrics.maxRuns} to compare them`)
+    ),
+    key: Flag.String("key").pipe(
+      Flag.atLeast(0),
+      Flag.withAlias("k"),
+      Flag.withMetavar("KEY"),
+      Flag.withDescription(`A metric key to show; repeat for several (default: every key, the first ${Metrics.maxKeys})`)
+    ),
+    maxPoints: Flag.Int("max-points").pipe(
+      Flag.optional,
+      Flag.withMetavar("N"),
+      Flag.withDescription(
+        `Points per series, ${Metrics.minPoints} to ${Metrics.maxPoints}: a longer series is downsampled, keeping each stretch's lowest and highest point and the last (default: twice the sparkline's width and one, ${Metrics.defaultMaxPoints} with --json)`
+      )
+    ),
+    json
+  },
+  (flags) =>
+    Effect.gen(function* () {
+      const style = stdoutStyle()
+      const maxPoints = Option.getOrElse(flags.maxPoints, () => (flags.json ? Metrics.defaultMaxPoints : Metrics.sparkPoints(Metrics.sparkWidth(style, 0))))
+      const options = { keys: flags.key.length === 0 ? undefined : flags.key, maxPoints }
+      yield* Metrics.checked(flags.runs, options)
+      const view = yield* withStore(Metrics.view(flags.runs, options))
+      return yield* flags.json ? printJson(view) : print(Metrics.render(view, style))
+    })
+).pipe(
+  describe(
+    "Show runs' metrics: per key the last value, minimum, maximum, point count and last step, and a sparkline of the series as wide as the terminal (60 columns when not a terminal). Several runs are compared key by key, their sparklines on one scale. --json prints the summaries and the series."
+  ),
+  Command.withShortDescription("Show runs' metrics with sparklines"),
+  Command.withExamples([
+    { command: "lineage metrics 4hX2" },
+    { command: "lineage metrics 4hX2 8aB3 --key loss --key acc", description: "Two runs compared" },
+    { command: "lineage metrics 4hX2 --key loss --json --max-points 500", description: "The loss series, downsampled to at most 500 points" }
+  ])
+)
+
 const exportCommand = Command.make(
   "export",
   {
@@ -367,6 +411,6 @@ export const lineage = Command.make("lineage").pipe(
   describe(
     "Runs, transforms, artifacts and their lineage, read from a lineage store: the one --store names, else LINEAGE_STORE, else sqlite:./.lineage/lineage.db."
   ),
-  Command.withSubcommands([runs, show, graph, stale, transforms, features, exportCommand, ui, types]),
+  Command.withSubcommands([runs, show, graph, stale, transforms, features, metrics, exportCommand, ui, types]),
   Command.withGlobalFlags([StoreUrl])
 )

@@ -157,12 +157,21 @@ const narrowed = (widths: ReadonlyArray<number>, columns: number): ReadonlyArray
   return widths.map((w) => (w > low && spare-- > 0 ? low + 1 : Math.min(w, low)))
 }
 
-/** A table: a header row, then one line per row; cells clipped and made safe, cut to their column and aligned. */
-export const render = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>, style: Style): string => {
+/** A table's headers and cells, clipped and made safe, and each column's natural width. */
+const measured = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>) => {
   const maxes = columns.map((c) => c.max ?? defaultMax)
   const headers = columns.map((c, i) => safe(clip(c.header, maxes[i]!)))
   const cells = rows.map((row) => columns.map((c, i) => safe(clip(c.value(row), maxes[i]!))))
-  const natural = naturalWidths(headers, cells, maxes)
+  return { headers, cells, natural: naturalWidths(headers, cells, maxes) }
+}
+
+/** The columns a table of `rows` takes when nothing narrows it: its columns' natural widths and the gutters between. */
+export const naturalWidth = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>): number =>
+  measured(columns, rows).natural.reduce((sum, w) => sum + w, 0) + gutter.length * Math.max(0, columns.length - 1)
+
+/** A table: a header row, then one line per row; cells clipped and made safe, cut to their column and aligned. */
+export const render = <Row>(columns: ReadonlyArray<Column<Row>>, rows: ReadonlyArray<Row>, style: Style): string => {
+  const { headers, cells, natural } = measured(columns, rows)
   const widths = style.columns === undefined ? natural : narrowed(natural, style.columns)
   const line = (texts: ReadonlyArray<string>, colourOf: (i: number) => Colour | undefined) =>
     texts

@@ -5,7 +5,7 @@
  * runs as JSON, a filter, `show` and `graph`. On SQLite, every command in detail: tables, filters, details,
  * graph formats, listings, export, help, exit codes, the default store, colour and redaction.
  */
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { once } from "node:events"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -15,44 +15,12 @@ import * as MongoStore from "@lineage/store-mongodb"
 import * as RedisStore from "@lineage/store-redis"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { buildIfStale, root } from "../../../test/support/build.js"
+import { buildIfStale } from "../../../test/support/build.js"
 import { closeAll, freshDatabase, mongoServer } from "../../../test/support/mongo.js"
 import { openPool, serverUrl as postgresUrl } from "../../../test/support/postgres.js"
 import { freshPrefix, redisServer } from "../../../test/support/redis.js"
 import type { RunDetail, RunsPage, TransformDetail, ArtifactDetail, Page, TransformRow, FeatureRow } from "../src/Views.js"
-
-const bin = join(root, "packages/cli/bin/lineage.js")
-
-interface Result {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** The environment of every child: this one's without what would choose a store, a storage root or colour. */
-const baseEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env }
-  for (const name of ["LINEAGE_STORE", "LINEAGE_STORAGE", "NO_COLOR", "FORCE_COLOR", "LINEAGE_UI_TOKEN"]) delete env[name]
-  return env
-}
-
-/** Runs the built bin (asynchronously: the MongoDB emulator answers from this process). */
-const lineage = (args: ReadonlyArray<string>, options: { readonly cwd?: string; readonly env?: NodeJS.ProcessEnv } = {}): Promise<Result> =>
-  new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [bin, ...args],
-      { cwd: options.cwd ?? tmpdir(), env: { ...baseEnv(), ...options.env }, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : -1, stdout, stderr })
-    )
-  })
-
-/** Runs the bin and parses its standard output as JSON, failing with its standard error when it did not succeed. */
-const lineageJson = async <A>(args: ReadonlyArray<string>, options: Parameters<typeof lineage>[1] = {}): Promise<A> => {
-  const result = await lineage([...args, "--json"], options)
-  if (result.code !== 0) throw new Error(`lineage ${args.join(" ")} exited ${result.code}: ${result.stderr}`)
-  return JSON.parse(result.stdout) as A
-}
+import { baseEnv, bin, lineage, lineageJson } from "./support/bin.js"
 
 const ansi = /\u001b\[/
 

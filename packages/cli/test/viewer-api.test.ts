@@ -5,7 +5,6 @@
  * headers that lock every response down, the token, the Host check, and the options `serve` refuses.
  */
 import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs"
-import { request as httpRequest } from "node:http"
 import { join } from "node:path"
 import { execFileSync, spawn } from "node:child_process"
 import { connect, createServer, type Socket } from "node:net"
@@ -17,51 +16,8 @@ import { maxDownloadBytes } from "../src/viewer/Api.js"
 import type { ViewerError } from "../src/Viewer.js"
 import type { ArtifactDetail, FeatureRow, Found, Page, RunDetail, RunsPage, TransformDetail, TransformRow } from "../src/Views.js"
 import { learningRates, oddNames, scheduledPrefix, type Seeded, seed, seedWide } from "./support/seed.js"
+import { ask, expectFailure } from "./support/http.js"
 import { type Running, serve, tryServe } from "./support/viewer.js"
-
-interface Answer {
-  readonly status: number
-  readonly headers: { readonly [name: string]: string | string[] | undefined }
-  readonly body: Buffer
-  readonly text: string
-  /** The body as JSON, read as the shape the route documents. */
-  readonly json: <T>() => T
-}
-
-/** One request, as `node:http` sends it: the Host header names the server unless the test says otherwise. */
-const ask = (
-  port: number,
-  path: string,
-  options: { readonly method?: string; readonly headers?: { readonly [name: string]: string } } = {}
-): Promise<Answer> =>
-  new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: "127.0.0.1", port, path, agent: false, method: options.method ?? "GET", headers: { Host: `127.0.0.1:${port}`, ...options.headers } },
-      (res) => {
-        const chunks: Array<Buffer> = []
-        res.on("data", (c: Buffer) => chunks.push(c))
-        res.on("end", () => {
-          const body = Buffer.concat(chunks)
-          const text = body.toString("utf8")
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: <T>() => JSON.parse(text) as T })
-        })
-        res.on("error", reject)
-      }
-    )
-    req.on("error", reject)
-    req.end()
-  })
-
-/** A failure's JSON body: its tag and message, and no trace of a stack. */
-const expectFailure = (answer: Answer, status: number, tag: string) => {
-  expect(answer.status).toBe(status)
-  expect(answer.headers["content-type"]).toBe("application/json; charset=utf-8")
-  const { error } = answer.json<{ readonly error: { readonly _tag: string; readonly message: string; readonly reason?: string } }>()
-  expect(error._tag).toBe(tag)
-  expect(typeof error.message).toBe("string")
-  expect(answer.text).not.toMatch(/\n\s+at |\.ts:\d+|node_modules/)
-  return error
-}
 
 const viewerErrorOf = (exit: Exit.Exit<unknown, unknown>): ViewerError => {
   if (Exit.isSuccess(exit)) throw new Error("the viewer started")

@@ -6,57 +6,31 @@
  * token too, which becomes a cookie. Every screen is kept in `test-output/screenshots/`. Store data with markup
  * in it must show as text, run nothing, and no Content-Security-Policy violation may occur (checked last).
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
 import type { Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { buildIfStale, root } from "../../../test/support/build.js"
-import { type Browser, launch } from "./support/chromium.js"
+import { type Browser, holds, launch, watchedPage } from "./support/chromium.js"
 import { hostileText, oddNames, type Seeded, seed } from "./support/seed.js"
+import { startUi, type Ui } from "./support/ui.js"
 
-const bin = join(root, "packages/cli/bin/lineage.js")
 const screenshots = join(root, "test-output/screenshots")
-
-interface Ui {
-  readonly url: string
-  readonly stop: () => Promise<void>
-}
-
-/** `lineage ui` on the seeded store, on a free port; its URL read from what it prints. */
-const startUi = (store: string, extra: ReadonlyArray<string> = []): Promise<Ui> =>
-  new Promise((resolve, reject) => {
-    const env = { ...process.env }
-    for (const name of ["LINEAGE_STORE", "LINEAGE_STORAGE", "LINEAGE_UI_TOKEN"]) delete env[name]
-    const child: ChildProcess = spawn(process.execPath, [bin, "ui", "--store", store, "--port", "0", ...extra], { env, stdio: ["ignore", "pipe", "pipe"] })
-    let out = ""
-    let err = ""
-    const exited = new Promise<void>((done) => child.once("exit", () => done()))
-    child.stderr?.on("data", (c: Buffer) => (err += c.toString()))
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c.toString()
-      const url = /Lineage viewer at (http:\/\/\S+\/)/.exec(out)?.[1]
-      if (url !== undefined) resolve({ url, stop: () => (child.kill("SIGTERM"), exited) })
-    })
-    child.once("exit", (code) => reject(new Error(`lineage ui exited ${code}: ${err}${out}`)))
-  })
 
 let seeded: Seeded
 let ui: Ui
 let browser: Browser
 let page: Page
-const problems: Array<string> = []
+let problems: Array<string>
 
 beforeAll(async () => {
   buildIfStale(["sql", "store-sqlite", "cli"])
   seeded = await seed()
   ui = await startUi(seeded.url)
   browser = await launch({ viewport: { width: 1280, height: 900 } })
-  page = await browser.context.newPage()
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`))
-  page.on("console", (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`)
-  })
+  const watched = await watchedPage(browser)
+  page = watched.page
+  problems = watched.problems
   mkdirSync(screenshots, { recursive: true })
 }, 600_000)
 
@@ -68,17 +42,7 @@ afterAll(async () => {
 
 const shot = (name: string) => page.screenshot({ path: join(screenshots, `viewer-${name}.png`), fullPage: true })
 
-/**
- * Waits until the expression holds in the page, asking from here: Playwright's own `waitForFunction` evaluates
- * its predicate with `eval`, which the page's Content-Security-Policy rightly refuses.
- */
-const until = async (expression: string) => {
-  const deadline = Date.now() + 15_000
-  while (!(await page.evaluate(expression))) {
-    if (Date.now() > deadline) throw new Error(`still not true after 15 s: ${expression}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
+const until = (expression: string) => holds(page, expression)
 
 const rowCount = (n: number) => until(`document.querySelectorAll("table.runs tbody tr").length === ${n}`)
 const heading = async () => (await page.locator("main h1").first().textContent()) ?? ""

@@ -392,6 +392,21 @@ const jsonNesting = (model: Model) => {
   }
 }
 
+/**
+ * Fills the fields a stored document lacks that have an `absent` value (`FieldDef.absent`): documents written
+ * before those fields existed. A document holding them all is returned as it is.
+ */
+const absentFiller = (model: Model): ((doc: Doc) => Doc) => {
+  const fields = Object.entries(model.fields).flatMap(([name, def]) => (def.absent === undefined ? [] : [[name, def.absent] as const]))
+  if (fields.length === 0) return (doc) => doc
+  return (doc) => {
+    if (doc === null || typeof doc !== "object") return doc
+    let filled: Record<string, unknown> | undefined
+    for (const [name, absent] of fields) if (!Object.hasOwn(doc, name)) (filled ??= { ...doc })[name] = absent()
+    return (filled ?? doc) as Doc
+  }
+}
+
 export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(model: Model, schema: S): Entity<S["Type"]> => {
   const json = Schema.toCodecJson(schema)
   const decodeJson = Schema.decodeUnknownSync(json)
@@ -416,16 +431,20 @@ export const entity = <S extends Schema.Top & Schema.Codec<unknown, unknown>>(mo
   const wellFormed = wellFormedText(model)
   // A document holds the model's derived fields too (`Model.derivations`).
   const derive = deriveAll(model)
+  const fill = absentFiller(model)
   if (fast === undefined)
     return {
       model,
-      decode: (doc) => decodeJson(doc),
+      decode: (doc) => decodeJson(fill(doc)),
       encode: (record) => derive(encodeJson(record) as Doc),
       validate: (values) => wellFormed(nested(values) ?? validateSlow(values))
     }
   return {
     model,
-    decode: (doc) => (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc),
+    decode: (stored) => {
+      const doc = fill(stored)
+      return (fast.decode(doc) as S["Type"] | undefined) ?? decodeJson(doc)
+    },
     encode: (record) => derive(fast.encode(record) ?? (encodeJson(record) as Doc)),
     // The nesting check comes first: both validators walk JSON fields whole, with no bounds of their own.
     validate: (values) => wellFormed(nested(values) ?? (fast.validate(values) as S["Type"] | undefined) ?? validateSlow(values))

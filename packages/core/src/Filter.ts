@@ -259,11 +259,16 @@ type FeatureOrder = {
   [Name in keyof LineageFeatures & string]: FeatureKind<LineageFeatures[Name]> extends "json" ? Name | `${Name}__${string}` : Name
 }[keyof LineageFeatures & string]
 
-/** What a registry orders by: its fields (and their aliases), JSON paths and declared features. */
+/** The aliases of a registry's JSON fields (`metrics` for `Run.metricSummary`). */
+type JsonAliases<N extends RegistryName, As = AliasesOf<ModelOf<N>>> = {
+  [A in keyof As & string]: As[A] extends JsonFields<N> ? A : never
+}[keyof As & string]
+
+/** What a registry orders by: its fields (and their aliases), JSON paths (through aliases too) and declared features. */
 type OrderName<N extends RegistryName> =
   | (keyof Fields<N> & string)
   | (keyof AliasesOf<ModelOf<N>> & string)
-  | `${JsonFields<N>}__${string}`
+  | `${JsonFields<N> | JsonAliases<N>}__${string}`
   | (HasFeatures<N> extends true ? FeatureOrder : never)
 
 /**

@@ -14,8 +14,10 @@ import * as path from "node:path"
 import { Cause, Effect, Exit, ManagedRuntime } from "effect"
 import { adapterFor } from "./Adapters.js"
 import * as Artifacts from "./Artifacts.js"
-import { type Call, requireContext, withCall } from "./Current.js"
+import { type Call, contextOf, requireContext, withCall } from "./Current.js"
+import * as Metrics from "./Metrics.js"
 import type * as Records from "./Records.js"
+import { Run as RunRecord } from "./Records.js"
 import type { RecordOf, RegistryName } from "./Records.js"
 import type { Driver } from "./Driver.js"
 import * as DriverRules from "./Driver.js"
@@ -100,6 +102,11 @@ export interface ConnectOptions {
    * a bounded time, for the events still queued, then stops sending.
    */
   readonly openLineage?: OpenLineageEmitter.Options | false | undefined
+  /**
+   * How this client writes the metrics it logs (see `Metrics`): `batchSize` (default 5,000 points),
+   * `flushIntervalMs` (default 1,000) and `maxBufferedPoints` (default 1,000,000).
+   */
+  readonly metrics?: Metrics.Options | undefined
 }
 
 /**
@@ -130,7 +137,23 @@ export interface FeatureManager {
 /** A run or artifact as the Promise face returns it: the record, plus its feature manager. */
 export type WithFeatureManager<A> = A & { readonly features: FeatureManager }
 
-type Decorate<A> = A extends Records.Run | Records.Artifact ? WithFeatureManager<A> : A
+/** The `metrics` of a run the Promise face returns: its series, logged and read (see `Metrics`). */
+export interface RunMetrics {
+  /**
+   * Logs `values` (finite numbers, by key) to this run at one step, returning as soon as they are buffered: it
+   * never waits for the store. Throws `ValidationError` for a bad key, value, step or timestamp (see `Metrics.logTo`).
+   */
+  readonly log: (values: Metrics.Values, options?: Metrics.LogOptions) => void
+  /** This run's series (see `Metrics.history`). */
+  readonly history: (options?: Omit<Metrics.HistoryOptions, "runs">) => Promise<ReadonlyArray<Metrics.Series>>
+  /** This run's summary, by key (see `Metrics.summary`). */
+  readonly summary: () => Promise<Metrics.Summary>
+}
+
+/** A run as the Promise face returns it: the record, its feature manager and its metrics. */
+export type WithRunManagers<A> = WithFeatureManager<A> & { readonly metrics: RunMetrics }
+
+type Decorate<A> = A extends Records.Run ? WithRunManagers<A> : A extends Records.Artifact ? WithFeatureManager<A> : A
 
 /**
  * A query set of the Promise face, one rule as in the Effect face: builders (`filter`, `orderBy`, `limit`,
@@ -190,12 +213,17 @@ interface Session {
   readonly decorate: <A>(record: A) => Decorate<A>
   /** The current `step`/`flow` call (its run, and its flow's run and transform), following the async call chain. */
   readonly calls: AsyncLocalStorage<Call>
+  /**
+   * Logs metric points at once (see `Metrics.logNow`) to `run`, else to the current run (`TrackNotCalled` without
+   * one), throwing what refuses them; refused once closed.
+   */
+  readonly log: (run: Records.Run | undefined, values: Metrics.Values, options?: Metrics.LogOptions) => void
   /** Ends a still tracked run `aborted`, then closes the store; every later call is refused. */
   readonly close: () => Promise<void>
 }
 
 /** One client's session over its runtime: the closed flag, the call chain's run, the artifact storage option. */
-const session = (runtime: Runtime, options: ConnectOptions): Session => {
+const session = (runtime: Runtime, store: Store.StoreShape, options: ConnectOptions): Session => {
   const calls = new AsyncLocalStorage<Call>()
   let closed = false
   const closedError = () => StoreError.closed("this client's close() was called; open another with Lineage.connect()")
@@ -223,13 +251,31 @@ const session = (runtime: Runtime, options: ConnectOptions): Session => {
     await runtime.dispose()
   }
 
-  return { exec, decorate: featureManagers(exec), calls, close }
+  const log: Session["log"] = (run, values, o) => {
+    if (closed) throw closedError()
+    const refused = Metrics.logNow(store, run ?? currentRunOf(calls, store), values, o)
+    if (refused !== undefined) throw refused
+  }
+
+  return { exec, decorate: managers(exec, log), calls, log, close }
 }
 
-/** Gives each run and artifact passed through it a `features` manager that keeps the record current. */
-const featureManagers =
-  (exec: Session["exec"]) =>
+/** The `metrics` of a run, logging through `log` and reading through `exec`. */
+const runMetrics = (exec: Session["exec"], log: Session["log"], run: Records.Run): RunMetrics => ({
+  log: (values, o) => log(run, values, o),
+  history: (o = {}) => exec(Metrics.history({ ...o, runs: run })),
+  summary: () => exec(Metrics.summary(run))
+})
+
+/**
+ * Gives each run and artifact passed through it a `features` manager that keeps the record current, and each run
+ * its `metrics`.
+ */
+const managers =
+  (exec: Session["exec"], log: Session["log"]) =>
   <A>(record: A): Decorate<A> => {
+    if (record instanceof RunRecord && !("metrics" in record))
+      Object.defineProperty(record, "metrics", { value: runMetrics(exec, log, record), enumerable: false })
     if (record !== null && typeof record === "object" && "featureValues" in record && !("features" in record)) {
       let current = record as unknown as Features.WithFeatures
       const manager: FeatureManager = {
@@ -392,12 +438,23 @@ const context = ({ decorate, calls }: Session, store: Store.StoreShape) => {
   }
 }
 
+/** The current run (the innermost `step`/`flow` call's, else the tracked one), or `TrackNotCalled`. */
+const currentRunOf = (calls: AsyncLocalStorage<Call>, store: Store.StoreShape): Records.Run => {
+  const run = calls.getStore()?.run ?? contextOf(store).run
+  if (run === undefined)
+    throw new TrackNotCalled({
+      detail: "ln.log logs to the current run: call track() first, or log to a run with run.metrics.log(…)."
+    })
+  return run
+}
+
 /** Connects to a store and returns the Promise face over it. */
 export const connect = async (url?: string, options: ConnectOptions = {}) => {
   const storage = storageFor(url, options)
   const { runtime, store } = await openStore(url)
-  const s = session(runtime, { ...options, storage })
-  await s.exec(Effect.flatten(OpenLineageEmitter.configure(options.openLineage))).catch(async (e: unknown) => {
+  const s = session(runtime, store, { ...options, storage })
+  const configure = Effect.andThen(Metrics.configure(options.metrics), Effect.flatten(OpenLineageEmitter.configure(options.openLineage)))
+  await s.exec(configure).catch(async (e: unknown) => {
     await runtime.dispose()
     throw e
   })
@@ -419,6 +476,20 @@ export const connect = async (url?: string, options: ConnectOptions = {}) => {
     lineage: async (record: Records.Artifact | Records.Run, o?: LineageGraph.LineageOptions) => {
       const graph = await s.exec(LineageGraph.lineage(record, o))
       return { ...graph, mermaid: LineageGraph.toMermaid(graph) }
+    },
+    /**
+     * Logs metric points to the current run (`Metrics.log`): returns as soon as they are buffered, never waiting
+     * for the store; throws `ValidationError` for a bad point, `TrackNotCalled` without a current run.
+     */
+    log: (values: Metrics.Values, o?: Metrics.LogOptions): void => s.log(undefined, values, o),
+    /** Metrics across runs, and this client's buffer of them (see `Metrics`). */
+    metrics: {
+      history: (o: Metrics.HistoryOptions) => s.exec(Metrics.history(o)),
+      summary: (run: Metrics.RunRef) => s.exec(Metrics.summary(run)),
+      /** Waits for the points logged so far to be written (see `Metrics.flush`). */
+      flush: (o?: { readonly timeoutMs?: number | undefined }) => s.exec(Metrics.flush(o)),
+      /** Points this client dropped: its buffer was full, their run was gone, or it closed first. */
+      dropped: (): number => Metrics.droppedIn(store)
     },
     /** Closes the store; a run this client still tracks is ended `aborted` first, not left `started`. */
     close: s.close

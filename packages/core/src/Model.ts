@@ -17,6 +17,11 @@ export interface FieldDef<S extends Schema.Top = Schema.Top, K extends FieldKind
   readonly index?: IndexSpec["kind"] | undefined
   /** Value given on create when the caller leaves the field out (nullable fields default to null). */
   readonly default?: (() => unknown) | undefined
+  /**
+   * The value a stored document without the field reads as: for a field added within a storage format, which
+   * documents written before it lack (adding such a field is additive: no new format, no migration).
+   */
+  readonly absent?: (() => unknown) | undefined
   readonly values?: ReadonlyArray<string> | undefined
   /** For `int` fields holding a count or a size: never negative. */
   readonly natural?: boolean | undefined
@@ -34,7 +39,7 @@ export interface RefTo<R extends string> {
   readonly ref: { readonly registry: R; readonly onDelete: OnDelete }
 }
 
-type Options = { readonly index?: IndexSpec["kind"]; readonly default?: () => unknown }
+type Options = { readonly index?: IndexSpec["kind"]; readonly default?: () => unknown; readonly absent?: () => unknown }
 
 /** `Defaulted` when the options give a default. */
 type DefaultOf<O extends Options> = O extends { readonly default: () => unknown } ? Defaulted : unknown

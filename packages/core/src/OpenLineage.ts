@@ -7,7 +7,8 @@
  * - a run is a run: `runId` = `runId(run.uid)`, a name-based UUID, so a run has one id wherever it is
  *   emitted; a restart (`track({ newRun: false })`) is a run of its own (`attemptRunId`), linked to the first
  *   by `lineage_run.restartOf`; facets `parent` (the run that initiated it), `lineage_run`, `lineage_params`,
- *   `lineage_features`, and `errorMessage` when a live failure is known (a stored run keeps no error);
+ *   `lineage_features`, `lineage_metrics` (the summary of its metrics, on its terminal event), and
+ *   `errorMessage` when a live failure is known (a stored run keeps no error);
  * - a status is a sequence of events (`lifecycle`);
  * - a run's input artifacts are its inputs, the artifacts it produced or recreated its outputs (`datasetOf`),
  *   listed on its terminal event only: a run that starts has none yet.
@@ -24,6 +25,8 @@ import { Effect } from "effect"
 import * as ArtifactPaths from "./ArtifactPaths.js"
 import type { StoreError } from "./Errors.js"
 import * as Limits from "./Limits.js"
+import * as MetricBuffer from "./MetricBuffer.js"
+import * as MetricStorage from "./MetricStorage.js"
 import { Q } from "./Query.js"
 import type { QuerySet } from "./QuerySet.js"
 import * as Records from "./Records.js"
@@ -77,12 +80,20 @@ export interface LineageFeaturesRunFacet extends Facet {
   readonly values: { readonly [name: string]: unknown }
 }
 
+export interface LineageMetricsRunFacet extends Facet {
+  /** By key, in key order. */
+  readonly metrics: MetricStorage.Summary
+  /** Keys left out: past `maxFacetMetrics`, or whose summary is not one a client writes. */
+  readonly omittedKeys?: number
+}
+
 export interface RunFacets {
   readonly parent?: ParentRunFacet
   readonly errorMessage?: ErrorMessageRunFacet
   readonly lineage_run: LineageRunFacet
   readonly lineage_params?: LineageParamsRunFacet
   readonly lineage_features?: LineageFeaturesRunFacet
+  readonly lineage_metrics?: LineageMetricsRunFacet
 }
 
 export interface JobTypeJobFacet extends Facet {
@@ -171,6 +182,8 @@ export const maxFacetValues = 10_000
 export const maxFacetChars = 262_144
 /** Datasets listed per side of an event; the rest are counted in `lineage_run`. */
 export const maxDatasets = 1_000
+/** Metric keys summarized in one `lineage_metrics` facet (the first in key order); the rest are counted. */
+export const maxFacetMetrics = 1_000
 
 /** `text` cut at `max` characters (then `…`), never between the halves of a surrogate pair. */
 const cut = (text: string, max = maxTextChars): string => {
@@ -387,6 +400,26 @@ const sendable = (value: unknown): { readonly [key: string]: unknown } | undefin
   }
 }
 
+/**
+ * The `lineage_metrics` facet of a run's metric summary (`Run.metricSummary`): the first `maxFacetMetrics` keys in
+ * key order whose entry is a summary (`MetricStorage.summaryOf`) and that `Metrics.log` takes as a key; the
+ * others are left out and counted. Undefined when no key is sent.
+ */
+const metricsFacetOf = (metricSummary: unknown): LineageMetricsRunFacet | undefined => {
+  const total = Limits.isPlainObject(metricSummary) ? Object.keys(metricSummary).length : 0
+  const summary = MetricStorage.summaryOf(metricSummary)
+  const keys = Object.keys(summary)
+    .filter((key) => MetricBuffer.checkKey(key) === undefined)
+    .sort()
+    .slice(0, maxFacetMetrics)
+  if (keys.length === 0) return undefined
+  const omittedKeys = total - keys.length
+  return facet(lineageFacet("LineageMetricsRunFacet"), {
+    metrics: Object.fromEntries(keys.map((key) => [key, summary[key]!])),
+    ...(omittedKeys > 0 ? { omittedKeys } : {})
+  })
+}
+
 /** An `errorMessage` facet for what a failed run threw, redacted and cut; undefined if nothing can be read of it. */
 const errorFacetOf = (error: unknown): ErrorMessageRunFacet | undefined => {
   try {
@@ -525,6 +558,8 @@ interface Parts {
   readonly runId: string
   readonly facets: Omit<RunFacets, "lineage_run" | "errorMessage">
   readonly lineageRun: LineageRunFacet
+  /** The run's metric summary, sent on a terminal event only: a run that starts has logged nothing yet. */
+  readonly metrics: LineageMetricsRunFacet | undefined
   /** The run's datasets, read for a terminal event only. */
   readonly sides: { readonly inputs: Side; readonly outputs: Side } | undefined
 }
@@ -554,13 +589,18 @@ const partsOf = (run: Records.Run, options: PartsOptions): Effect.Effect<Parts, 
         ...(run.name !== null ? { name: cut(run.name) } : {}),
         ...(options.restart ? { restartOf: runId(run.uid) } : {})
       }),
+      metrics: metricsFacetOf(run.metricSummary),
       sides: options.withDatasets ? yield* datasetsOf(run) : undefined
     }
   })
 
-/** One event; a terminal one lists the run's datasets, a `START` none (a run that starts has read nothing yet). */
+/**
+ * One event; a terminal one lists the run's datasets and carries its metric summary, a `START` neither (a run
+ * that starts has read and logged nothing yet).
+ */
 const assemble = (run: Records.Run, type: EventType, parts: Parts, error?: ErrorMessageRunFacet): RunEvent => {
   const sides = type === "START" ? undefined : parts.sides
+  const metrics = type === "START" ? undefined : parts.metrics
   const lineageRun: LineageRunFacet = {
     ...parts.lineageRun,
     ...(sides !== undefined && sides.inputs.omitted > 0 ? { omittedInputs: sides.inputs.omitted } : {}),
@@ -571,7 +611,15 @@ const assemble = (run: Records.Run, type: EventType, parts: Parts, error?: Error
     eventTime: eventTime(run, type),
     producer: producer(),
     schemaURL,
-    run: { runId: parts.runId, facets: { ...parts.facets, ...(error !== undefined ? { errorMessage: error } : {}), lineage_run: lineageRun } },
+    run: {
+      runId: parts.runId,
+      facets: {
+        ...parts.facets,
+        ...(metrics !== undefined ? { lineage_metrics: metrics } : {}),
+        ...(error !== undefined ? { errorMessage: error } : {}),
+        lineage_run: lineageRun
+      }
+    },
     job: parts.job,
     inputs: sides?.inputs.datasets ?? [],
     outputs: sides?.outputs.datasets ?? []

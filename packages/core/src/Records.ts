@@ -95,6 +95,7 @@ export const runStatuses = Object.keys(runStatusCodes) as ReadonlyArray<RunStatu
 export const RunModel = model({
   name: "Run",
   table: "run",
+  aliases: { metrics: "metricSummary" },
   uidLength: 16,
   versioned: false,
   trash: true,
@@ -118,7 +119,13 @@ export const RunModel = model({
     /** Feature values, by feature name, validated against each feature's dtype (see `Features`). */
     featureValues: F.json({ default: () => ({}) }),
     /** Refreshed while the tracking process lives: a started run whose heartbeat stops is stale. */
-    lastHeartbeatAt: F.datetime.nullable({ index: "sorted" })
+    lastHeartbeatAt: F.datetime.nullable({ index: "sorted" }),
+    /**
+     * The run's metrics, by key: `{ last, min, max, count, step }` of the points logged (see `Metrics`), kept in
+     * step with its `MetricPoints` chunks. Queried and ordered by JSON path through the alias `metrics`
+     * (`metrics__loss__min__lt`). Runs stored before the field existed read as `{}`.
+     */
+    metricSummary: F.json({ default: () => ({}), absent: () => ({}) })
   },
   unique: [],
   relations: {
@@ -433,6 +440,39 @@ export class CollectionArtifact extends Schema.Class<CollectionArtifact>("Collec
 // ---------------------------------------------------------------------------------------------------------
 
 /**
+ * A run's metric points, stored as chunks: one record holds up to `MetricBuffer.maxChunkPoints` consecutive points
+ * of one (run, key), in step order, as parallel arrays (`steps`, `values`, `timestamps` in epoch milliseconds),
+ * with their first and last step, count, minimum and maximum. Keyed by run, key and first step. Written by
+ * `Metrics` only; deleted with their run.
+ */
+export const MetricPointsModel = model({
+  name: "MetricPoints",
+  table: "metric_points",
+  uidLength: 16,
+  versioned: false,
+  trash: false,
+  nameField: "key",
+  fields: {
+    ...linkBase,
+    runId: F.ref("Run", "cascade"),
+    key: F.string({ index: "hash" }),
+    firstStep: F.natural(),
+    lastStep: F.natural(),
+    count: F.natural(),
+    steps: F.json(),
+    values: F.json(),
+    timestamps: F.json(),
+    min: F.float(),
+    max: F.float()
+  },
+  unique: [{ name: "metric_points_run_key_step", fields: ["runId", "key", "firstStep"] }],
+  relations: { run: { kind: "forward", to: "Run", field: "runId" } }
+})
+export class MetricPoints extends Schema.Class<MetricPoints>("MetricPoints")(schemaFields(MetricPointsModel.fields)) {}
+
+// ---------------------------------------------------------------------------------------------------------
+
+/**
  * The registries a user queries and writes, by name, as types: each one's model (with its literal field kinds
  * and relation targets) and record. `Filter`, `Inputs` and the typed registries read them; relations name their
  * targets by these keys.
@@ -469,7 +509,8 @@ export const models: { readonly [name: string]: Model } = {
   RunInputCollection: RunInputCollectionModel,
   RunULabel: RunULabelModel,
   RunProject: RunProjectModel,
-  CollectionArtifact: CollectionArtifactModel
+  CollectionArtifact: CollectionArtifactModel,
+  MetricPoints: MetricPointsModel
 }
 
 export const modelOf = (name: string): Model => {

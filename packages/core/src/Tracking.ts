@@ -30,13 +30,15 @@ import {
 } from "./Current.js"
 import * as Records from "./Records.js"
 import * as Environment from "./Environment.js"
-import { DoesNotExist, RunAlreadyActive, TrackNotCalled, ValidationError } from "./Errors.js"
+import { DoesNotExist, RunAlreadyActive, StoreError, TrackNotCalled, ValidationError } from "./Errors.js"
 import * as Features from "./Features.js"
 import { listNames } from "./Limits.js"
+import * as Metrics from "./Metrics.js"
 import * as OpenLineageEmitter from "./OpenLineageEmitter.js"
 import * as Params from "./Params.js"
 import * as ProcessHooks from "./ProcessHooks.js"
 import * as Redaction from "./Redaction.js"
+import * as References from "./References.js"
 import type { FeatureValues } from "./Inputs.js"
 import type { QuerySet } from "./QuerySet.js"
 import { Run, Transform } from "./Registry.js"
@@ -143,12 +145,17 @@ const scriptSpec = (path: string | undefined) =>
 // ---------------------------------------------------------------------------------------------------------
 // The global run of a store
 
+const isNotFound = (e: unknown): e is StoreError => e instanceof StoreError && e.reason._tag === "NotFound"
+
 /**
  * Ends `run` with `status`, as the process that ran it learns how it went (`error`, what it threw if it failed),
  * and emits it; `run` as it was tracked tells whether it was a restart, which the ended record no longer does.
+ * The write sets only `status` and `finishedAt` (a run derives nothing from them), so `run` may be an older copy
+ * than the stored record: what it returns is the stored record, other writers' changes included.
  */
 const end = (run: Records.Run, status: Records.RunStatus, error?: unknown) =>
-  Effect.flatMap(Run.reload(run), (current) => Run.update(current, { status, finishedAt: new Date() })).pipe(
+  Run.update(run, { status, finishedAt: new Date() }).pipe(
+    Effect.catchIf(isNotFound, () => Effect.fail(new DoesNotExist({ registry: "Run", query: `id ${run.id}` }))),
     Effect.tap((ended) => OpenLineageEmitter.emit(ended, { error, restart: run.status === "restarted" }))
   )
 
@@ -198,7 +205,10 @@ const tracking = (
   heartbeat.unref()
   const unregister = ProcessHooks.register({
     uid: run.uid,
-    mark: handleProcess ? (status, error) => runWith(store, Effect.andThen(end(run, status, error), OpenLineageEmitter.flush)) : undefined
+    mark: handleProcess
+      ? (status, error) =>
+          runWith(store, Effect.andThen(Metrics.settle(Metrics.signalFlushMs), Effect.andThen(end(run, status, error), OpenLineageEmitter.flush)))
+      : undefined
   })
   const state: Tracked = {
     _tag: "Tracking",
@@ -217,7 +227,7 @@ const tracking = (
     Effect.suspend(() => {
       if (slot.state !== state) return Effect.void
       stop(slot, state)
-      return end(run, "aborted").pipe(
+      return Effect.andThen(Metrics.settle(Metrics.signalFlushMs), end(run, "aborted")).pipe(
         Effect.timeout(ProcessHooks.markTimeoutMs),
         Effect.ignore,
         // The store's emitters wait for this run's ABORT (see `OpenLineageEmitter`): one bounded close sends it.
@@ -264,43 +274,80 @@ const begin = (options: TrackOptions) =>
     // Listed through `listNames`: up to a million paths may be dropped, each as long as the keys above it.
     if (dropped.length > 0) yield* Effect.logWarning(`params not recorded (cannot be stored as JSON): ${listNames(dropped)}`)
     // Validate feature values before anything is written.
-    if (options.features !== undefined) yield* Features.validate("Run", options.features)
+    const featureValues = options.features === undefined ? undefined : yield* Features.validate("Run", options.features)
     const now = new Date()
     const previous =
       options.newRun === false
         ? yield* Run.filter({ transform, branchId: 1 }).orderBy("-startedAt").first()
         : undefined
+    const environment = environmentOf(options)
+    // Read only: registered already, the environment artifact is written with the run.
+    const known = yield* Artifacts.registeredAs(environment, environmentOptions)
     // Every check passed: only now may this call switch where the client's events go.
     yield* configureOpenLineage
+    const environmentId = known === undefined ? {} : { environmentId: known.id }
+    const input = {
+      transformId: transform.id,
+      name: options.name ?? null,
+      params: Object.keys(params).length === 0 ? null : params,
+      status: "started",
+      startedAt: now,
+      lastHeartbeatAt: now,
+      initiatedByRunId: parent?.id ?? null,
+      reference: options.reference ?? null,
+      referenceType: options.referenceType ?? null,
+      cliArgs: Redaction.args(process.argv.slice(2)).join(" ").slice(0, 1024) || null,
+      // Validated above: what `Features.add` would store on a run that holds no values yet.
+      ...(featureValues === undefined ? {} : { featureValues }),
+      ...environmentId
+    }
     const write =
       previous !== undefined
-        ? Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now })
-        : Run.create({
-            transformId: transform.id,
-            name: options.name ?? null,
-            params: Object.keys(params).length === 0 ? null : params,
-            status: "started",
-            startedAt: now,
-            lastHeartbeatAt: now,
-            initiatedByRunId: parent?.id ?? null,
-            reference: options.reference ?? null,
-            referenceType: options.referenceType ?? null,
-            cliArgs: Redaction.args(process.argv.slice(2)).join(" ").slice(0, 1024) || null
-          })
-    return { transform, parent, write }
+        ? Run.update(previous, { status: "restarted", startedAt: now, finishedAt: null, lastHeartbeatAt: now, ...environmentId })
+        : // The environment artifact was just read, live; so was a transform found from a spec, not one given as a record.
+          createRun(input, given instanceof Records.Transform ? ["environmentId"] : ["environmentId", "transformId"])
+    const recording: Recording = {
+      // A restarted run keeps the values it holds: `add` merges the new ones into them as it always does.
+      features: previous !== undefined ? options.features : undefined,
+      environment: known === undefined ? environment : undefined
+    }
+    return { transform, parent, write, recording }
   })
 
-/** What a started run records next: its features and its environment artifact. */
-const record = (started: Records.Run, options: TrackOptions) =>
+/**
+ * `Run.create`, looking up only the references not in `read`: those name records this call has just read or
+ * written itself. Looking them up again would tell no more: like that read, a lookup is a moment before the
+ * insert, and no store keeps a foreign key that would hold after it.
+ */
+const createRun = (input: { readonly [field: string]: unknown }, read: ReadonlyArray<"transformId" | "environmentId">) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    yield* References.check(Run.model, [Object.fromEntries(Object.entries(input).filter(([field]) => !read.includes(field as never)))])
+    const [run] = yield* store.insert(Run.entity, [input])
+    return run!
+  })
+
+/** The environment artifact's registration: no run's, so that every run of one environment shares it. */
+const environmentOptions = { suffix: ".json", description: "environment", kind: "__lineage_run__", run: null } as const
+
+/** The environment artifact's bytes for a `track()` (see `Environment.capture`). */
+const environmentOf = (options: TrackOptions): string => JSON.stringify(Environment.capture(options.path ?? process.argv[1]), null, 2)
+
+/** What a started run records after it was written: what its write could not hold. */
+interface Recording {
+  /** Feature values to add to a restarted run. */
+  readonly features: FeatureValues | undefined
+  /** The bytes of an environment artifact to register, when it was not registered yet. */
+  readonly environment: string | undefined
+}
+
+/** What a started run records next: the features of a restarted run, and its environment if not yet registered. */
+const record = (started: Records.Run, recording: Recording) =>
   Effect.gen(function* () {
     let run = started
-    if (options.features !== undefined) run = yield* Features.add(run, options.features)
-    const environment = yield* Artifacts.fromBytes(JSON.stringify(Environment.capture(options.path ?? process.argv[1]), null, 2), {
-      suffix: ".json",
-      description: "environment",
-      kind: "__lineage_run__",
-      run: null
-    })
+    if (recording.features !== undefined) run = yield* Features.add(run, recording.features)
+    if (recording.environment === undefined) return run
+    const environment = yield* Artifacts.fromBytes(recording.environment, environmentOptions)
     return yield* Run.update(run, { environmentId: environment.id })
   })
 
@@ -322,14 +369,14 @@ export const track = (options: TrackOptions = {}) =>
           slot.state = undefined
           return yield* Effect.failCause(begun.cause)
         }
-        const { transform, parent, write } = begun.value
+        const { transform, parent, write, recording } = begun.value
         // Not restored: the run's write is never interrupted, so a run it wrote is always known here.
         const written = yield* Effect.exit(write)
         if (Exit.isFailure(written)) {
           slot.state = undefined
           return yield* Effect.failCause(written.cause)
         }
-        const recorded = yield* Effect.exit(restore(record(written.value, options)))
+        const recorded = yield* Effect.exit(restore(record(written.value, recording)))
         if (Exit.isFailure(recorded)) {
           slot.state = undefined
           yield* OpenLineageEmitter.emit(written.value, { transform, parent })
@@ -359,25 +406,65 @@ const trackedRun = Effect.flatMap(Store, (store) =>
 )
 
 /**
+ * The end under way of a tracked run, by `finish()` or `abort()`: claimed before they wait for the run's points,
+ * so that the other waits for it (then finds the run ended, or still tracked if that end failed) rather than
+ * ending the run a second time.
+ */
+const endings = new WeakMap<Tracked, Promise<void>>()
+
+/** `end`, claimed as the end under way of `state` until it completes. */
+const ending = <A, E, R>(state: Tracked, end: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    let done = () => {}
+    endings.set(state, new Promise<void>((resolve) => (done = resolve)))
+    return Effect.ensuring(
+      end,
+      Effect.sync(() => {
+        endings.delete(state)
+        done()
+      })
+    )
+  })
+
+/** The tracked run (as `trackedRun`), once no end of it is under way. */
+const unendedRun = Effect.gen(function* () {
+  for (;;) {
+    const tracked = yield* trackedRun
+    const under = endings.get(tracked.state)
+    if (under === undefined) return tracked
+    yield* Effect.promise(() => under)
+  }
+})
+
+/**
  * Ends the store's global run: `finishedAt` and status `completed`. When that write fails the run stays
  * tracked (and beating), so `finish()` can be called again.
  */
 export const finish = () =>
   Effect.gen(function* () {
-    const { slot, state, run } = yield* trackedRun
-    const finished = yield* end(run, "completed")
-    stop(slot, state)
-    return finished
+    const { slot, state, run } = yield* unendedRun
+    // The run's points are stored before it reads as completed (bounded: a failing store keeps them buffered).
+    return yield* ending(
+      state,
+      Effect.gen(function* () {
+        yield* Metrics.settle(Metrics.finishFlushMs)
+        const finished = yield* end(run, "completed")
+        stop(slot, state)
+        return finished
+      })
+    )
   })
 
 /** Ends the store's global run as `aborted`, if there is one: its client is going away without `finish()`. */
 export const abort = () =>
   Effect.gen(function* () {
-    const tracked = yield* Effect.option(trackedRun)
+    const tracked = yield* Effect.option(unendedRun)
     if (tracked._tag === "None") return undefined
     const { slot, state, run } = tracked.value
-    stop(slot, state)
-    return yield* end(run, "aborted")
+    return yield* ending(
+      state,
+      Effect.andThen(Metrics.settle(Metrics.finishFlushMs), Effect.suspend(() => (stop(slot, state), end(run, "aborted"))))
+    )
   })
 
 /**
@@ -467,6 +554,14 @@ export const paramsOf = (
   return Signature.bind(Signature.parse(source) ?? Signature.positional, args)
 }
 
+/** The transform of `run`, on any branch (as `Transform.get(id)` finds it), read by id. */
+const transformOf = (run: Records.Run) =>
+  Effect.gen(function* () {
+    const store = yield* Store
+    const [transform] = yield* store.get(Transform.entity, [run.transformId])
+    return transform ?? (yield* new DoesNotExist({ registry: "Transform", query: `id ${run.transformId}` }))
+  })
+
 const expectedKey =
   'a name for the function\'s transform: pass { key: "…" } (step(fn, { key: "scale" })), a named function ' +
   "(async function scale(…) {…}), or assign the wrapped function on the line that wraps it (const scale = ln.step(…))"
@@ -525,7 +620,7 @@ export const startCall = (
     if (typeof name !== "string" || name === "")
       return yield* new ValidationError({ registry: "Transform", field: "key", value: name, expected: expectedKey })
     const source = Signature.sourceOf(fn)
-    const parentTransform = parent === undefined ? undefined : yield* Transform.get(parent.transformId)
+    const parentTransform = parent === undefined ? undefined : yield* transformOf(parent)
     const transform = yield* transformFor({
       key: parentTransform === undefined ? name : `${parentTransform.key}/${name}`,
       version: options.version,
@@ -536,7 +631,7 @@ export const startCall = (
     })
     const { params } = yield* Params.serialize(paramsOf(args, names, source))
     const now = new Date()
-    const run = yield* Run.create({
+    const input = {
       transformId: transform.id,
       entrypoint: functionName(fn) || null,
       params: Object.keys(params).length === 0 ? null : params,
@@ -544,7 +639,9 @@ export const startCall = (
       startedAt: now,
       lastHeartbeatAt: now,
       initiatedByRunId: parent?.id ?? null
-    })
+    }
+    // The transform was just read or written by `transformFor`.
+    const run = yield* createRun(input, ["transformId"])
     yield* OpenLineageEmitter.emit(run, { transform, parent, parentTransform })
     const call: Call = { run, flow: kind === "flow" ? { run, transform } : yield* CurrentFlow }
     return call

@@ -2,7 +2,7 @@
  * `@lineage/core`: run tracking and lineage for TypeScript.
  *
  * Effect face: the registries (`Transform`, `Run`, `Feature`, `Artifact`, …), `Tracking`, `Features`,
- * `Artifacts`, `LineageGraph`, every operation an `Effect` needing `Store`. Promise face: `Lineage.connect(url?)`.
+ * `Artifacts`, `Metrics`, `LineageGraph`, every operation an `Effect` needing `Store`. Promise face: `Lineage.connect(url?)`.
  */
 export * as Ast from "./Ast.js"
 export * as Evaluator from "./Evaluator.js"
@@ -24,6 +24,9 @@ export * as Limits from "./Limits.js"
 export * as Regex from "./Regex.js"
 export * as Redaction from "./Redaction.js"
 export * as Tracking from "./Tracking.js"
+export * as Metrics from "./Metrics.js"
+export * as MetricBuffer from "./MetricBuffer.js"
+export * as MetricStorage from "./MetricStorage.js"
 export * as Transforms from "./Transforms.js"
 export * as Current from "./Current.js"
 export * as LineageGraph from "./LineageGraph.js"

@@ -33,7 +33,8 @@ const base = {
   reportId: null,
   cliArgs: null,
   featureValues: { score: 0.5 },
-  lastHeartbeatAt: null
+  lastHeartbeatAt: null,
+  metricSummary: { loss: { last: 0.1, min: 0.1, max: 0.2, count: 2, step: 1 } }
 }
 
 /** Milliseconds from year 1 to 9999, dense around now. */

@@ -17,6 +17,7 @@ import { ArtifactStorage } from "../src/Artifacts.js"
 import type { Driver } from "../src/Driver.js"
 import { ValidationError } from "../src/Errors.js"
 import * as Lineage from "../src/Lineage.js"
+import * as Metrics from "../src/Metrics.js"
 import * as OpenLineage from "../src/OpenLineage.js"
 import * as OpenLineageEmitter from "../src/OpenLineageEmitter.js"
 import { Run } from "../src/Registry.js"
@@ -218,6 +219,32 @@ describe("sending", () => {
     expect(live.map((e) => [e.eventType, e.inputs.length, e.outputs.length])).toEqual([
       ["START", 0, 0],
       ["COMPLETE", 1, 1]
+    ])
+    expect(live).toEqual(await run(OpenLineage.events(finished)))
+  })
+
+  it("carries the metrics logged during the run on its COMPLETE event, as its export does", async () => {
+    const server = await serve(() => 200)
+    const finished = await run(
+      Effect.gen(function* () {
+        yield* Tracking.track({ transform, handleProcess: false, openLineage: { url: server.url } })
+        for (let step = 0; step < 5; step++) yield* Metrics.log({ loss: 1 / (step + 1), acc: step / 10 })
+        const finished = yield* Tracking.finish()
+        yield* OpenLineageEmitter.flush
+        return finished
+      })
+    )
+    const live = server.events()
+    expectValid(live)
+    expect(live.map((e) => [e.eventType, e.run.facets.lineage_metrics?.metrics])).toEqual([
+      ["START", undefined],
+      [
+        "COMPLETE",
+        {
+          acc: { last: 0.4, min: 0, max: 0.4, count: 5, step: 4 },
+          loss: { last: 0.2, min: 0.2, max: 1, count: 5, step: 4 }
+        }
+      ]
     ])
     expect(live).toEqual(await run(OpenLineage.events(finished)))
   })

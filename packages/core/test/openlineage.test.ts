@@ -255,6 +255,72 @@ describe("what a store hands back is bounded", () => {
   })
 })
 
+describe("the lineage_metrics facet", () => {
+  const summary = {
+    loss: { last: 0.25, min: 0.2, max: 2.5, count: 100, step: 99 },
+    acc: { last: 0.9, min: 0.1, max: 0.91, count: 50, step: 98 }
+  }
+  const endedWith = (status: "completed" | "errored" | "aborted", metricSummary: unknown) =>
+    run(
+      Effect.gen(function* () {
+        const transform = yield* Transform.getOrCreate({ key: "train.ts", versionTag: "1" })
+        const r = yield* Run.create({ transformId: transform.id, status, finishedAt: new Date() })
+        // Written straight to the store, past the registry's checks, as another client could.
+        yield* store.driver.update("run", r.id, { metricSummary: metricSummary as never })
+        return yield* Run.get(r.uid)
+      })
+    )
+
+  it.each(["completed", "errored", "aborted"] as const)("a %s run's terminal event carries its summary, by key in key order; its START none", async (status) => {
+    const [start, end] = await validEvents(await endedWith(status, summary))
+    expect(start!.run.facets.lineage_metrics).toBeUndefined()
+    const facet = end!.run.facets.lineage_metrics!
+    expect(facet.metrics).toEqual(summary)
+    expect(Object.keys(facet.metrics)).toEqual(["acc", "loss"])
+    expect(facet.omittedKeys).toBeUndefined()
+    expect(facet._schemaURL).toBe(`${OpenLineage.lineageFacetsSchema}#/$defs/LineageMetricsRunFacet`)
+    expect(facet._producer).toBe(OpenLineage.producer())
+  })
+
+  it("is left out for a run with no metrics", async () => {
+    const [, complete] = await validEvents(await endedWith("completed", {}))
+    expect(complete!.run.facets.lineage_metrics).toBeUndefined()
+  })
+
+  it("leaves out and counts what no client writes, and keys past maxFacetMetrics", async () => {
+    const odd = {
+      ok: { last: 1, min: 0, max: 2, count: 3, step: 2 },
+      text: { last: "1", min: 0, max: 2, count: 3, step: 2 },
+      negativeCount: { last: 1, min: 0, max: 2, count: -1, step: 2 },
+      fractionalStep: { last: 1, min: 0, max: 2, count: 3, step: 1.5 },
+      notAnObject: [1, 2],
+      [`${"k".repeat(251)}`]: { last: 1, min: 0, max: 2, count: 3, step: 2 }
+    }
+    const [, complete] = await validEvents(await endedWith("completed", odd))
+    expect(complete!.run.facets.lineage_metrics).toMatchObject({ metrics: { ok: odd.ok }, omittedKeys: 5 })
+    expect(Object.keys(complete!.run.facets.lineage_metrics!.metrics)).toEqual(["ok"])
+
+    const many = Object.fromEntries(Array.from({ length: OpenLineage.maxFacetMetrics + 2 }, (_, i) => [`m${String(i).padStart(5, "0")}`, odd.ok]))
+    const [, full] = await validEvents(await endedWith("completed", many))
+    const keys = Object.keys(full!.run.facets.lineage_metrics!.metrics)
+    expect(keys).toHaveLength(OpenLineage.maxFacetMetrics)
+    expect(keys.at(-1)).toBe(`m${String(OpenLineage.maxFacetMetrics - 1).padStart(5, "0")}`)
+    expect(full!.run.facets.lineage_metrics!.omittedKeys).toBe(2)
+  })
+
+  it("is checked against its published schema: a summary missing a field or holding another is refused", async () => {
+    const [, complete] = await validEvents(await endedWith("completed", summary))
+    const copy = (): Record<string, any> => JSON.parse(JSON.stringify(complete))
+    const missing = copy()
+    delete missing["run"]["facets"]["lineage_metrics"]["metrics"]["loss"]["count"]
+    const extra = copy()
+    extra["run"]["facets"]["lineage_metrics"]["metrics"]["loss"]["mean"] = 1
+    const notANumber = copy()
+    notANumber["run"]["facets"]["lineage_metrics"]["metrics"]["acc"]["last"] = "0.9"
+    for (const bad of [missing, extra, notANumber]) expect(specErrors(bad).join("\n")).toContain("run.facets.lineage_metrics/metrics/")
+  })
+})
+
 describe("the job namespace", () => {
   afterEach(() => {
     for (const name of OpenLineage.namespaceVariables) delete process.env[name]

@@ -1,18 +1,34 @@
 /**
  * The viewer's JSON API (documented in `API.md`): a plain table of GET routes, each a path of literal
  * segments and `:uid` parameters, the query parameters it takes, and a handler over the read models
- * (`Views`). Everything a request names is checked before the store is asked: a `:uid` must be a uid or uid
- * prefix (base62), a query parameter must be one the route takes, given once, and of its form.
+ * (`Views`, `Metrics`). Everything a request names is checked before the store is asked: a `:uid` must be a uid
+ * or uid prefix (base62), a query parameter must be one the route takes, given once (but for those a route
+ * takes repeated, such as metric keys), and of its form.
  */
 import { stat } from "node:fs/promises"
 import { ArtifactStorageError, Artifacts, InvalidQuery, LineageGraph, Registry, type Store } from "@lineage/core"
-import { Effect } from "effect"
+import { Effect, Semaphore } from "effect"
 import * as GraphSvg from "../GraphSvg.js"
+import * as Metrics from "../Metrics.js"
+import * as MetricsChart from "../MetricsChart.js"
 import * as Views from "../Views.js"
 import { json, Refusal, type Reply, type RouteError, storageRefusal } from "./Http.js"
 
 /** Hops a graph request may ask for. */
 export const maxDepth = 20
+/** Points per series a metrics request may ask for; `defaultChartPoints` unless it asks. */
+export const maxChartPoints = 10_000
+export const defaultChartPoints = 500
+/**
+ * Stored points one metrics request may read, all its series together: each is read whole to be downsampled,
+ * holding memory and the event loop meanwhile, so the bound keeps a request to about a second.
+ */
+export const maxStoredPoints = 500_000
+/**
+ * Metrics requests reading series at once in this process, whatever the number of callers: each holds up to
+ * `maxStoredPoints` points in memory, and the rest wait their turn rather than add to it.
+ */
+export const metricReads = Semaphore.makeUnsafe(2)
 /** Bytes of an artifact the viewer hands out: the bytes are read and checked whole before they are sent. */
 export const maxDownloadBytes = 256 * 1024 * 1024
 /** The longest uid of any registry (artifacts'). */
@@ -34,6 +50,8 @@ interface Route {
   readonly path: ReadonlyArray<string>
   /** The query parameters the route takes. */
   readonly query: ReadonlyArray<string>
+  /** Those of them that may be given more than once. */
+  readonly repeated?: ReadonlyArray<string>
   readonly handle: Handler
 }
 
@@ -42,12 +60,15 @@ interface Route {
 
 const request = "(request)"
 
-/** The query parameters of one request: each at most once, and only those the route takes (`token` aside). */
+/**
+ * The query parameters of one request: only those the route takes (`token` aside), each at most once but for
+ * those it takes `repeated`.
+ */
 class Query {
-  private constructor(private readonly values: ReadonlyMap<string, string>) {}
+  private constructor(private readonly values: ReadonlyMap<string, ReadonlyArray<string>>) {}
 
-  static of(search: URLSearchParams, allowed: ReadonlyArray<string>): Query | InvalidQuery {
-    const values = new Map<string, string>()
+  static of(search: URLSearchParams, allowed: ReadonlyArray<string>, repeated: ReadonlyArray<string> = []): Query | InvalidQuery {
+    const values = new Map<string, Array<string>>()
     for (const [name, value] of search) {
       if (name === "token") continue
       if (!allowed.includes(name))
@@ -56,16 +77,23 @@ class Query {
           field: name,
           expected: allowed.length === 0 ? "no query parameters" : `one of the parameters ${allowed.join(", ")}`
         })
-      if (values.has(name)) return new InvalidQuery({ registry: request, field: name, value, expected: "the parameter given once" })
-      values.set(name, value)
+      const given = values.get(name)
+      if (given === undefined) values.set(name, [value])
+      else if (repeated.includes(name)) given.push(value)
+      else return new InvalidQuery({ registry: request, field: name, value, expected: "the parameter given once" })
     }
     return new Query(values)
   }
 
   /** The text given; an empty value counts as none. */
   text(name: string): string | undefined {
-    const value = this.values.get(name)
+    const value = this.values.get(name)?.[0]
     return value === "" ? undefined : value
+  }
+
+  /** Every value of a repeated parameter, in order, empty ones left out. */
+  all(name: string): ReadonlyArray<string> {
+    return (this.values.get(name) ?? []).filter((v) => v !== "")
   }
 
   /** An integer from `min` to `max` (a safe integer), in decimal digits; leading zeros are read past. */
@@ -214,6 +242,45 @@ const graph: Handler = ({ params: { uid }, query }) =>
   })
 
 // ---------------------------------------------------------------------------------------------------------
+// Metrics
+
+/** `runs`: run uids or uid prefixes, comma-separated (base62 holds no comma); each is checked by `Metrics`. */
+const runsOf = (query: Query): Effect.Effect<ReadonlyArray<string>, InvalidQuery> => {
+  const text = query.text("runs")
+  return text === undefined
+    ? Effect.fail(new InvalidQuery({ registry: request, field: "runs", expected: `1 to ${Metrics.maxRuns} run uids or uid prefixes, comma-separated` }))
+    : Effect.succeed(text.split(","))
+}
+
+const metricSummaries: Handler = ({ query }) => Effect.map(Effect.flatMap(runsOf(query), Metrics.summaries), (value) => json(value))
+
+/** A series' label in a chart: its run's uid, transform and version. */
+const seriesLabel = (view: Metrics.MetricsView, series: Metrics.MetricSeries): string => {
+  const run = view.runs.find((r) => r.uid === series.run)
+  return run === undefined ? series.run : `${run.uid} ${run.transform.key} ${run.transform.version}`
+}
+
+const metricHistory: Handler = ({ query }) =>
+  Effect.gen(function* () {
+    const uids = yield* runsOf(query)
+    const keys = [...new Set(query.all("key"))]
+    const maxPoints = (yield* query.integer("maxPoints", Metrics.minPoints, maxChartPoints)) ?? defaultChartPoints
+    const format = yield* query.oneOf("format", ["json", "svg"], "json")
+    if (format === "svg" && keys.length !== 1)
+      return yield* new InvalidQuery({ registry: request, field: "key", value: keys.length, expected: "exactly one key for format=svg: a chart draws one key" })
+    const view = yield* Metrics.view(uids, { keys: keys.length === 0 ? undefined : keys, maxPoints, maxStoredPoints }).pipe(
+      Semaphore.withPermit(metricReads),
+      Effect.catchTag("TooManyPoints", (e) => Effect.fail(new Refusal({ status: 413, tag: "TooLarge", detail: e.message })))
+    )
+    if (format === "json") return json(view)
+    const svg = MetricsChart.toSvg(
+      view.series.map((s) => ({ label: seriesLabel(view, s), points: s.points })),
+      { title: keys[0] }
+    )
+    return { status: 200, headers: { "Content-Type": "image/svg+xml; charset=utf-8" }, body: svg }
+  })
+
+// ---------------------------------------------------------------------------------------------------------
 // The table
 
 const viewOf =
@@ -235,7 +302,9 @@ export const routes: ReadonlyArray<Route> = [
   { path: ["api", "artifacts", ":uid"], query: [], handle: viewOf(Views.artifact) },
   { path: ["api", "artifacts", ":uid", "download"], query: [], handle: download },
   { path: ["api", "features"], query: listQuery, handle: listOf(Views.features) },
-  { path: ["api", "graph", ":uid"], query: ["direction", "depth", "format"], handle: graph }
+  { path: ["api", "graph", ":uid"], query: ["direction", "depth", "format"], handle: graph },
+  { path: ["api", "metrics"], query: ["runs"], handle: metricSummaries },
+  { path: ["api", "metrics", "history"], query: ["runs", "key", "maxPoints", "format"], repeated: ["key"], handle: metricHistory }
 ]
 
 /** The route a path names, with its checked parameters; undefined when none does. */
@@ -266,7 +335,7 @@ export const answer = (pathname: string, search: URLSearchParams, head: boolean)
         detail: `no API route ${JSON.stringify(pathname.slice(0, 200))}; see API.md for the routes`
       })
     if (found.params instanceof InvalidQuery) return yield* found.params
-    const query = Query.of(search, found.route.query)
+    const query = Query.of(search, found.route.query, found.route.repeated)
     if (query instanceof InvalidQuery) return yield* query
     return yield* found.route.handle({ params: found.params, query, head })
   })

@@ -230,12 +230,12 @@ expectTypeOf(Run.filter({ status: "completed" }).all()).toEqualTypeOf<Effect.Eff
 expectTypeOf(Run.all()).toEqualTypeOf<Effect.Effect<ReadonlyArray<Records.Run>, InvalidQuery | StoreError, Store.Store>>()
 expectTypeOf(Transform.filter().first()).toEqualTypeOf<Effect.Effect<Records.Transform | undefined, InvalidQuery | StoreError, Store.Store>>()
 expectTypeOf(Run.filter().orderBy("-startedAt").limit(5).offset(5).allBranches()).toEqualTypeOf<QuerySet<Records.Run, "Run">>()
-expectTypeOf(ln.Run.all()).resolves.toEqualTypeOf<ReadonlyArray<Lineage.WithFeatureManager<Records.Run>>>()
-expectTypeOf(ln.Run.filter().allBranches().all()).resolves.toEqualTypeOf<ReadonlyArray<Lineage.WithFeatureManager<Records.Run>>>()
+expectTypeOf(ln.Run.all()).resolves.toEqualTypeOf<ReadonlyArray<Lineage.WithRunManagers<Records.Run>>>()
+expectTypeOf(ln.Run.filter().allBranches().all()).resolves.toEqualTypeOf<ReadonlyArray<Lineage.WithRunManagers<Records.Run>>>()
 expectTypeOf(ln.Transform.all()).resolves.toEqualTypeOf<ReadonlyArray<Records.Transform>>()
 expectTypeOf(ln.Artifact.filter().one()).resolves.toEqualTypeOf<Lineage.WithFeatureManager<Records.Artifact>>()
 expectTypeOf(ln.Run.filter().count()).resolves.toEqualTypeOf<number>()
-expectTypeOf(ln.Run.filter()).toExtend<AsyncIterable<Lineage.WithFeatureManager<Records.Run>>>()
+expectTypeOf(ln.Run.filter()).toExtend<AsyncIterable<Lineage.WithRunManagers<Records.Run>>>()
 // @ts-expect-error all() runs: its result is records, not a query set to filter further
 ln.Run.all().filter({ status: "completed" })
 

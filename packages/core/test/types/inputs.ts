@@ -81,7 +81,7 @@ ln.Run.create({})
 
 expectTypeOf<CreateInput<"Run">>().toExtend<{ readonly name?: string | null | undefined }>()
 expectTypeOf(Run.create({ transform })).toEqualTypeOf<Effect.Effect<Records.Run, Registry.CreateError | InvalidQuery, Store.Store>>()
-expectTypeOf(ln.Run.create({ transform })).resolves.toEqualTypeOf<Lineage.WithFeatureManager<Records.Run>>()
+expectTypeOf(ln.Run.create({ transform })).resolves.toEqualTypeOf<Lineage.WithRunManagers<Records.Run>>()
 expectTypeOf(ln.Transform.create({ key: "k" })).resolves.toEqualTypeOf<Records.Transform>()
 
 // ---------------------------------------------------------------------------------------------------------
@@ -136,7 +136,7 @@ ln.Transform.getOrCreate({ key: "qc.ts", sourceCode: "print(1)", storeSource: "n
 // @ts-expect-error the Promise face checks as much
 ln.Feature.getOrCreate({ name: "rows" })
 
-expectTypeOf(ln.Run.getOrCreate({ transform, name: "r" })).resolves.toEqualTypeOf<Lineage.WithFeatureManager<Records.Run>>()
+expectTypeOf(ln.Run.getOrCreate({ transform, name: "r" })).resolves.toEqualTypeOf<Lineage.WithRunManagers<Records.Run>>()
 
 // ---------------------------------------------------------------------------------------------------------
 // features: while `LineageFeatures` declares none, any names, as the Feature registry checks them at run time

@@ -14,6 +14,7 @@ import { get } from "./get.js"
 import { inputs } from "./inputs.js"
 import { limits } from "./limits.js"
 import { lineageCases } from "./lineage.js"
+import { metrics } from "./metrics.js"
 import { querysets } from "./querysets.js"
 import { records } from "./records.js"
 import { tracking } from "./tracking.js"
@@ -36,7 +37,8 @@ export const registryGroups = {
   tracking,
   domainErrors: errors,
   inputs,
-  limits
+  limits,
+  metrics
 } satisfies { readonly [name: string]: Group }
 
 export const registryCases: Group = Object.values(registryGroups).flat()
