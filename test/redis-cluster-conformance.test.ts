@@ -204,7 +204,8 @@ describe("the Redis store on a Redis Cluster", () => {
 
     /**
      * Runs the script on `store`, busy for `busyMs` after its writes; `onWrote` runs once it printed its run's
-     * uid. Killed after 10 s. `lingeredMs`: from the uid to the exit.
+     * uid. Killed 10 s after that uid (or 60 s after its start, for a start-up slowed by a loaded machine).
+     * `lingeredMs`: from the uid to the exit.
      */
     const runScript = (store: string, busyMs: number, onWrote: () => void = () => {}) =>
       new Promise<{ readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly out: string; readonly lingeredMs: number }>((resolve) => {
@@ -214,13 +215,15 @@ describe("the Redis store on a Redis Cluster", () => {
         })
         let out = ""
         let wroteAt = Date.now()
-        const killer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+        let killer = setTimeout(() => child.kill("SIGKILL"), 60_000)
         child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()))
         child.stdout.on("data", (chunk: Buffer) => {
           const wrote = /run [0-9A-Za-z]{16}/.test(out)
           out += chunk.toString()
           if (wrote || !/run [0-9A-Za-z]{16}/.test(out)) return
           wroteAt = Date.now()
+          clearTimeout(killer)
+          killer = setTimeout(() => child.kill("SIGKILL"), 10_000)
           onWrote()
         })
         child.once("exit", (code, signal) => {
@@ -243,7 +246,7 @@ describe("the Redis store on a Redis Cluster", () => {
         await run(driver.drop())
         await run(driver.close())
       }
-    }, 20_000)
+    }, 90_000)
 
     it("exits by itself when the whole cluster went away while it was busy (the client keeps reconnecting)", async () => {
       const doomed = await startRedisCluster({ primaries: 1, replicasPerPrimary: 0 })
@@ -255,7 +258,7 @@ describe("the Redis store on a Redis Cluster", () => {
       } finally {
         await doomed.stop()
       }
-    }, 30_000)
+    }, 90_000)
   })
 })
 

@@ -99,7 +99,7 @@ describe("connecting by URL", () => {
   it("an unknown scheme says which URLs work; a password never appears in the error", async () => {
     const error = await Lineage.connect("cassandra://ada:hunter2@db/lab").catch((e: unknown) => e)
     expect(error).toBeInstanceOf(StoreError)
-    expect((error as StoreError).message).toContain("@lineage/store-redis (redis: rediss:)")
+    expect((error as StoreError).message).toContain("@lineage/store-redis (redis: rediss: redis+cluster: rediss+cluster:)")
     expect((error as StoreError).message).not.toContain("hunter2")
   })
 
