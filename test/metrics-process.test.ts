@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { Lineage } from "@lineage/core"
-import { spawnSource } from "./support/scripts.js"
+import { startUntilPrinted } from "./support/tracked.js"
 
 const script = fileURLToPath(new URL("./fixtures/metrics-process.ts", import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), "lineage-metrics-process-"))
@@ -28,21 +28,8 @@ afterAll(async () => {
 })
 
 /** Starts the process and resolves once it printed its run's uid (every point is logged by then). */
-const start = async (mode: "wait" | "end") => {
-  const child = spawnSource(script, { LINEAGE_STORE: url, LINEAGE_STORAGE: join(dir, "storage"), MODE: mode, POINTS: String(points) })
-  let out = ""
-  let err = ""
-  child.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()))
-  const uid = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      const match = /run ([0-9A-Za-z]{16})\r?\n/.exec(out)
-      if (match !== null) resolve(match[1]!)
-    })
-    child.once("exit", (code) => reject(new Error(`the process exited (${code}) before logging: ${err}`)))
-  })
-  return { child, uid }
-}
+const start = (mode: "wait" | "end") =>
+  startUntilPrinted(script, { LINEAGE_STORE: url, LINEAGE_STORAGE: join(dir, "storage"), MODE: mode, POINTS: String(points) }, /run ([0-9A-Za-z]{16})\r?\n/)
 
 const storedSteps = async (uid: string) => {
   const [series] = await ln.metrics.history({ runs: uid })
