@@ -479,9 +479,10 @@ describe("retries and failures", () => {
     expect(warnings.filter((w) => w.includes("is full"))).toHaveLength(1)
     open = true
     for (const res of server.unanswered) res.writeHead(200).end()
-    await emitter.flush()
+    // A thousand requests one after another: seconds on a quiet machine, longer on a loaded one.
+    await emitter.flush(120_000)
     expect(server.received).toHaveLength(OpenLineageEmitter.maxQueuedEvents)
-  })
+  }, 150_000)
 
   it("an event larger than the queue holds gets a warning of its own, and the next overflow is still warned about", async () => {
     const server = await serve(() => "hang")
