@@ -161,5 +161,6 @@ describe.each(targets)("$name: hostile artifact paths and tampered bytes", (targ
       rmSync(dir, { recursive: true, force: true })
     }
     expect(tally.lost).toBe(0)
-  })
+    // A few seconds per store on a quiet machine; the whole suite's load can make it many times that.
+  }, 120_000)
 })
