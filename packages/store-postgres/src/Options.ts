@@ -13,7 +13,8 @@ export interface PostgresStoreOptions {
    * `postgres://[user[:password]@]host[:port][/database][?options]` or `postgresql://…`. Options: `schema`
    * (lineage's own), and `sslmode` (`disable`, `require`, `verify-ca`, `verify-full`: `allow` and `prefer` are
    * refused), `application_name`, `connect_timeout` (seconds) and `host` (a Unix socket directory), read as libpq
-   * reads them. Any other is refused, so a misspelling cannot go unnoticed. The host may be percent-encoded.
+   * reads them, and `connection_limit` (the most connections the store's pool opens; `pg`'s default is 10). Any
+   * other is refused, so a misspelling cannot go unnoticed. The host may be percent-encoded.
    */
   readonly url?: string | Redacted.Redacted<string> | undefined
   readonly host?: string | undefined
@@ -50,7 +51,10 @@ export interface Resolved {
 export const defaultSchema = "lineage"
 
 /** The options a URL's query may carry: lineage's `schema`, then those passed on to the client. */
-export const urlOptions: ReadonlyArray<string> = ["schema", "sslmode", "application_name", "connect_timeout", "host"]
+export const urlOptions: ReadonlyArray<string> = ["schema", "sslmode", "application_name", "connect_timeout", "host", "connection_limit"]
+
+/** The most connections `connection_limit` may ask of one pool: more than any PostgreSQL server's default allows. */
+const maxConnectionLimit = 10_000
 
 export const redactUrl = Driver.redactUrl
 
@@ -101,6 +105,12 @@ const clientSettings = (options: ReadonlyMap<string, string>): ParsedUrl["pool"]
   }
   const name = options.get("application_name")
   if (name !== undefined) settings.application_name = name
+  const limit = options.get("connection_limit")
+  if (limit !== undefined) {
+    if (!/^\d{1,5}$/.test(limit) || Number(limit) < 1 || Number(limit) > maxConnectionLimit)
+      return { refused: `connection_limit ${JSON.stringify(limit)} is not a whole number of connections from 1 to ${maxConnectionLimit}` }
+    settings.max = Number(limit)
+  }
   return settings
 }
 

@@ -35,6 +35,10 @@ describe("parseUrl", () => {
     })
   })
 
+  it("reads connection_limit as the most connections the pool opens", async () => {
+    expect((await run(parseUrl("postgres://h/d?connection_limit=3"))).pool).toEqual({ max: 3 })
+  })
+
   it("accepts a Redacted URL", async () => {
     expect(await run(parseUrl(Redacted.make("postgres://u:p@h:1/d")))).toMatchObject({ host: "h", port: 1, database: "d" })
   })
@@ -49,6 +53,9 @@ describe("parseUrl", () => {
       ["postgres://u:hunter2@h/d?sslmode=allow", 'sslmode "allow" is not one of'],
       [`postgres://u:hunter2@h/d?schema=${"a".repeat(61)}%25`, "with % and # as 3 each"],
       ["postgres://u:hunter2@h/d?connect_timeout=soon", 'connect_timeout "soon" is not a number of seconds'],
+      ["postgres://u:hunter2@h/d?connection_limit=0", 'connection_limit "0" is not a whole number of connections from 1 to 10000'],
+      ["postgres://u:hunter2@h/d?connection_limit=2.5", 'connection_limit "2.5" is not a whole number'],
+      ["postgres://u:hunter2@h/d?connection_limit=99999", 'connection_limit "99999" is not a whole number'],
       ["postgres://u:hunter2@h/d?schema=", "the schema name is empty"],
       ["postgres://u:hunter2@h/d?schema=pg_mine", 'starts with "pg_"'],
       [`postgres://u:hunter2@h/d?schema=${"x".repeat(64)}`, "at most 63"],

@@ -294,23 +294,34 @@ const currentPrimaries = async (client: Cluster): Promise<{ readonly servers: Re
   return { servers: client.nodes("master"), topology: client.slots.map((owners) => owners[0] ?? "").join(",") }
 }
 
-/** Passes over a cluster whose slot owners keep changing during the scan, before giving up. */
-const maxScanPasses = 3
+/** Passes over a cluster whose slot owners keep changing, or whose nodes drop, during the scan, before giving up. */
+const maxScanPasses = 5
+
+/** A node lost mid-scan: not a reply from Redis, so a pass over the topology as it settles may succeed. */
+const isNodeLoss = (e: unknown): boolean => e instanceof Error && e.name !== "ReplyError"
 
 /**
  * The keys matching `pattern`, a SCAN batch at a time, on every server that holds keys: the one server, or
  * every primary of a cluster (a cluster's SCAN would go to one node chosen at random), as the cluster names
- * them when the scan starts; when a slot changed owner meanwhile (a failover, a migration that completed),
- * every primary is scanned again. A key may come twice. None is missed that exists throughout and stays on
- * one node; a key moved by a slot migration while the scan runs may be missed (see the README).
+ * them when the scan starts; when a slot changed owner meanwhile (a failover, a migration that completed), or
+ * a node was lost mid-scan (a primary killed before every node learnt of its replica's promotion), every
+ * primary is scanned again after a pause. A key may come twice. None is missed that exists throughout and
+ * stays on one node; a key moved by a slot migration while the scan runs may be missed (see the README).
  */
 export async function* scanBatches(client: RedisClient, pattern: string): AsyncGenerator<ReadonlyArray<string>> {
   if (!isCluster(client)) return yield* scanServer(client, pattern)
   let { servers, topology } = await currentPrimaries(client)
   for (let pass = 1; ; pass++) {
-    for (const server of servers) yield* scanServer(server, pattern)
+    let lost: unknown
+    try {
+      for (const server of servers) yield* scanServer(server, pattern)
+    } catch (e) {
+      if (!isNodeLoss(e) || pass >= maxScanPasses) throw e
+      lost = e
+      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** pass))
+    }
     const now = await currentPrimaries(client)
-    if (now.topology === topology) return
+    if (lost === undefined && now.topology === topology) return
     if (pass >= maxScanPasses) throw new Error(`the Redis Cluster's slot owners changed during each of ${maxScanPasses} scans`)
     ;({ servers, topology } = now)
   }

@@ -233,6 +233,8 @@ export const openPostgres = async (label: string): Promise<SqlOpened> => {
   const schema = `lineage_rel_${label.replace(/[^a-z0-9_]/gi, "_").slice(0, 20)}_${process.pid}_${randomBytes(4).toString("hex")}`
   const url = new URL(serverUrl)
   url.searchParams.set("schema", schema)
+  // 20 racing processes at pg's default of 10 each, beside other files' tests, pass the server's 100.
+  url.searchParams.set("connection_limit", "3")
   const text = url.toString()
   return opened(text, postgresRaw(pool, schema), () => PostgresStore.fromUrl(text), async () => {
     await pool.query(`DROP SCHEMA IF EXISTS ${Postgres.dialect(schema).quote(schema)} CASCADE`)
