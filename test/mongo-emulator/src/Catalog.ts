@@ -1,11 +1,13 @@
 /**
  * Databases and collections. A collection keeps records in insertion order (a Map keyed by record id, so an
- * updated document keeps its place, like mongod's natural order) and one key table per unique index.
+ * updated document keeps its place, like mongod's natural order: ascending record ids), one key table per
+ * unique index and one `PathLookup` per indexed first field.
  */
 import { UUID, type Document } from "bson"
 import { CommandError } from "./Errors.js"
 import { formatValue, type StoredDoc } from "./Documents.js"
-import { ID_INDEX, MAX_INDEXES_PER_COLLECTION, UniqueIndex, type IndexSpec } from "./Indexes.js"
+import { ID_INDEX, MAX_INDEXES_PER_COLLECTION, PathLookup, UniqueIndex, lookupPath, type IndexSpec } from "./Indexes.js"
+import { firstEquality } from "./Query.js"
 import type { ShardKey } from "./Sharding.js"
 
 export class Collection {
@@ -14,6 +16,7 @@ export class Collection {
   private nextRecord = 1
   private specs: Array<IndexSpec> = [ID_INDEX]
   private uniques: Array<UniqueIndex>
+  private readonly lookups = new Map<string, PathLookup>([["_id", new PathLookup("_id")]])
   /** Set by `shardCollection` (the emulator as mongos); a sharded collection stays sharded until dropped. */
   shardKey: ShardKey | undefined = undefined
 
@@ -42,6 +45,20 @@ export class Collection {
     return [...this.records.values()]
   }
 
+  /**
+   * The records a filter must be tested on, in natural order: those a lookup files under the filter's first
+   * equality (see `firstEquality`), else all of them.
+   */
+  candidates(filter: unknown): Array<[number, StoredDoc]> {
+    const equality = firstEquality(filter)
+    const lookup = equality === undefined ? undefined : this.lookups.get(equality.path)
+    if (equality === undefined || lookup === undefined) return this.entries()
+    return lookup.records(equality.values).flatMap((record) => {
+      const doc = this.records.get(record)
+      return doc === undefined ? [] : [[record, doc] as [number, StoredDoc]]
+    })
+  }
+
   get(record: number): StoredDoc | undefined {
     return this.records.get(record)
   }
@@ -51,6 +68,7 @@ export class Collection {
     const record = this.nextRecord++
     this.records.set(record, doc)
     for (const u of this.uniques) u.add(doc, record)
+    for (const l of this.lookups.values()) l.add(doc, record)
     return record
   }
 
@@ -59,14 +77,17 @@ export class Collection {
     if (old === undefined) throw CommandError.of("InternalError", "record vanished")
     for (const u of this.uniques) u.check(doc, record)
     for (const u of this.uniques) u.remove(old, record)
+    for (const l of this.lookups.values()) l.remove(old, record)
     this.records.set(record, doc)
     for (const u of this.uniques) u.add(doc, record)
+    for (const l of this.lookups.values()) l.add(doc, record)
   }
 
   remove(record: number): void {
     const old = this.records.get(record)
     if (old === undefined) return
     for (const u of this.uniques) u.remove(old, record)
+    for (const l of this.lookups.values()) l.remove(old, record)
     this.records.delete(record)
   }
 
@@ -95,11 +116,25 @@ export class Collection {
     })
     this.uniques.push(...built)
     this.specs.push(...specs)
+    this.syncLookups()
   }
 
   dropIndex(name: string): void {
     this.specs = this.specs.filter((s) => s.name !== name)
     this.uniques = this.uniques.filter((u) => u.spec.name !== name)
+    this.syncLookups()
+  }
+
+  /** One lookup per path an index starts with (`_id` always), built over the records it lacks. */
+  private syncLookups(): void {
+    const paths = new Set(this.specs.flatMap((spec) => lookupPath(spec) ?? []))
+    for (const path of this.lookups.keys()) if (!paths.has(path)) this.lookups.delete(path)
+    for (const path of paths) {
+      if (this.lookups.has(path)) continue
+      const lookup = new PathLookup(path)
+      for (const [record, doc] of this.records) lookup.add(doc, record)
+      this.lookups.set(path, lookup)
+    }
   }
 }
 

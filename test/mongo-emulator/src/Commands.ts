@@ -23,9 +23,16 @@ export const MAX_WRITE_BATCH_SIZE = 100_000
 
 const OK = new Double(1)
 
+/** Counters kept across connections. */
+export interface Metrics {
+  /** Documents tested against a query's filter or a leading `$match` (mongod's `totalDocsExamined`). */
+  docsExamined: number
+}
+
 export interface Context {
   readonly catalog: Catalog
   readonly cursors: Cursors
+  readonly metrics: Metrics
   readonly connectionId: number
   readonly topology: Sharding.Topology
 }
@@ -111,8 +118,19 @@ const cursorReply = (batch: Batch, key: "firstBatch" | "nextBatch"): Document =>
 const queryOptions = (ctx: Context, req: CommandRequest): Options =>
   baseOptions((name) => (ctx.catalog.get(req.db, name)?.docs() ?? []).map(freshView), field(req, "collation"))
 
+/**
+ * The records to test a filter on: narrowed by a lookup (see `Collection.candidates`), except under a
+ * collation, whose string equality is not the lookups' `===`.
+ */
+const candidates = (ctx: Context, collection: Collection, filter: unknown, options: Options): Array<[number, StoredDoc]> => {
+  const records = options.collation === undefined ? collection.candidates(filter) : collection.entries()
+  ctx.metrics.docsExamined += records.length
+  return records
+}
+
 /** Matching records in natural order, then sorted. */
 const select = (
+  ctx: Context,
   collection: Collection | undefined,
   filter: unknown,
   sort: unknown,
@@ -121,7 +139,7 @@ const select = (
   const test = compileFilter(filter, options)
   const validSort = validateSort(sort)
   if (collection === undefined) return []
-  const matched = collection.entries().filter(([, doc]) => test(doc.view))
+  const matched = candidates(ctx, collection, filter, options).filter(([, doc]) => test(doc.view))
   if (validSort === undefined) return matched
   const byView = new Map<Document, [number, StoredDoc]>(matched.map((entry) => [entry[1].view, entry]))
   return sortViews(matched.map(([, doc]) => doc.view), validSort, options).flatMap((view) => {
@@ -377,7 +395,7 @@ const update: Handler = (ctx, req) => {
       checkHint(existing, statement.view["hint"])
       const arrayFilters = arrayFiltersOf(statement.view["arrayFilters"])
       const condition = optionalDocument(statement.view["q"], "q")
-      const matches = select(ctx.catalog.get(req.db, name), statement.view["q"], undefined, options)
+      const matches = select(ctx, ctx.catalog.get(req.db, name), statement.view["q"], undefined, options)
       const targets = multi ? matches : matches.slice(0, 1)
       if (targets.length === 0) {
         if (statement.view["upsert"] === true) {
@@ -424,7 +442,7 @@ const del: Handler = (ctx, req) => {
       const collection = ctx.catalog.get(req.db, name)
       if (collection?.shardKey !== undefined) Sharding.routeDelete(collection.shardKey, statement.view)
       checkHint(collection, statement.view["hint"])
-      const matches = select(collection, statement.view["q"], undefined, options)
+      const matches = select(ctx, collection, statement.view["q"], undefined, options)
       for (const [record] of limit === 1 ? matches.slice(0, 1) : matches) {
         collection?.remove(record)
         n++
@@ -452,7 +470,7 @@ const findAndModify: Handler = (ctx, req) => {
   const collection = ctx.catalog.get(req.db, name)
   if (collection?.shardKey !== undefined) Sharding.routeFindAndModify(collection.shardKey, field(req, "query"))
   checkHint(collection, field(req, "hint"))
-  const [match] = select(collection, field(req, "query"), field(req, "sort"), options)
+  const [match] = select(ctx, collection, field(req, "query"), field(req, "sort"), options)
   const shown = (doc: Document | undefined): Document | null => {
     if (doc === undefined) return null
     return project([doc], fields, options)[0] ?? null
@@ -493,7 +511,7 @@ const find: Handler = (ctx, req) => {
   const batchSize = nonNegative(field(req, "batchSize"), "batchSize")
   if (field(req, "tailable") === true) throw CommandError.of("BadValue", "error processing query: tailable cursor requested on non capped collection")
   checkHint(collection, field(req, "hint"))
-  const selected = select(collection, field(req, "filter"), field(req, "sort"), options)
+  const selected = select(ctx, collection, field(req, "filter"), field(req, "sort"), options)
   const window = selected.slice(skip, limit > 0 ? skip + limit : undefined).map(([, doc]) => doc.exact)
   const docs = project(window, field(req, "projection"), options)
   const singleBatch = field(req, "singleBatch") === true
@@ -521,7 +539,7 @@ const count: Handler = (ctx, req) => {
   checkHint(collection, field(req, "hint"))
   const skip = nonNegative(field(req, "skip"), "skip") ?? 0
   const limit = Math.abs(optionalNumber(field(req, "limit"), "limit") ?? 0)
-  const matched = select(collection, field(req, "query"), undefined, queryOptions(ctx, req)).length
+  const matched = select(ctx, collection, field(req, "query"), undefined, queryOptions(ctx, req)).length
   const afterSkip = Math.max(0, matched - skip)
   return { n: limit > 0 ? Math.min(limit, afterSkip) : afterSkip, ok: OK }
 }
@@ -533,7 +551,7 @@ const distinct: Handler = (ctx, req) => {
   if (key.length === 0) throw CommandError.of("BadValue", "FieldPath cannot be constructed with empty string")
   const seen = new Set<string>()
   const values: Array<unknown> = []
-  for (const [, doc] of select(ctx.catalog.get(req.db, name), field(req, "query"), undefined, queryOptions(ctx, req))) {
+  for (const [, doc] of select(ctx, ctx.catalog.get(req.db, name), field(req, "query"), undefined, queryOptions(ctx, req))) {
     const found: Array<unknown> = []
     collectPath(doc.exact, key.split("."), found)
     for (const value of found) {
@@ -546,6 +564,10 @@ const distinct: Handler = (ctx, req) => {
   }
   return { values, ok: OK }
 }
+
+/** A pipeline's documents: for a leading `$match`, only those its filter must be tested on (see `candidates`). */
+const pipelineInput = (ctx: Context, collection: Collection, first: Document | undefined, options: Options): Array<StoredDoc> =>
+  first !== undefined && "$match" in first ? candidates(ctx, collection, first["$match"], options).map(([, doc]) => doc) : collection.docs()
 
 const aggregate: Handler = (ctx, req) => {
   const target = field(req, "aggregate")
@@ -563,17 +585,16 @@ const aggregate: Handler = (ctx, req) => {
     stages.push(stage)
   }
   let name: string
-  let input: Array<StoredDoc>
+  let source: Collection | undefined
   if (target === 1) {
     const first = stages[0]
     if (first === undefined || !("$documents" in first)) {
       throw CommandError.of("InvalidNamespace", "{aggregate: 1} is not valid for '$match'; a collection is required.")
     }
     name = "$cmd.aggregate"
-    input = []
   } else {
     name = collectionName(req)
-    input = ctx.catalog.get(req.db, name)?.docs() ?? []
+    source = ctx.catalog.get(req.db, name)
   }
   const last = stages[stages.length - 1]
   let out: string | undefined
@@ -588,9 +609,11 @@ const aggregate: Handler = (ctx, req) => {
   for (const stage of stages) {
     if ("$out" in stage || "$merge" in stage) throw new CommandError(40601, "$out can only be the final stage in the pipeline", {}, "Location40601")
   }
+  const options = queryOptions(ctx, req)
+  const input = source === undefined ? [] : pipelineInput(ctx, source, stages[0], options)
   const views = input.map((doc) => ({ view: freshView(doc), exact: doc.exact }))
   const exactOf = new Map<Document, Document>(views.map((v) => [v.view, v.exact]))
-  const results = runPipeline(stages, views.map((v) => v.view), queryOptions(ctx, req)).map((doc) => exactOf.get(doc) ?? doc)
+  const results = runPipeline(stages, views.map((v) => v.view), options).map((doc) => exactOf.get(doc) ?? doc)
   if (out !== undefined) {
     ctx.catalog.drop(req.db, out)
     const { collection } = ctx.catalog.getOrCreate(req.db, out)

@@ -1,11 +1,12 @@
 /**
- * Index catalog entries. Only uniqueness is enforced (with `sparse` and `partialFilterExpression`); other
- * index kinds are recorded and listed but do not change query results (a full scan answers every query).
+ * Index catalog entries. Uniqueness is enforced (with `sparse` and `partialFilterExpression`); every index
+ * also gives its first field a `PathLookup`, which only narrows the documents a filter is tested on and never
+ * changes a query's result.
  */
 import type { Document } from "bson"
 import { CommandError } from "./Errors.js"
 import { canonical, formatValue, getPath, isPlainObject, type StoredDoc } from "./Documents.js"
-import { compileFilter } from "./Query.js"
+import { compileFilter, type LookupValue } from "./Query.js"
 
 export interface IndexSpec {
   readonly name: string
@@ -201,5 +202,77 @@ export class UniqueIndex {
     if (!this.applies(doc)) return
     const k = this.keyOf(doc).canonical
     if (this.table.get(k) === record) this.table.delete(k)
+  }
+}
+
+/** The path a lookup serves for an index: its first field, unless that is a wildcard or special path. */
+export const lookupPath = (spec: IndexSpec): string | undefined => {
+  const [path] = Object.keys(spec.key)
+  if (path === undefined || path.includes("$") || path.split(".").includes("__proto__")) return undefined
+  return path
+}
+
+/** Keys a string or a number apart from each other and from the one key of every other value. */
+const lookupKey = (u: unknown): string => {
+  if (typeof u === "string") return `s${u}`
+  if (typeof u === "number") return `n${Object.is(u, -0) ? 0 : u}`
+  return "o"
+}
+
+/**
+ * Records filed by the value one path reaches in their promoted view, for equalities with strings and
+ * numbers (see `firstEquality`). mingo's equality on such a value is `===` (0 and -0 equal, NaN equal to
+ * NaN), after walking the path through documents and arrays; where the walk meets an array or a value that
+ * is neither a document nor missing, the record is kept `unfiled` and is a candidate for every lookup. So
+ * `records` is a superset of the records whose value equals one asked for: the filter still decides.
+ */
+export class PathLookup {
+  private readonly filed = new Map<string, Set<number>>()
+  private readonly unfiled = new Set<number>()
+  private readonly segments: ReadonlyArray<string>
+
+  constructor(readonly path: string) {
+    this.segments = path.split(".")
+  }
+
+  /** The key of `view`'s value at the path, undefined when the record must stay unfiled. */
+  private keyOf(view: Document): string | undefined {
+    let current: unknown = view
+    for (const segment of this.segments) {
+      if (Array.isArray(current)) return undefined
+      if (isPlainObject(current)) current = Object.prototype.hasOwnProperty.call(current, segment) ? current[segment] : undefined
+      else if (current === undefined || current === null || typeof current !== "object") return "o"
+      else return undefined
+    }
+    return Array.isArray(current) ? undefined : lookupKey(current)
+  }
+
+  add(doc: StoredDoc, record: number): void {
+    const key = this.keyOf(doc.view)
+    if (key === undefined) {
+      this.unfiled.add(record)
+      return
+    }
+    const records = this.filed.get(key)
+    if (records === undefined) this.filed.set(key, new Set([record]))
+    else records.add(record)
+  }
+
+  remove(doc: StoredDoc, record: number): void {
+    const key = this.keyOf(doc.view)
+    if (key === undefined) {
+      this.unfiled.delete(record)
+      return
+    }
+    const records = this.filed.get(key)
+    records?.delete(record)
+    if (records?.size === 0) this.filed.delete(key)
+  }
+
+  /** Every record whose value may equal one of `values`, ascending (natural order). */
+  records(values: ReadonlyArray<LookupValue>): Array<number> {
+    const out = new Set(this.unfiled)
+    for (const value of values) for (const record of this.filed.get(lookupKey(value)) ?? []) out.add(record)
+    return [...out].sort((a, b) => a - b)
   }
 }

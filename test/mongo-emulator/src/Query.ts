@@ -90,6 +90,42 @@ export const compileFilter = (filter: unknown, options: Options = {}): ((doc: Do
   return (doc) => guard(() => query.test(doc))
 }
 
+/** A string or number an equality can be looked up by (see `PathLookup`). */
+export type LookupValue = string | number
+
+const isLookupValue = (u: unknown): u is LookupValue => typeof u === "string" || typeof u === "number"
+
+/** What a filter's first predicate requires: the value at `path` equal to one of `values`. */
+export interface Equality {
+  readonly path: string
+  readonly values: ReadonlyArray<LookupValue>
+}
+
+/**
+ * The equality a filter tests first, when it is on a path and compares with strings or numbers (`{ f: v }`,
+ * `{ f: { $eq: v, … } }`, `{ f: { $in: [v, …] }, … }`, or the same as the first condition of a leading
+ * `$and`). mingo compiles a filter into predicates in key order and stops at the first that fails, and such
+ * an equality neither throws nor depends on anything but the value at its path: a document it rejects is
+ * rejected whatever follows, so testing only the documents a lookup files under `values` answers exactly
+ * as testing them all, errors included. Undefined when the first predicate is anything else.
+ */
+export const firstEquality = (filter: unknown): Equality | undefined => {
+  if (!isPlainObject(filter)) return undefined
+  const [path] = Object.keys(filter)
+  if (path === undefined) return undefined
+  const condition: unknown = filter[path]
+  if (path === "$and") return Array.isArray(condition) ? firstEquality(condition[0]) : undefined
+  // Operators, and selectors mingo refuses as it tests each document.
+  if (path.startsWith("$") || path.split(".").includes("__proto__")) return undefined
+  if (isLookupValue(condition)) return { path, values: [condition] }
+  if (!isPlainObject(condition)) return undefined
+  const [operator] = Object.keys(condition)
+  const operand: unknown = operator === undefined ? undefined : condition[operator]
+  if (operator === "$eq" && isLookupValue(operand)) return { path, values: [operand] }
+  if (operator === "$in" && Array.isArray(operand) && operand.every(isLookupValue)) return { path, values: operand }
+  return undefined
+}
+
 export const validateSort = (sort: unknown): Document | undefined => {
   if (sort === undefined || sort === null) return undefined
   if (!isPlainObject(sort)) throw CommandError.of("TypeMismatch", "Expected field sort to be of type object")

@@ -5,7 +5,7 @@
 import { createServer, type Server as NetServer, type Socket } from "node:net"
 import type { Document } from "bson"
 import { Catalog } from "./Catalog.js"
-import { execute, type Context } from "./Commands.js"
+import { execute, type Context, type Metrics } from "./Commands.js"
 import { Cursors } from "./Cursors.js"
 import { CommandError } from "./Errors.js"
 import type { Topology } from "./Sharding.js"
@@ -33,6 +33,11 @@ export interface EmulatorStats {
   readonly openCursors: number
   /** Connections closed by `dropConnections()`. */
   readonly droppedConnections: number
+  /**
+   * Documents tested against a filter since start (mongod's `totalDocsExamined`): all of a collection for a
+   * scan, only those an index's lookup yields when the filter starts with an equality on its first field.
+   */
+  readonly docsExamined: number
 }
 
 export interface Emulator {
@@ -56,6 +61,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Emul
   const cursors = new Cursors()
   const sockets = new Set<Socket>()
   const commands: Record<string, number> = {}
+  const metrics: Metrics = { docsExamined: 0 }
   let nextConnection = 1
   let nextRequest = 1
   let totalConnections = 0
@@ -96,7 +102,7 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Emul
     totalConnections++
     sockets.add(socket)
     socket.setNoDelay(true)
-    const context: Context = { catalog, cursors, connectionId: nextConnection++, topology: options.topology ?? "standalone" }
+    const context: Context = { catalog, cursors, metrics, connectionId: nextConnection++, topology: options.topology ?? "standalone" }
     const framer = new Framer()
     socket.on("data", (chunk: Buffer) => {
       try {
@@ -154,7 +160,8 @@ export const startEmulator = async (options: EmulatorOptions = {}): Promise<Emul
       totalConnections,
       commands: { ...commands },
       openCursors: cursors.size,
-      droppedConnections
+      droppedConnections,
+      docsExamined: metrics.docsExamined
     }),
     reset: () => {
       catalog.clear()
