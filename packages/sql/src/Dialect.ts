@@ -102,6 +102,12 @@ export interface Dialect {
    */
   readonly indexedBy?: ((index: string) => string) | undefined
   /**
+   * For an engine that gathers planner statistics only when told or in the background: the statements that
+   * ask whether the data table `table` (as `table("data", …)` names it) has none (one row when it has none)
+   * and gather them. Undefined: the engine or the store's connection sees to statistics.
+   */
+  readonly statistics?: ((table: string) => { readonly missing: string; readonly gather: string }) | undefined
+  /**
    * What a unique violation thrown by the engine names: the index (as `indexName` made it, unquoted), or
    * "primary" for the `id` primary key; undefined when `cause` is no unique violation.
    */

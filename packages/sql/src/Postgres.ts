@@ -176,6 +176,11 @@ export const dialect = (schema: string): Dialect => ({
   // `json` is the value's text in the canonical document (a string's is `JSON.stringify`'s), restored from the
   // `jsonSafe` form and compared `COLLATE "C"`: a uid prefix is a range of the unique index on `uid`.
   jsonTextRanges: true,
+  // A table never analyzed has `reltuples` -1 (PostgreSQL 14+; an empty `CREATE INDEX` leaves it so).
+  statistics: (table) => ({
+    missing: `SELECT 1 AS missing FROM pg_class WHERE oid = ${literal(table)}::regclass AND reltuples < 0`,
+    gather: `ANALYZE ${table}`
+  }),
   uniqueViolation: (cause) => {
     if (codeOf(cause) !== "23505") return undefined
     const constraint = (cause as { readonly constraint?: unknown }).constraint

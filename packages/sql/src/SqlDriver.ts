@@ -39,6 +39,8 @@ export const rowsPerInsert = idsPerStatement / 2
  */
 export const broadFilter = (rows: number): number => Math.max(500, 50 * rows)
 
+/** Ids between two checks for a table's planner statistics (`Dialect.statistics`): every hundredth id written. */
+export const idsBetweenStatistics = 100
 
 export interface SqlDriverOptions {
   readonly name: string
@@ -233,9 +235,17 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
     ).pipe(Effect.map((rows) => Number(rows[0]!["next"])))
   }
 
+  /**
+   * Per table, the greatest next id a reservation of this handle returned, committed (a reservation is a
+   * statement of its own). The counter never moves back, so it is at least that: an insert of ids below it
+   * need not move the counter, nor lock its row, which every writer of the table would wait on until commit.
+   */
+  const reserved = new Map<string, number>()
+
   const reserveIds = (table: string, count: number) =>
     known(conn, table).pipe(
       Effect.andThen(bump(conn, table, { by: count })),
+      Effect.tap((next) => Effect.sync(() => reserved.set(table, Math.max(next, reserved.get(table) ?? 0)))),
       Effect.map((next) => next - count),
       Effect.mapError(failed("reserveIds"))
     )
@@ -326,7 +336,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
         }
       }
       const top = Math.max(...docs.map((doc) => doc["id"] as number))
-      yield* bump(s, table, { atLeast: top + 1 })
+      if (top >= (reserved.get(table) ?? 0)) yield* bump(s, table, { atLeast: top + 1 })
     })
 
   /**
@@ -373,6 +383,24 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
       }
       return removed
     }).pipe(Effect.mapError(failed("remove")))
+
+  /**
+   * After a write committed `docs` to `table`, when their ids hold a multiple of `idsBetweenStatistics` and the
+   * engine has no planner statistics for the table (`Dialect.statistics`): gathers them, once the table holds
+   * about that many rows. Without any, PostgreSQL guesses every equality equally selective, and reads a lookup
+   * by key through the index every row shares (`branchId`): a scan that grows with the table. Where autovacuum
+   * runs it has analyzed the table long before, and the check is one catalog read per hundred ids. Statistics
+   * only speed queries up: failing to gather them fails nothing.
+   */
+  const gatherStatistics = (table: string, docs: ReadonlyArray<Doc>): Effect.Effect<void> => {
+    const statistics = d.statistics
+    if (statistics === undefined || !docs.some((doc) => (doc["id"] as number) % idsBetweenStatistics === 0)) return Effect.void
+    const { missing, gather } = statistics(data(table))
+    return run(conn, raw(missing)).pipe(
+      Effect.flatMap((rows): Effect.Effect<unknown, SqlError> => (rows.length === 0 ? Effect.void : run(conn, raw(gather)))),
+      Effect.ignore
+    )
+  }
 
   const atomically = <A>(what: string, body: (s: Session) => Effect.Effect<A, StoreError | SqlError>) =>
     conn.transaction(body).pipe(Effect.mapError(failed(what)))
@@ -465,13 +493,16 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
     capabilities: { transactions: true, shared: true, nativeOperators: nativeOperators(d) },
     declare,
     reserveIds,
-    insert: (table, docs) => atomically("insert", (s) => insertIn(s, table, docs)),
+    insert: (table, docs) => atomically("insert", (s) => insertIn(s, table, docs)).pipe(Effect.tap(() => gatherStatistics(table, docs))),
     update: (table, id, patch, expect) => atomically("update", (s) => updateIn(s, table, id, patch, expect)),
     remove: (table, ids) => atomically("remove", (s) => removeIn(s, table, ids)),
     get,
     find,
     count,
-    batch: (ops) => atomically("batch", (s) => Effect.forEach(ops, (op) => apply(s, op), { discard: true })),
+    batch: (ops) =>
+      atomically("batch", (s) => Effect.forEach(ops, (op) => apply(s, op), { discard: true })).pipe(
+        Effect.tap(() => Effect.forEach(ops, (op) => (op._tag === "Insert" ? gatherStatistics(op.table, op.docs) : Effect.void), { discard: true }))
+      ),
     close: () => conn.close()
   })
 }

@@ -10,6 +10,7 @@ import { Fixtures } from "@lineage/conformance"
 import { failureOf } from "../../../test/support/failures.js"
 import { freePort } from "../../../test/support/redis.js"
 import { makeDriver } from "../src/index.js"
+import * as PgConnection from "../src/PgConnection.js"
 import { adminPool, closeAdmin, dropSchema, freshSchema, run, serverUrl } from "./support.js"
 
 afterAll(closeAdmin)
@@ -83,6 +84,30 @@ describe("pools", () => {
       await run(driver.close())
       expect(given.ended).toBe(false)
       expect((await given.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }])
+    } finally {
+      await given.end()
+      await dropSchema(schema)
+    }
+  })
+
+  it("a statement run again is prepared on its client, and at most maxPrepared texts are", async () => {
+    const schema = freshSchema("prepared")
+    // One client: every statement of the store and the count below run on it.
+    const given = new pg.Pool({ connectionString: serverUrl, max: 1 })
+    given.on("error", () => undefined)
+    const prepared = async () => Number((await given.query("SELECT count(*) AS n FROM pg_prepared_statements")).rows[0].n)
+    try {
+      const driver = await run(makeDriver({ pool: given, schema }))
+      await run(driver.declare([Fixtures.thing]))
+      await run(driver.insert("thing", [1, 2, 3].map((id) => ({ id, uid: `u${id}` }))))
+      const before = await prepared()
+      for (let i = 0; i < 2; i++) expect((await run(driver.get("thing", [2]))).map((d) => d["uid"])).toEqual(["u2"])
+      expect(await prepared()).toBe(before + 1)
+      // Each length of an `IN` list is a text of its own: twice each, more of them than may be prepared.
+      const ids = Array.from({ length: PgConnection.maxPrepared + 8 }, (_, i) => i + 1)
+      for (const n of ids) for (let i = 0; i < 2; i++) expect(await run(driver.get("thing", ids.slice(0, n)))).toHaveLength(Math.min(n, 3))
+      expect(await prepared()).toBe(PgConnection.maxPrepared)
+      await run(driver.close())
     } finally {
       await given.end()
       await dropSchema(schema)

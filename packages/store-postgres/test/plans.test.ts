@@ -25,6 +25,25 @@ const plan = async (schema: string, table: string, where: Ast.Cond): Promise<str
 }
 
 describe("plans", () => {
+  it("a table has statistics once a hundred ids are written: a lookup by key beside a value every row shares reads the key's index", async () => {
+    const driver = await freshDriver("plans")
+    try {
+      // `branchId` declared first, as the records declare it: without statistics its index wins the planner's tie.
+      await run(driver.declare([{ name: "artifact", unique: [], indexes: [{ path: ["branchId"], kind: "hash" }, { path: ["key"], kind: "sorted" }] }]))
+      const first = await run(driver.reserveIds("artifact", 100))
+      await run(driver.insert("artifact", Array.from({ length: 100 }, (_, i) => ({ id: first + i, uid: `u${i}`, branchId: 1, key: `k${i}` }))))
+      const where = Ast.and([Ast.field(["branchId"], "eq", 1), Ast.field(["key"], "eq", "k42")])
+      const shown = await plan(driver.schema, "artifact", where)
+      const d = Postgres.dialect(driver.schema)
+      expect(shown).toContain(d.indexName(["index", "artifact", JSON.stringify(["key"])]))
+      expect(shown).not.toContain(d.indexName(["index", "artifact", JSON.stringify(["branchId"])]))
+      expect((await run(driver.find("artifact", { where, orderBy: [] }))).map((doc) => doc["key"])).toEqual(["k42"])
+    } finally {
+      await run(driver.drop())
+      await run(driver.close())
+    }
+  })
+
   it("a uid prefix reads the unique index on uid (a range of its JSON text)", async () => {
     const driver = await freshDriver("plans")
     try {

@@ -52,6 +52,18 @@ describe("write transactions", () => {
     })
   })
 
+  it("an insert of ids the handle reserved leaves the id counter alone: its row is locked by no insert", async () => {
+    await withRecorded(async ({ driver, sent }) => {
+      const first = await run(driver.reserveIds("thing", 3))
+      const from = sent.length
+      await run(driver.insert("thing", [0, 1, 2].map((i) => ({ id: first + i, uid: `u${i}` }))))
+      expect(sent.slice(from).map((s) => s.split(/\s+/).slice(0, 2).join(" "))).toEqual(["BEGIN ISOLATION", "INSERT INTO", "COMMIT"])
+      // Ids past the reservation still move the counter, so the next reservation starts after them.
+      await run(driver.insert("thing", [{ id: first + 10, uid: "past" }]))
+      expect(await run(driver.reserveIds("thing", 1))).toBe(first + 11)
+    })
+  })
+
   it("an update locks the row it reads, and one that moves no unique value runs no savepoint", async () => {
     await withRecorded(async ({ driver, sent }) => {
       await run(driver.insert("thing", [{ id: 1, uid: "a", n: 0 }]))
