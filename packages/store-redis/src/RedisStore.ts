@@ -26,7 +26,7 @@ import * as Executor from "./Executor.js"
 import { invalidPrefix, keySpace, type KeySpace } from "./Keys.js"
 import { measure, planCount, planFind, type Plan } from "./Planner.js"
 import { type IndexReport, verifyIndexes } from "./Verify.js"
-import { applied, type Namespace, newToken, type Prepared, replicated, reserve, write } from "./Writes.js"
+import { applied, type Namespace, newToken, type Prepared, replicated, reserve, write, Written } from "./Writes.js"
 
 type Doc = Evaluator.Doc
 
@@ -151,7 +151,7 @@ const handleOf = ({ client, prefix, secret, bounds, wait }: Built): Handle => {
   const keys = keySpace(prefix)
   const { retry, tokenTtlMs } = bounds
   return {
-    ns: { client, keys, catalog: new Catalog(client, keys), tokenTtlMs, wait, replays: { count: 0 } },
+    ns: { client, keys, catalog: new Catalog(client, keys), tokenTtlMs, wait, replays: { count: 0 }, written: new Written() },
     counters: { scanned: 0, fetched: 0, examined: 0, entries: 0 },
     request: (what, f) =>
       withRetry(

@@ -30,6 +30,36 @@ export interface Namespace {
   readonly wait?: WaitForReplicas | undefined
   /** Writes found already applied under their token: re-sent after their reply was lost. */
   readonly replays: { count: number }
+  /** What this client last wrote to documents (see `Written`). */
+  readonly written: Written
+}
+
+/** At most this many documents' JSON is kept per namespace: past it the oldest go (a guess only saves a read). */
+export const maxWritten = 1_024
+
+/**
+ * The JSON this client last wrote to each document key, by which an update of a document it wrote is prepared
+ * without reading it first. A guess, never an answer: any other client may have changed the document since. A
+ * write prepared from guesses applies only if every document it changes still holds exactly the guessed JSON
+ * (the script's guards); whatever else the guesses would decide (a refusal, nothing to change) is decided again
+ * from fresh reads (see `prepareFromWritten`).
+ */
+export class Written {
+  private readonly raws = new Map<string, string>()
+
+  get(key: string): string | undefined {
+    return this.raws.get(key)
+  }
+
+  /** Keeps what an applied write left in its documents; a removed document is forgotten. */
+  remember(prepared: Prepared): void {
+    for (const [key, raw] of prepared.written) {
+      this.raws.delete(key)
+      if (raw === null) continue
+      this.raws.set(key, raw)
+      if (this.raws.size > maxWritten) this.raws.delete(this.raws.keys().next().value!)
+    }
+  }
 }
 
 export type Outcome = { readonly _tag: "Done" } | { readonly _tag: "Retry"; readonly reloadSchema: boolean }
@@ -71,23 +101,24 @@ interface Layout {
   readonly unique: ReadonlyMap<Driver.UniqueSpec, string>
 }
 
-/** Each table's layout, worked out once per write rather than once per document. */
-class Layouts {
-  private readonly byTable = new Map<StoredTable, Layout>()
+/**
+ * Each table's layout, worked out once per namespace and stored table rather than once per write: a stored
+ * table is never changed (a schema reload makes new ones), so its layout holds as long as it is used.
+ */
+const layouts = new WeakMap<KeySpace, WeakMap<StoredTable, Layout>>()
 
-  constructor(private readonly keys: KeySpace) {}
-
-  of(table: StoredTable): Layout {
-    let layout = this.byTable.get(table)
-    if (layout === undefined) {
-      layout = {
-        indexes: indexesOf(table).map((path) => [path, this.keys.index(table.name, path)] as const),
-        unique: new Map(table.unique.map((u) => [u, this.keys.unique(table.name, u.fields)]))
-      }
-      this.byTable.set(table, layout)
+const layoutOf = (keys: KeySpace, table: StoredTable): Layout => {
+  let byTable = layouts.get(keys)
+  if (byTable === undefined) layouts.set(keys, (byTable = new WeakMap()))
+  let layout = byTable.get(table)
+  if (layout === undefined) {
+    layout = {
+      indexes: indexesOf(table).map((path) => [path, keys.index(table.name, path)] as const),
+      unique: new Map(table.unique.map((u) => [u, keys.unique(table.name, u.fields)]))
     }
-    return layout
+    byTable.set(table, layout)
   }
+  return layout
 }
 
 /**
@@ -96,7 +127,6 @@ class Layouts {
  */
 class Simulation {
   readonly slots = new Map<string, Slot>()
-  readonly layouts: Layouts
   /** Id sequence key → the highest id inserted. */
   readonly floors = new Map<string, number>()
   /** `uniqueKey \0 field` → the id holding that claim. */
@@ -105,9 +135,7 @@ class Simulation {
   constructor(
     private readonly keys: KeySpace,
     private readonly stored: ReadonlyMap<string, string | null>
-  ) {
-    this.layouts = new Layouts(keys)
-  }
+  ) {}
 
   /** Document `id` as the write has left it so far; a stored document holds its claims from its first visit. */
   slot(table: StoredTable, id: number): Slot {
@@ -155,7 +183,7 @@ class Simulation {
   }
 
   private claimKey(table: StoredTable, u: Driver.UniqueSpec, field: string): string {
-    return `${this.layouts.of(table).unique.get(u)}\u0000${field}`
+    return `${layoutOf(this.keys, table).unique.get(u)}\u0000${field}`
   }
 }
 
@@ -186,21 +214,26 @@ const readIds = (op: Driver.WriteOp, readInserts: boolean): ReadonlyArray<number
   }
 }
 
+/** The keys of every document the ops depend on, each once. */
+const readKeysOf = (keys: KeySpace, ops: ReadonlyArray<Driver.WriteOp>, readInserts: boolean): Array<string> => {
+  const toRead = new Set<string>()
+  for (const op of ops) for (const id of readIds(op, readInserts)) toRead.add(keys.doc(op.table, id))
+  return [...toRead]
+}
+
 /**
- * Reads, in one MGET, every document the ops depend on, and starts the simulation from them: documents read
- * but not yet touched hold their claims against the whole write.
+ * Starts the simulation from the documents the ops depend on, as `raws` (in the order of `readKeys`) holds them:
+ * documents read but not yet touched hold their claims against the whole write.
  */
-const startSimulation = async (
-  ns: Namespace,
+const startSimulation = (
+  keys: KeySpace,
   tables: ReadonlyMap<string, StoredTable>,
   ops: ReadonlyArray<Driver.WriteOp>,
-  readInserts: boolean
-): Promise<Simulation> => {
-  const toRead = new Set<string>()
-  for (const op of ops) for (const id of readIds(op, readInserts)) toRead.add(ns.keys.doc(op.table, id))
-  const readKeys = [...toRead]
-  const raws = readKeys.length === 0 ? [] : await ns.client.mget(readKeys)
-  const sim = new Simulation(ns.keys, new Map(readKeys.map((k, i) => [k, raws[i] ?? null])))
+  readInserts: boolean,
+  readKeys: ReadonlyArray<string>,
+  raws: ReadonlyArray<string | null>
+): Simulation => {
+  const sim = new Simulation(keys, new Map(readKeys.map((k, i) => [k, raws[i] ?? null])))
   for (const op of ops) for (const id of readIds(op, readInserts)) sim.slot(tables.get(op.table)!, id)
   return sim
 }
@@ -311,7 +344,7 @@ const callFor = (sim: Simulation, keys: KeySpace, token: string): ScriptCall => 
   for (const slot of sim.slots.values()) {
     if (slot.beforeRaw === slot.afterRaw) continue
     call.guard(slot.key, slot.beforeRaw)
-    const layout = sim.layouts.of(slot.table)
+    const layout = layoutOf(keys, slot.table)
     changeIndexes(call, slot, layout)
     changeClaims(call, slot, layout)
     if (slot.afterRaw === null) call.del(slot.key)
@@ -330,6 +363,15 @@ export interface Prepared {
   readonly updated: ReadonlyArray<Doc>
   /** For `remove`: how many of the documents existed. */
   readonly removed: number
+  /** The JSON the write leaves in each document it changes, null where it removes one. */
+  readonly written: ReadonlyMap<string, string | null>
+}
+
+/** The prepared write of a finished simulation. */
+const preparedOf = (sim: Simulation, keys: KeySpace, token: string, version: string, result: Pick<Prepared, "updated" | "removed">): Prepared => {
+  const written = new Map<string, string | null>()
+  for (const slot of sim.slots.values()) if (slot.beforeRaw !== slot.afterRaw) written.set(slot.key, slot.afterRaw)
+  return { call: callFor(sim, keys, token), version, ...result, written }
 }
 
 /**
@@ -339,9 +381,31 @@ export interface Prepared {
  */
 export const prepare = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, token: string, readInserts: boolean): Promise<Prepared> => {
   const { tables, version } = await tablesOf(ns, ops)
-  const sim = await startSimulation(ns, tables, ops, readInserts)
-  const { updated, removed } = simulate(sim, tables, ops)
-  return { call: callFor(sim, ns.keys, token), version, updated, removed }
+  const readKeys = readKeysOf(ns.keys, ops, readInserts)
+  const raws = readKeys.length === 0 ? [] : await ns.client.mget(readKeys)
+  const sim = startSimulation(ns.keys, tables, ops, readInserts, readKeys, raws)
+  return preparedOf(sim, ns.keys, token, version, simulate(sim, tables, ops))
+}
+
+/**
+ * `prepare` without reading, from what this client last wrote (`Written`), when it wrote every document the ops
+ * read. Only a write that changes each of them is kept, so that the script's guards check every guess it rests
+ * on; undefined (prepare from fresh reads) otherwise, and when the guesses lead to a refusal.
+ */
+const prepareFromWritten = async (ns: Namespace, ops: ReadonlyArray<Driver.WriteOp>, token: string): Promise<Prepared | undefined> => {
+  const readKeys = readKeysOf(ns.keys, ops, false)
+  const raws = readKeys.map((key) => ns.written.get(key))
+  if (readKeys.length === 0 || raws.includes(undefined)) return undefined
+  const { tables, version } = await tablesOf(ns, ops)
+  const sim = startSimulation(ns.keys, tables, ops, false, readKeys, raws as ReadonlyArray<string>)
+  let result: Pick<Prepared, "updated" | "removed">
+  try {
+    result = simulate(sim, tables, ops)
+  } catch {
+    return undefined
+  }
+  const prepared = preparedOf(sim, ns.keys, token, version, result)
+  return readKeys.every((key) => prepared.written.has(key)) ? prepared : undefined
 }
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -362,17 +426,20 @@ export const write = async (
 ): Promise<Prepared> => {
   let readInserts = false
   for (let attempt = 0; attempt < maxRetries; attempt++) {
-    const prepared = await prepare(ns, ops, token, readInserts)
+    // A refused guess is not tried again: the documents changed since this client wrote them.
+    const guessed = attempt === 0 ? await prepareFromWritten(ns, ops, token) : undefined
+    const prepared = guessed ?? (await prepare(ns, ops, token, readInserts))
     if (prepared.call.isEmpty) return prepared
     // The caller keeps the prepared write whose script is in flight: if the reply is lost, the token tells whether it applied.
     onPrepared(prepared)
     const outcome = await execute(ns, prepared.call, prepared.version)
     if (outcome._tag === "Done") {
+      ns.written.remember(prepared)
       await replicated(ns, token)
       return prepared
     }
     if (outcome.reloadSchema) await ns.catalog.reload()
-    else readInserts = true
+    else if (guessed === undefined) readInserts = true
     // Back off a little under heavy contention so the winner's neighbours are not all preparing again at once.
     if (attempt >= 3) await pause(Math.random() * Math.min(2 ** attempt, 50))
   }
