@@ -52,7 +52,8 @@ export class Collection {
   candidates(filter: unknown): Array<[number, StoredDoc]> {
     const equality = firstEquality(filter)
     const lookup = equality === undefined ? undefined : this.lookups.get(equality.path)
-    if (equality === undefined || lookup === undefined) return this.entries()
+    // Mostly unfiled (a field holding arrays): sorting them would cost more than the scan saves.
+    if (equality === undefined || lookup === undefined || lookup.unfiledCount * 2 > this.records.size) return this.entries()
     return lookup.records(equality.values).flatMap((record) => {
       const doc = this.records.get(record)
       return doc === undefined ? [] : [[record, doc] as [number, StoredDoc]]

@@ -25,7 +25,7 @@ const OK = new Double(1)
 
 /** Counters kept across connections. */
 export interface Metrics {
-  /** Documents tested against a query's filter or a leading `$match` (mongod's `totalDocsExamined`). */
+  /** Documents a query's filter or a leading `$match` was evaluated on, all of them even when one was enough. */
   docsExamined: number
 }
 

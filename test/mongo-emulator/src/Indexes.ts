@@ -222,8 +222,9 @@ const lookupKey = (u: unknown): string => {
 /**
  * Records filed by the value one path reaches in their promoted view, for equalities with strings and
  * numbers (see `firstEquality`). mingo's equality on such a value is `===` (0 and -0 equal, NaN equal to
- * NaN), after walking the path through documents and arrays; where the walk meets an array or a value that
- * is neither a document nor missing, the record is kept `unfiled` and is a candidate for every lookup. So
+ * NaN), after walking the path through documents and arrays; where the walk meets an array or an object that
+ * is not a plain document (a Long, a Binary, a Date, …), the record is kept `unfiled` and is a candidate for
+ * every lookup; a primitive or null along the path reaches no value and is filed as missing. So
  * `records` is a superset of the records whose value equals one asked for: the filter still decides.
  */
 export class PathLookup {
@@ -267,6 +268,11 @@ export class PathLookup {
     const records = this.filed.get(key)
     records?.delete(record)
     if (records?.size === 0) this.filed.delete(key)
+  }
+
+  /** How many records no lookup can rule out. */
+  get unfiledCount(): number {
+    return this.unfiled.size
   }
 
   /** Every record whose value may equal one of `values`, ascending (natural order). */

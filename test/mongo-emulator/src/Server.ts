@@ -34,8 +34,9 @@ export interface EmulatorStats {
   /** Connections closed by `dropConnections()`. */
   readonly droppedConnections: number
   /**
-   * Documents tested against a filter since start (mongod's `totalDocsExamined`): all of a collection for a
-   * scan, only those an index's lookup yields when the filter starts with an equality on its first field.
+   * Documents a filter or a leading `$match` was evaluated on since start, every candidate even where one
+   * match was enough: all of a collection for a scan, only those an index's lookup yields when the filter
+   * starts with an equality on its first field.
    */
   readonly docsExamined: number
 }
