@@ -104,7 +104,8 @@ export interface Dialect {
   /**
    * For an engine that gathers planner statistics only when told or in the background: the statements that
    * ask whether the data table `table` (as `table("data", …)` names it) has none (one row when it has none)
-   * and gather them. Undefined: the engine or the store's connection sees to statistics.
+   * and gather them, skipping (not waiting for) a table another transaction locks. Undefined: the engine or
+   * the store's connection sees to statistics.
    */
   readonly statistics?: ((table: string) => { readonly missing: string; readonly gather: string }) | undefined
   /**

@@ -177,9 +177,11 @@ export const dialect = (schema: string): Dialect => ({
   // `jsonSafe` form and compared `COLLATE "C"`: a uid prefix is a range of the unique index on `uid`.
   jsonTextRanges: true,
   // A table never analyzed has `reltuples` -1 (PostgreSQL 14+; an empty `CREATE INDEX` leaves it so).
+  // `SKIP_LOCKED`: a table another transaction holds a conflicting lock on (VACUUM, ANALYZE, CREATE INDEX) is
+  // skipped, with a warning, rather than waited for.
   statistics: (table) => ({
     missing: `SELECT 1 AS missing FROM pg_class WHERE oid = ${literal(table)}::regclass AND reltuples < 0`,
-    gather: `ANALYZE ${table}`
+    gather: `ANALYZE (SKIP_LOCKED) ${table}`
   }),
   uniqueViolation: (cause) => {
     if (codeOf(cause) !== "23505") return undefined

@@ -16,7 +16,7 @@
  * schema lock, so processes starting at once take turns and each finds what the other created.
  */
 import { Ast, Driver, Evaluator, StoreError } from "@lineage/core"
-import { Effect } from "effect"
+import { Effect, Exit, FiberMap, Scope } from "effect"
 import { type Compiled, after, compile, orderBy, pathSql } from "./Compile.js"
 import type { Connection, Param, Row, Session } from "./Connection.js"
 import { SqlError } from "./Connection.js"
@@ -221,31 +221,34 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
 
   // --- ids -----------------------------------------------------------------------------------------------
 
-  /** Moves the table's counter to at least `next`, or by `count`, and returns the new next id. */
-  const bump = (s: Session, table: string, change: { readonly by: number } | { readonly atLeast: number }) => {
+  /** Moves the table's counter by `count` (a counter not yet made starts at 1) and returns the new next id. */
+  const advance = (s: Session, table: string, count: number) => {
     const next = q("next")
-    const update =
-      "by" in change
-        ? sql`${idsTable}.${next} + ${param(change.by)}`
-        : d.greatest(raw(`${idsTable}.${next}`), param(change.atLeast))
-    const first = "by" in change ? 1 + change.by : change.atLeast
     return run(
       s,
-      sql`INSERT INTO ${idsTable} (${q("name")}, ${next}) VALUES (${param(table)}, ${param(first)}) ON CONFLICT (${q("name")}) DO UPDATE SET ${next} = ${update} RETURNING ${next} AS next`
+      sql`INSERT INTO ${idsTable} (${q("name")}, ${next}) VALUES (${param(table)}, ${param(1 + count)}) ON CONFLICT (${q("name")}) DO UPDATE SET ${next} = ${idsTable}.${next} + ${param(count)} RETURNING ${next} AS next`
     ).pipe(Effect.map((rows) => Number(rows[0]!["next"])))
   }
 
   /**
-   * Per table, the greatest next id a reservation of this handle returned, committed (a reservation is a
-   * statement of its own). The counter never moves back, so it is at least that: an insert of ids below it
-   * need not move the counter, nor lock its row, which every writer of the table would wait on until commit.
+   * Moves the table's counter to at least `atLeast` when it is below (or not made yet): inserted ids are never
+   * reserved afterwards. The counter's row is written, and so locked until commit (every writer of the table
+   * waits on it), only then: an insert of reserved ids, below the counter, leaves it alone. The counter as
+   * stored is what is compared, never what this handle once saw of it: a schema dropped and declared again, a
+   * restore, starts a counter behind ids a handle may still hold, and this moves it past what they insert.
    */
-  const reserved = new Map<string, number>()
+  const pass = (s: Session, table: string, atLeast: number) => {
+    const [name, next] = [q("name"), q("next")]
+    const ahead = sql`SELECT 1 FROM ${idsTable} WHERE ${name} = ${param(table)} AND ${next} >= ${param(atLeast)}`
+    return run(
+      s,
+      sql`INSERT INTO ${idsTable} (${name}, ${next}) SELECT ${param(table)}, CAST(${param(atLeast)} AS ${raw(d.idType)}) WHERE NOT EXISTS (${ahead}) ON CONFLICT (${name}) DO UPDATE SET ${next} = ${d.greatest(raw(`${idsTable}.${next}`), raw(`excluded.${next}`))}`
+    )
+  }
 
   const reserveIds = (table: string, count: number) =>
     known(conn, table).pipe(
-      Effect.andThen(bump(conn, table, { by: count })),
-      Effect.tap((next) => Effect.sync(() => reserved.set(table, Math.max(next, reserved.get(table) ?? 0)))),
+      Effect.andThen(advance(conn, table, count)),
       Effect.map((next) => next - count),
       Effect.mapError(failed("reserveIds"))
     )
@@ -336,7 +339,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
         }
       }
       const top = Math.max(...docs.map((doc) => doc["id"] as number))
-      if (top >= (reserved.get(table) ?? 0)) yield* bump(s, table, { atLeast: top + 1 })
+      yield* pass(s, table, top + 1)
     })
 
   /**
@@ -385,22 +388,39 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
     }).pipe(Effect.mapError(failed("remove")))
 
   /**
+   * The statistics being gathered (`gatherStatistics`), by table: at most one gathering per table at a time.
+   * Its scope closes with the handle, which interrupts them, and none starts after.
+   */
+  const background = Scope.makeUnsafe()
+  const gathering = Effect.runSync(Scope.provide(background)(FiberMap.make<string>()))
+  let closed = false
+
+  /**
    * After a write committed `docs` to `table`, when their ids hold a multiple of `idsBetweenStatistics` and the
-   * engine has no planner statistics for the table (`Dialect.statistics`): gathers them, once the table holds
-   * about that many rows. Without any, PostgreSQL guesses every equality equally selective, and reads a lookup
-   * by key through the index every row shares (`branchId`): a scan that grows with the table. Where autovacuum
-   * runs it has analyzed the table long before, and the check is one catalog read per hundred ids. Statistics
-   * only speed queries up: failing to gather them fails nothing.
+   * engine has no planner statistics for the table (`Dialect.statistics`): starts gathering them, and returns
+   * without waiting for it. The table then holds rows, though not necessarily that many (ids are reserved by
+   * many writers and may be left unused). Without any statistics, PostgreSQL guesses every equality equally
+   * selective, and reads a lookup by key through the index every row shares (`branchId`): a scan that grows
+   * with the table. Where autovacuum runs it has analyzed the table long before, and the check is one catalog
+   * read per hundred ids. Statistics only speed queries up: failing to gather them fails nothing, and the
+   * gathering skips a table another transaction holds a conflicting lock on (a later write tries again).
    */
   const gatherStatistics = (table: string, docs: ReadonlyArray<Doc>): Effect.Effect<void> => {
     const statistics = d.statistics
-    if (statistics === undefined || !docs.some((doc) => (doc["id"] as number) % idsBetweenStatistics === 0)) return Effect.void
+    if (statistics === undefined || closed || !docs.some((doc) => (doc["id"] as number) % idsBetweenStatistics === 0)) return Effect.void
     const { missing, gather } = statistics(data(table))
-    return run(conn, raw(missing)).pipe(
+    const work = run(conn, raw(missing)).pipe(
       Effect.flatMap((rows): Effect.Effect<unknown, SqlError> => (rows.length === 0 ? Effect.void : run(conn, raw(gather)))),
       Effect.ignore
     )
+    return Effect.asVoid(FiberMap.run(gathering, table, work, { onlyIfMissing: true }))
   }
+
+  const close = () =>
+    Effect.suspend(() => {
+      closed = true
+      return Scope.close(background, Exit.void)
+    }).pipe(Effect.andThen(conn.close()))
 
   const atomically = <A>(what: string, body: (s: Session) => Effect.Effect<A, StoreError | SqlError>) =>
     conn.transaction(body).pipe(Effect.mapError(failed(what)))
@@ -503,7 +523,7 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
       atomically("batch", (s) => Effect.forEach(ops, (op) => apply(s, op), { discard: true })).pipe(
         Effect.tap(() => Effect.forEach(ops, (op) => (op._tag === "Insert" ? gatherStatistics(op.table, op.docs) : Effect.void), { discard: true }))
       ),
-    close: () => conn.close()
+    close
   })
 }
 

@@ -4,7 +4,6 @@
  * advisory lock. Every bound string is put in the text form PostgreSQL can hold and every string read back
  * is restored (`Postgres.encodeText`: U+0000 cannot cross otherwise).
  */
-import { createHash } from "node:crypto"
 import type { Pool, PoolClient } from "pg"
 import { Effect, Schedule } from "effect"
 import { Connection, Postgres } from "@lineage/sql"
@@ -20,42 +19,17 @@ const decodeRow = (row: { readonly [column: string]: unknown }): Row => {
   return out
 }
 
-/** The most statement texts a handle runs as named prepared statements (each kept by every client that runs it). */
-export const maxPrepared = 64
-
 /**
- * The name to prepare a statement text under, or undefined to run it unnamed. PostgreSQL plans an unnamed
- * statement anew each time, and planning one over a table whose indexes are large expressions costs more
- * than running it (copying and matching every index's expressions: ~1 ms for a lookup by key); a named one is
- * parsed once per client and, after a few runs, reuses a generic plan. A text is named on its second run, so
- * one-off statements (schema changes, unusual `IN` lists) take no place; at most `maxPrepared` texts are (and
- * 16 times as many remembered as seen once), so the memory each client's plans hold on the server stays
- * bounded. Only plannable statements are named.
+ * One statement on a pool or a checked-out client, unnamed: the server parses and plans it anew each run and
+ * keeps nothing of it in the session. A named prepared statement would live in a session that a transaction
+ * pooler (PgBouncer) hands to other clients and that `DISCARD ALL` or `DEALLOCATE ALL` empties, and would hold
+ * a plan per statement text (one per length of an `IN` list) in every server process.
  */
-const naming = () => {
-  const seen = new Set<string>()
-  const names = new Map<string, string>()
-  return (sql: string): string | undefined => {
-    const name = names.get(sql)
-    if (name !== undefined || names.size >= maxPrepared || !/^(SELECT|INSERT|UPDATE|DELETE) /.test(sql)) return name
-    if (!seen.has(sql)) {
-      if (seen.size < 16 * maxPrepared) seen.add(sql)
-      return undefined
-    }
-    const made = `lineage_${createHash("sha256").update(sql).digest("hex").slice(0, 40)}`
-    names.set(sql, made)
-    return made
-  }
-}
-
-type Naming = ReturnType<typeof naming>
-
-/** One statement on a pool or a checked-out client. */
 const query =
-  (client: Pool | PoolClient, name: Naming) =>
+  (client: Pool | PoolClient) =>
   (sql: string, params: ReadonlyArray<Param>): Effect.Effect<ReadonlyArray<Row>, Connection.SqlError> =>
     Effect.tryPromise({
-      try: async () => (await client.query({ name: name(sql), text: sql, values: encodeParams(params) })).rows.map(decodeRow),
+      try: async () => (await client.query(sql, encodeParams(params))).rows.map(decodeRow),
       catch: (cause) => new Connection.SqlError({ cause, sql })
     })
 
@@ -100,8 +74,8 @@ const release = (c: Checkout) =>
  * into a serialization failure: the driver locks each row it reads to update (`FOR UPDATE`), and a statement
  * blocked on another transaction's row sees that row as committed.
  */
-const inTransaction = <A, E>(c: Checkout, schema: string, name: Naming, body: (session: Connection.Session) => Effect.Effect<A, E>, lock: boolean) => {
-  const run = query(c.client, name)
+const inTransaction = <A, E>(c: Checkout, schema: string, body: (session: Connection.Session) => Effect.Effect<A, E>, lock: boolean) => {
+  const run = query(c.client)
   // A failed ROLLBACK means the connection is gone (the server aborts the transaction with it): drop it.
   const rollback = run("ROLLBACK", []).pipe(Effect.catch((e) => Effect.sync(() => void (c.broken = new Error(`ROLLBACK failed: ${String(e.cause)}`)))))
   return Effect.gen(function* () {
@@ -127,16 +101,13 @@ const isDeadlock = (e: unknown): boolean => {
 const maxRuns = 5
 const rerun = Schedule.jittered(Schedule.spaced("5 millis"))
 
-export const make = ({ pool, schema, owned }: PgConnectionOptions): Connection.Connection => {
-  const name = naming()
-  return {
-    query: query(pool, name),
-    transaction: <A, E>(body: (session: Connection.Session) => Effect.Effect<A, E>, options?: Connection.TransactionOptions) =>
-      Effect.acquireUseRelease(
-        checkout(pool),
-        (c) => inTransaction(c, schema, name, body, options?.schema === true),
-        release
-      ).pipe(Effect.retry({ while: isDeadlock, schedule: rerun, times: maxRuns - 1 })),
-    close: () => (owned ? Effect.promise(() => pool.end().catch(() => undefined)) : Effect.void)
-  }
-}
+export const make = ({ pool, schema, owned }: PgConnectionOptions): Connection.Connection => ({
+  query: query(pool),
+  transaction: <A, E>(body: (session: Connection.Session) => Effect.Effect<A, E>, options?: Connection.TransactionOptions) =>
+    Effect.acquireUseRelease(
+      checkout(pool),
+      (c) => inTransaction(c, schema, body, options?.schema === true),
+      release
+    ).pipe(Effect.retry({ while: isDeadlock, schedule: rerun, times: maxRuns - 1 })),
+  close: () => (owned ? Effect.promise(() => pool.end().catch(() => undefined)) : Effect.void)
+})

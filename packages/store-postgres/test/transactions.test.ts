@@ -7,8 +7,9 @@ import pg from "pg"
 import { Cause, Effect, Exit } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
 import { Fixtures } from "@lineage/conformance"
+import { Postgres } from "@lineage/sql"
 import { makeDriver, type PostgresDriver } from "../src/index.js"
-import { closeAdmin, dropSchema, freshSchema, run, serverUrl } from "./support.js"
+import { adminPool, closeAdmin, dropSchema, freshSchema, run, serverUrl } from "./support.js"
 
 afterAll(closeAdmin)
 
@@ -52,16 +53,40 @@ describe("write transactions", () => {
     })
   })
 
-  it("an insert of ids the handle reserved leaves the id counter alone: its row is locked by no insert", async () => {
-    await withRecorded(async ({ driver, sent }) => {
+  it("an insert of ids below the id counter neither moves nor locks its row; one past the counter moves it", async () => {
+    await withRecorded(async ({ driver }) => {
+      // A row's xmin changes when it is updated, its xmax when a transaction locks it.
+      const ids = Postgres.dialect(driver.schema).table("meta", "ids")
+      const counter = async () => (await (await adminPool()).query(`SELECT xmin::text AS xmin, xmax::text AS xmax, next FROM ${ids} WHERE name = 'thing'`)).rows
       const first = await run(driver.reserveIds("thing", 3))
-      const from = sent.length
+      const before = await counter()
       await run(driver.insert("thing", [0, 1, 2].map((i) => ({ id: first + i, uid: `u${i}` }))))
-      expect(sent.slice(from).map((s) => s.split(/\s+/).slice(0, 2).join(" "))).toEqual(["BEGIN ISOLATION", "INSERT INTO", "COMMIT"])
-      // Ids past the reservation still move the counter, so the next reservation starts after them.
+      expect(await counter()).toEqual(before)
       await run(driver.insert("thing", [{ id: first + 10, uid: "past" }]))
       expect(await run(driver.reserveIds("thing", 1))).toBe(first + 11)
     })
+  })
+
+  it("ids inserted by a handle that reserved ids before the schema was dropped and declared again are never reserved", async () => {
+    const schema = freshSchema("recreated")
+    const a = await run(makeDriver({ url: serverUrl, schema }))
+    let b: PostgresDriver | undefined
+    try {
+      await run(a.declare([Fixtures.thing]))
+      await run(a.reserveIds("thing", 100))
+      await run(a.drop())
+      b = await run(makeDriver({ url: serverUrl, schema }))
+      await run(b.declare([Fixtures.thing]))
+      await run(a.insert("thing", [{ id: 5, uid: "explicit" }]))
+      const next = await run(b.reserveIds("thing", 10))
+      expect(next).toBeGreaterThan(5)
+      await run(b.insert("thing", Array.from({ length: 10 }, (_, i) => ({ id: next + i, uid: `b${i}` }))))
+      expect(await run(b.count("thing", { _tag: "And", conds: [] }))).toBe(11)
+    } finally {
+      await run(a.close())
+      if (b !== undefined) await run(b.close())
+      await dropSchema(schema)
+    }
   })
 
   it("an update locks the row it reads, and one that moves no unique value runs no savepoint", async () => {
