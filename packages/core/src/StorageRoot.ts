@@ -6,7 +6,7 @@
  * be a directory this user (or the superuser) owns, reached through no symlink someone else planted; one
  * created here is private to the user (0700), as is every file written into it (0600).
  */
-import { constants as fsConstants, lstatSync, type Stats, statSync } from "node:fs"
+import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -99,20 +99,6 @@ export const fsEffect = <A>(file: string, operation: string, run: () => Promise<
 
 const isMissing = (e: unknown) => (e as { readonly code?: unknown } | null)?.code === "ENOENT"
 
-/**
- * `lstat`, or undefined where nothing is. Synchronous: a storage root is checked before every write, and an
- * `lstat` of a directory on the way to it is answered from the kernel's caches, in far less time than handing
- * it to the thread pool and back costs.
- */
-const lstatOrMissing = (at: string): Stats | undefined => {
-  try {
-    return lstatSync(at)
-  } catch (e) {
-    if (isMissing(e)) return undefined
-    throw e
-  }
-}
-
 /** What `rootProblem` needs of a `Stats`. */
 export interface Owned {
   readonly uid: number
@@ -146,7 +132,8 @@ const unsafe = (root: string, operation: string, detail: string) =>
 /**
  * Why the way to `root` may not be taken, or undefined: a symlink on it (above the root, which `rootProblem`
  * judges) must be this user's or the superuser's, or whoever planted it chooses where the root is. Parts not
- * made yet are not looked at.
+ * made yet are not looked at. Every check is asynchronous: a root may be on a network file system, where a
+ * synchronous call that gets no answer would stop the whole process (its timeouts, its signal handling).
  */
 const pathProblem = (root: string, user: number | undefined, operation: string) =>
   fsEffect(root, operation, async () => {
@@ -155,7 +142,7 @@ const pathProblem = (root: string, user: number | undefined, operation: string) 
     for (const part of path.dirname(root).slice(at.length).split(path.sep)) {
       if (part === "") continue
       at = path.join(at, part)
-      const entry = lstatOrMissing(at)
+      const entry = await fs.lstat(at).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)))
       if (entry === undefined) return undefined
       if (entry.isSymbolicLink() && entry.uid !== user && entry.uid !== 0)
         return `${at} on its path is a symlink owned by uid ${entry.uid}, not by this user (uid ${user}) or the superuser`
@@ -192,15 +179,17 @@ export const ownDirectory = (dir: string, purpose: "write" | "read", operation: 
     // link planted meanwhile).
     const before = yield* pathProblem(root, user, operation)
     if (before !== undefined) return yield* unsafe(root, operation, before)
-    const found = yield* fsEffect(root, operation, async () => lstatOrMissing(root))
+    const found = yield* fsEffect(root, operation, () =>
+      fs.lstat(root).catch((e: unknown) => (isMissing(e) ? undefined : Promise.reject(e)))
+    )
     if (found === undefined) {
       if (purpose === "read") return yield* new ArtifactStorageError({ reason: "Io", path: root, operation, detail: "it does not exist" })
       yield* create(root, operation)
     }
     const stats = yield* fsEffect(root, operation, async () => {
       // One made here is looked at as it is now, after its creation.
-      const link = found ?? lstatSync(root)
-      return { link, target: link.isSymbolicLink() ? statSync(root) : link }
+      const link = found ?? (await fs.lstat(root))
+      return { link, target: link.isSymbolicLink() ? await fs.stat(root) : link }
     })
     const problem = rootProblem(stats.link, stats.target, user) ?? (found !== undefined ? undefined : yield* pathProblem(root, user, operation))
     if (problem !== undefined) return yield* unsafe(root, operation, problem)

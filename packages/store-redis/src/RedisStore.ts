@@ -54,7 +54,10 @@ export interface RedisDriver extends Driver.Driver {
   readonly explain: (table: string, spec: Ast.FindSpec) => Effect.Effect<Plan, StoreError>
   /** Checks every document against every index and unique constraint; see `IndexReport`. */
   readonly verifyIndexes: () => Effect.Effect<IndexReport, StoreError>
-  /** Deletes every key of the namespace (SCAN of every primary + UNLINK) and returns how many. For tests and teardown. */
+  /**
+   * Deletes every key of the namespace but its schema version, which it advances, and returns how many it
+   * deleted (SCAN of every primary + UNLINK). For tests and teardown.
+   */
   readonly drop: () => Effect.Effect<number, StoreError>
   /** Work done by queries since creation or the last `resetStats`. */
   readonly stats: () => Stats
@@ -90,6 +93,7 @@ const writeOps = ({ ns, request }: Handle, what: string, ops: ReadonlyArray<Driv
       // A previous attempt sent its script and then failed (a lost connection, too few replicas): it may
       // have applied, and then only the wait for replicas is still to do.
       if (inFlight !== undefined && (await applied(ns, token))) {
+        ns.written.remember(inFlight)
         await replicated(ns, token)
         return inFlight
       }
@@ -118,10 +122,19 @@ const explainFind = async (ns: Namespace, name: string, spec: Ast.FindSpec) => {
   return { table, sizes, plan: planFind(table, sizes, spec) }
 }
 
-/** Deletes every key of the namespace (SCAN of every primary + UNLINK) and returns how many. */
+/**
+ * Deletes every key of the namespace but its schema version (SCAN of every primary + UNLINK) and returns how
+ * many, then advances the version. Versions never repeat: a client still holding a definition from before
+ * the drop, even one declared again since under the same number, is refused by every write's version check
+ * and reloads. Advanced last, so a client that read the schema while the keys were going is refused as well.
+ */
 const dropNamespace = async (ns: Namespace): Promise<number> => {
   let removed = 0
-  for await (const found of scanBatches(ns.client, ns.keys.all)) removed += await ns.client.unlink(...found)
+  for await (const found of scanBatches(ns.client, ns.keys.all)) {
+    const doomed = found.filter((key) => key !== ns.keys.schemaVersion)
+    if (doomed.length > 0) removed += await ns.client.unlink(...doomed)
+  }
+  await ns.client.incr(ns.keys.schemaVersion)
   await ns.catalog.reload()
   return removed
 }

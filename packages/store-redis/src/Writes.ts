@@ -37,28 +37,60 @@ export interface Namespace {
 /** At most this many documents' JSON is kept per namespace: past it the oldest go (a guess only saves a read). */
 export const maxWritten = 1_024
 
+/** A document whose JSON is longer than this is not kept: it would hold memory for the driver's life to save one read. */
+export const maxWrittenDocBytes = 16 * 1_024
+
+/** At most this much JSON is kept per namespace: past it the least recently written go. */
+export const maxWrittenBytes = 4 * 1_024 * 1_024
+
 /**
  * The JSON this client last wrote to each document key, by which an update of a document it wrote is prepared
  * without reading it first. A guess, never an answer: any other client may have changed the document since. A
  * write prepared from guesses applies only if every document it changes still holds exactly the guessed JSON
  * (the script's guards); whatever else the guesses would decide (a refusal, nothing to change) is decided again
  * from fresh reads (see `prepareFromWritten`).
+ *
+ * Bounded by count (`maxWritten`) and by the bytes of UTF-8 JSON (`maxWrittenBytes`, each document at most
+ * `maxWrittenDocBytes`), which in memory take at most twice as many.
  */
 export class Written {
-  private readonly raws = new Map<string, string>()
+  /** In the order last written, the least recent first. */
+  readonly #docs = new Map<string, { readonly raw: string; readonly bytes: number }>()
+  #bytes = 0
 
   get(key: string): string | undefined {
-    return this.raws.get(key)
+    return this.#docs.get(key)?.raw
   }
 
-  /** Keeps what an applied write left in its documents; a removed document is forgotten. */
-  remember(prepared: Prepared): void {
-    for (const [key, raw] of prepared.written) {
-      this.raws.delete(key)
-      if (raw === null) continue
-      this.raws.set(key, raw)
-      if (this.raws.size > maxWritten) this.raws.delete(this.raws.keys().next().value!)
+  /** How many documents' JSON is kept. */
+  get size(): number {
+    return this.#docs.size
+  }
+
+  /** The bytes of JSON kept. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** Keeps what an applied write left in its documents; a removed document, and one too large to keep, is forgotten. */
+  remember({ written }: Pick<Prepared, "written">): void {
+    for (const [key, raw] of written) {
+      this.#forget(key)
+      // A string's UTF-8 is never shorter than its length: a long one is too large without being measured.
+      if (raw === null || raw.length > maxWrittenDocBytes) continue
+      const bytes = Buffer.byteLength(raw)
+      if (bytes > maxWrittenDocBytes) continue
+      this.#docs.set(key, { raw, bytes })
+      this.#bytes += bytes
     }
+    while (this.#docs.size > maxWritten || this.#bytes > maxWrittenBytes) this.#forget(this.#docs.keys().next().value!)
+  }
+
+  #forget(key: string): void {
+    const doc = this.#docs.get(key)
+    if (doc === undefined) return
+    this.#docs.delete(key)
+    this.#bytes -= doc.bytes
   }
 }
 

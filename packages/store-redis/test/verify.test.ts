@@ -8,7 +8,7 @@ import { Redis } from "ioredis"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Ast, StoreError, Transform } from "@lineage/core"
 import type { Driver } from "@lineage/core"
-import { fromClient, layerFromClient, type RedisDriver } from "../src/index.js"
+import { fromClient, layerFromClient, type RedisDriver, scanKeys } from "../src/index.js"
 import { member } from "../src/Encoding.js"
 import { freshDriver, freshPrefix, redisServer, reopen, run } from "../../../test/support/redis.js"
 
@@ -99,7 +99,7 @@ describe("declarations", () => {
 })
 
 describe("key layout and client ownership", () => {
-  it("every key of a namespace carries its {prefix} hash tag; drop removes them all", async () => {
+  it("every key of a namespace carries its {prefix} hash tag; drop removes them all but the schema version, which it advances", async () => {
     const driver = await freshDriver("keys")
     await run(driver.declare([table]))
     await run(driver.insert("thing", [{ id: 1, uid: "a", key: "k:{weird}*", version: "1", n: 1 }]))
@@ -112,7 +112,10 @@ describe("key layout and client ownership", () => {
     } while (cursor !== "0")
     expect(keys.length).toBeGreaterThan(5)
     for (const k of keys) expect(k.startsWith(`{${driver.prefix}}:`)).toBe(true)
-    expect(await run(driver.drop())).toBe(keys.length)
+    const version = Number(await driver.client.get(driver.keys.schemaVersion))
+    expect(await run(driver.drop())).toBe(keys.length - 1)
+    expect(await scanKeys(driver.client, driver.keys.all)).toEqual([driver.keys.schemaVersion])
+    expect(Number(await driver.client.get(driver.keys.schemaVersion))).toBe(version + 1)
     await run(driver.close())
   })
 
