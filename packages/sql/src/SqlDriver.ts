@@ -413,7 +413,8 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
       Effect.flatMap((rows): Effect.Effect<unknown, SqlError> => (rows.length === 0 ? Effect.void : run(conn, raw(gather)))),
       Effect.ignore
     )
-    return Effect.asVoid(FiberMap.run(gathering, table, work, { onlyIfMissing: true }))
+    // A map closed meanwhile (the handle closing) interrupts the caller: the write committed, so that is ignored.
+    return Effect.asVoid(Effect.exit(FiberMap.run(gathering, table, work, { onlyIfMissing: true })))
   }
 
   const close = () =>

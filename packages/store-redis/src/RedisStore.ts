@@ -124,12 +124,17 @@ const explainFind = async (ns: Namespace, name: string, spec: Ast.FindSpec) => {
 
 /**
  * Deletes every key of the namespace but its schema version (SCAN of every primary + UNLINK) and returns how
- * many, then advances the version. Versions never repeat: a client still holding a definition from before
- * the drop, even one declared again since under the same number, is refused by every write's version check
- * and reloads. Advanced last, so a client that read the schema while the keys were going is refused as well.
+ * many. Versions never repeat, so the write script's version check fences the drop: the tables' definitions go
+ * and the version advances in one transaction first, so no write prepared against the dropped tables applies
+ * once the scan has begun (it is refused, reloads, and finds no table); the version advances again at the end,
+ * past any definition declared while the keys were going (which the drop takes part of: do not declare during
+ * a drop). `reserveIds` is not fenced: one during the drop may leave the id counter, so ids stay unique.
  */
 const dropNamespace = async (ns: Namespace): Promise<number> => {
-  let removed = 0
+  const fence = await ns.client.multi().unlink(ns.keys.schema, ns.keys.schemaIndexes).incr(ns.keys.schemaVersion).exec()
+  const failed = fence?.find(([e]) => e !== null)?.[0]
+  if (fence === null || failed) throw failed ?? new Error("dropping the namespace: the transaction was aborted")
+  let removed = Number(fence[0]?.[1] ?? 0)
   for await (const found of scanBatches(ns.client, ns.keys.all)) {
     const doomed = found.filter((key) => key !== ns.keys.schemaVersion)
     if (doomed.length > 0) removed += await ns.client.unlink(...doomed)

@@ -115,7 +115,7 @@ describe("key layout and client ownership", () => {
     const version = Number(await driver.client.get(driver.keys.schemaVersion))
     expect(await run(driver.drop())).toBe(keys.length - 1)
     expect(await scanKeys(driver.client, driver.keys.all)).toEqual([driver.keys.schemaVersion])
-    expect(Number(await driver.client.get(driver.keys.schemaVersion))).toBe(version + 1)
+    expect(Number(await driver.client.get(driver.keys.schemaVersion))).toBeGreaterThan(version)
     await run(driver.close())
   })
 
