@@ -31,12 +31,21 @@ const start = async (): Promise<MongoServer> => {
   const emulator = await startEmulator({ port: 0 })
   const label = `emulator (standalone mongod ${SERVER_VERSION}, wire version ${MAX_WIRE_VERSION}, ${emulator.url})`
   console.info(`MongoDB store tests against: ${label}`)
-  return { url: emulator.url, label, emulator, stop: () => emulator.stop() }
+  // Stopped, it is forgotten: the next `mongoServer()` starts another (a bench's sections each stop theirs).
+  return {
+    url: emulator.url,
+    label,
+    emulator,
+    stop: () => {
+      shared = undefined
+      return emulator.stop()
+    }
+  }
 }
 
 let shared: Promise<MongoServer> | undefined
 
-/** The server for this test file, found or started once. */
+/** The server for this test file, found or started once (again after it was stopped). */
 export const mongoServer = (): Promise<MongoServer> => (shared ??= start())
 
 export const run = <A, E>(effect: Effect.Effect<A, E>): Promise<A> => Effect.runPromise(effect)
