@@ -393,7 +393,6 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
    */
   const background = Scope.makeUnsafe()
   const gathering = Effect.runSync(Scope.provide(background)(FiberMap.make<string>()))
-  let closed = false
 
   /**
    * After a write committed `docs` to `table`, when their ids hold a multiple of `idsBetweenStatistics` and the
@@ -407,21 +406,17 @@ export const make = (options: SqlDriverOptions): Driver.Driver => {
    */
   const gatherStatistics = (table: string, docs: ReadonlyArray<Doc>): Effect.Effect<void> => {
     const statistics = d.statistics
-    if (statistics === undefined || closed || !docs.some((doc) => (doc["id"] as number) % idsBetweenStatistics === 0)) return Effect.void
+    if (statistics === undefined || !docs.some((doc) => (doc["id"] as number) % idsBetweenStatistics === 0)) return Effect.void
     const { missing, gather } = statistics(data(table))
     const work = run(conn, raw(missing)).pipe(
       Effect.flatMap((rows): Effect.Effect<unknown, SqlError> => (rows.length === 0 ? Effect.void : run(conn, raw(gather)))),
       Effect.ignore
     )
-    // A map closed meanwhile (the handle closing) interrupts the caller: the write committed, so that is ignored.
+    // A closed map (the handle closed) starts nothing and interrupts the caller: the write committed, so that is ignored.
     return Effect.asVoid(Effect.exit(FiberMap.run(gathering, table, work, { onlyIfMissing: true })))
   }
 
-  const close = () =>
-    Effect.suspend(() => {
-      closed = true
-      return Scope.close(background, Exit.void)
-    }).pipe(Effect.andThen(conn.close()))
+  const close = () => Scope.close(background, Exit.void).pipe(Effect.andThen(conn.close()))
 
   const atomically = <A>(what: string, body: (s: Session) => Effect.Effect<A, StoreError | SqlError>) =>
     conn.transaction(body).pipe(Effect.mapError(failed(what)))
