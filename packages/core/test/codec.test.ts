@@ -93,5 +93,6 @@ describe("record codecs", () => {
       }),
       { numRuns: 2_000 }
     )
-  })
+    // About 8 s alone; the whole suite's load on 2 cores has made it take four times that.
+  }, 120_000)
 })
